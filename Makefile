@@ -1,0 +1,35 @@
+# rnnlab: `make train` runs the main job, `make test` runs the tests. Both set up .venv first if needed.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# The machine's pip config may point at a local CPU-only torch wheel that PyPI's torchvision cannot load
+# beside; install from the package index only.
+PIPENV  := PIP_FIND_LINKS= PIP_NO_FIND_LINKS=1
+
+.PHONY: install test lint format train clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(PIPENV) $(BIN)/pip install --quiet --upgrade pip
+	$(PIPENV) $(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check rnnlab tests scripts
+	$(BIN)/ruff format --check rnnlab tests scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format rnnlab tests scripts
+	$(BIN)/ruff check --fix rnnlab tests scripts
+
+train: $(STAMP)
+	$(BIN)/python scripts/train_default.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

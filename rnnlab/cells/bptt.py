@@ -1,0 +1,224 @@
+"""The ``bptt`` engine: backpropagation through time written by hand, one autograd.Function per cell.
+
+Forward keeps what backward needs (activated gates, states). Backward walks time in reverse doing one matmul
+and a few fused elementwise ops per step; every coefficient that does not depend on the incoming gradient is
+computed for all steps at once before the loop, and the weight gradients are one matmul each after it.
+A reverse direction runs on the time-flipped input. No autograd runs inside.
+Legend: T time steps, B batch, I input features, H hidden units; G gates (4 LSTM i,f,g,o; 3 GRU r,z,n; 1 RNN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.cells.common import Params, State, run_directions
+
+
+def _input_product(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
+    T, B, _ = x.shape
+    return torch.addmm(bias, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)  # (T, B, G*H)
+
+
+def _param_grads(
+    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, hs: Tensor, w_ih: Tensor
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
+    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each."""
+    T, B, GH = dpre.shape
+    flat = dpre.reshape(T * B, GH)
+    flat_hh = flat if dpre_hh is dpre else dpre_hh.reshape(T * B, GH)
+    dx = (flat @ w_ih).view(T, B, -1) if ctx.needs_input_grad[0] else None
+    dw_ih = flat.t() @ x.reshape(T * B, -1)
+    dw_hh = flat_hh.t() @ hs[:-1].reshape(T * B, -1)
+    return dx, dw_ih, dw_hh, flat.sum(0), flat_hh.sum(0)
+
+
+class LSTMFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,  # (T, B, I), already in processing order
+        h0: Tensor,  # (B, H)
+        c0: Tensor,  # (B, H)
+        w_ih: Tensor,  # (4H, I)
+        w_hh: Tensor,  # (4H, H)
+        b_ih: Tensor,  # (4H,)
+        b_hh: Tensor,  # (4H,)
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        acts = _input_product(x, w_ih, b_ih + b_hh)  # becomes the activated gates i, f, g, o in place
+        hs = x.new_empty(T + 1, B, H)
+        cs = x.new_empty(T + 1, B, H)
+        tcs = x.new_empty(T, B, H)  # tanh(c_t)
+        hs[0], cs[0] = h0, c0
+        w_hh_t = w_hh.t()
+        for t in range(T):
+            a = acts[t]
+            a.addmm_(hs[t], w_hh_t)
+            a[:, : 2 * H].sigmoid_()
+            a[:, 2 * H : 3 * H].tanh_()
+            a[:, 3 * H :].sigmoid_()
+            torch.mul(a[:, H : 2 * H], cs[t], out=cs[t + 1])
+            cs[t + 1].addcmul_(a[:, :H], a[:, 2 * H : 3 * H])
+            torch.tanh(cs[t + 1], out=tcs[t])
+            torch.mul(a[:, 3 * H :], tcs[t], out=hs[t + 1])
+        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs)
+        return hs[1:], hs[T].clone(), cs[T].clone()
+
+    @staticmethod
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, w_ih, w_hh, acts, hs, cs, tcs = ctx.saved_tensors
+        T, B, H = tcs.shape
+        i, f, g, o = acts.chunk(4, dim=2)
+        # Coefficients for all steps at once: d(pre-activation)/dc for gates i, f, g and d/dh for gate o.
+        coef_c = torch.stack((g * i * (1 - i), cs[:-1] * f * (1 - f), i * (1 - g * g)), dim=2)  # (T, B, 3, H)
+        coef_o = tcs * o * (1 - o)  # (T, B, H)
+        k_c = o * (1 - tcs * tcs)  # dc += dh * k_c
+        dout = dout.contiguous()
+        dpre = torch.empty_like(acts)  # (T, B, 4H)
+        dh = dout[T - 1] + dh_T
+        dc = dc_T.clone()
+        for t in range(T - 1, -1, -1):
+            dc.addcmul_(dh, k_c[t])
+            d = dpre[t]
+            torch.mul(coef_c[t], dc.unsqueeze(1), out=d.view(B, 4, H)[:, :3])
+            torch.mul(coef_o[t], dh, out=d[:, 3 * H :])
+            dc.mul_(f[t])
+            dh = torch.addmm(dout[t - 1], d, w_hh) if t > 0 else d @ w_hh
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+        return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
+
+
+class GRUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,  # (T, B, I)
+        h0: Tensor,  # (B, H)
+        w_ih: Tensor,  # (3H, I)
+        w_hh: Tensor,  # (3H, H)
+        b_ih: Tensor,  # (3H,)
+        b_hh: Tensor,  # (3H,)
+    ) -> tuple[Tensor, Tensor]:
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        xw = _input_product(x, w_ih, b_ih)  # (T, B, 3H)
+        hw_n = x.new_empty(T, B, H)  # W_hn h + b_hn, which the reset gate scales
+        rz = x.new_empty(T, B, 2 * H)
+        n = x.new_empty(T, B, H)
+        hs = x.new_empty(T + 1, B, H)
+        hs[0] = h0
+        w_hh_t = w_hh.t()
+        for t in range(T):
+            hw = torch.addmm(b_hh, hs[t], w_hh_t)
+            torch.add(xw[t, :, : 2 * H], hw[:, : 2 * H], out=rz[t]).sigmoid_()
+            hw_n[t] = hw[:, 2 * H :]
+            torch.addcmul(xw[t, :, 2 * H :], rz[t, :, :H], hw_n[t], out=n[t]).tanh_()
+            torch.lerp(n[t], hs[t], rz[t, :, H:], out=hs[t + 1])  # n + z (h - n)
+        ctx.save_for_backward(x, w_ih, w_hh, rz, n, hw_n, hs)
+        return hs[1:], hs[T].clone()
+
+    @staticmethod
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, w_ih, w_hh, rz, n, hw_n, hs = ctx.saved_tensors
+        T, B, H = n.shape
+        r, z = rz[..., :H], rz[..., H:]
+        a_n = (1 - z) * (1 - n * n)  # d pre_n / dh
+        a_r = a_n * hw_n * r * (1 - r)
+        a_z = (hs[:-1] - n) * z * (1 - z)
+        coef_x = torch.stack((a_r, a_z, a_n), dim=2)  # (T, B, 3, H): input-side pre-activation grads per dh
+        coef_h = torch.stack((a_r, a_z, a_n * r), dim=2)  # hidden side: the n part passes through r
+        dout = dout.contiguous()
+        dpre_x = torch.empty(T, B, 3 * H, dtype=x.dtype, device=x.device)
+        dpre_h = torch.empty_like(dpre_x)
+        dh = dout[T - 1] + dh_T
+        for t in range(T - 1, -1, -1):
+            torch.mul(coef_x[t], dh.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
+            torch.mul(coef_h[t], dh.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
+            carry = torch.addcmul(dout[t - 1], dh, z[t]) if t > 0 else dh * z[t]
+            dh = carry.addmm_(dpre_h[t], w_hh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre_x, dpre_h, x, hs, w_ih)
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+
+
+class RNNFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,  # (T, B, I)
+        h0: Tensor,  # (B, H)
+        w_ih: Tensor,  # (H, I)
+        w_hh: Tensor,  # (H, H)
+        b_ih: Tensor,  # (H,)
+        b_hh: Tensor,  # (H,)
+    ) -> tuple[Tensor, Tensor]:
+        T = x.shape[0]
+        hs = torch.cat((h0.unsqueeze(0), _input_product(x, w_ih, b_ih + b_hh)))  # (T+1, B, H)
+        w_hh_t = w_hh.t()
+        for t in range(T):
+            hs[t + 1].addmm_(hs[t], w_hh_t).tanh_()
+        ctx.save_for_backward(x, w_ih, w_hh, hs)
+        return hs[1:], hs[T].clone()
+
+    @staticmethod
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, w_ih, w_hh, hs = ctx.saved_tensors
+        T = x.shape[0]
+        coef = 1 - hs[1:] * hs[1:]  # tanh'
+        dout = dout.contiguous()
+        dpre = torch.empty_like(coef)
+        dh = dout[T - 1] + dh_T
+        for t in range(T - 1, -1, -1):
+            torch.mul(coef[t], dh, out=dpre[t])
+            dh = torch.addmm(dout[t - 1], dpre[t], w_hh) if t > 0 else dpre[t] @ w_hh
+        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+
+
+def direction(
+    cell: str,
+    x: Tensor,  # (T, B, I)
+    h: Tensor,  # (B, H)
+    c: Tensor | None,  # (B, H), LSTM only
+    p: Params,
+    reverse: bool,
+    lengths: Tensor | None,  # (B,)
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    if lengths is not None:
+        raise NotImplementedError("the bptt engine does not take variable-length sequences yet")
+    if reverse:
+        x = x.flip(0)
+    if cell == "lstm":
+        out, h_n, c_n = LSTMFunction.apply(x, h, c, *p)
+    else:
+        fn = GRUFunction if cell == "gru" else RNNFunction
+        (out, h_n), c_n = fn.apply(x, h, *p), None
+    return (out.flip(0) if reverse else out), h_n, c_n
+
+
+def run(
+    layer: nn.RNNBase,
+    x: Tensor,  # (T, B, I)
+    state: State | None,  # each (D, B, H)
+    lengths: Tensor | None,  # (B,)
+) -> tuple[Tensor, State]:
+    if autocast_on(x.device.type):
+        # Hand-written kernels run in float32: cast once here rather than let autocast split the graph.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            state = None if state is None else _to_float(state)
+            return run_directions(layer, x.float(), state, lengths, direction)
+    return run_directions(layer, x, state, lengths, direction)
+
+
+def autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 took no device type
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def _to_float(state: State) -> State:
+    return (state[0].float(), state[1].float()) if isinstance(state, tuple) else state.float()

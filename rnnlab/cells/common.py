@@ -1,0 +1,83 @@
+"""What every engine shares: reading a layer's parameters by PyTorch's names, and the per-direction loop.
+
+Legend: T time steps, B batch, I input features, H hidden units, D directions (1 or 2), G gates (4 LSTM, 3 GRU, 1 RNN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, Union
+
+import torch
+from torch import Tensor, nn
+
+# nn.LSTM's state is (h, c); nn.GRU's and nn.RNN's is h. Each tensor is (D, B, H).
+State = Union[Tensor, tuple[Tensor, Tensor]]
+
+MODES = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn"}
+
+
+class Params(NamedTuple):
+    """One direction's parameters, exactly nn.LSTM's tensors (no copy): gate order i,f,g,o (LSTM), r,z,n (GRU)."""
+
+    w_ih: Tensor  # (G*H, I)
+    w_hh: Tensor  # (G*H, H)
+    b_ih: Tensor  # (G*H,)
+    b_hh: Tensor  # (G*H,)
+
+
+def cell_of(layer: nn.RNNBase) -> str:
+    """'lstm', 'gru' or 'rnn' for a one-layer nn.LSTM / nn.GRU / nn.RNN(tanh)."""
+    if layer.mode not in MODES:
+        raise ValueError(f"unsupported recurrent mode {layer.mode!r}")
+    if layer.num_layers != 1 or not layer.bias or layer.batch_first or getattr(layer, "proj_size", 0):
+        raise ValueError("engines take one-layer, time-major modules with biases and no projection")
+    return MODES[layer.mode]
+
+
+def layer_params(layer: nn.RNNBase, direction: int) -> Params:
+    suffix = "_reverse" if direction == 1 else ""
+    return Params(*(getattr(layer, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
+
+
+def zero_state(layer: nn.RNNBase, x: Tensor) -> State:
+    shape = (2 if layer.bidirectional else 1, x.shape[1], layer.hidden_size)
+    h = x.new_zeros(shape)
+    return (h, h.clone()) if cell_of(layer) == "lstm" else h
+
+
+# (cell, x (T,B,I), h0 (B,H), c0 (B,H) | None, params, reverse, lengths (B,) | None) -> (out (T,B,H), hT, cT | None)
+DirectionFn = Callable[
+    [str, Tensor, Tensor, Union[Tensor, None], Params, bool, Union[Tensor, None]],
+    tuple[Tensor, Tensor, Union[Tensor, None]],
+]
+
+
+def run_directions(
+    layer: nn.RNNBase,
+    x: Tensor,  # (T, B, I)
+    state: State | None,  # each (D, B, H)
+    lengths: Tensor | None,  # (B,) valid steps per sample, or None for all T
+    direction_fn: DirectionFn,
+) -> tuple[Tensor, State]:
+    """Run both directions of a layer with ``direction_fn`` and pack outputs and states as nn.LSTM does."""
+    cell = cell_of(layer)
+    if state is None:
+        state = zero_state(layer, x)
+    h0, c0 = state if isinstance(state, tuple) else (state, None)
+    outs, hs, cs = [], [], []
+    for d in range(2 if layer.bidirectional else 1):
+        out, h, c = direction_fn(
+            cell, x, h0[d], None if c0 is None else c0[d], layer_params(layer, d), d == 1, lengths
+        )
+        outs.append(out)
+        hs.append(h)
+        cs.append(c)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
+    h_n = torch.stack(hs)
+    return out, ((h_n, torch.stack(cs)) if cell == "lstm" else h_n)
+
+
+def step_mask(lengths: Tensor | None, t: int) -> Tensor | None:
+    """(B, 1) bool: which samples still have a valid step at time t; None when every sequence is full length."""
+    return None if lengths is None else (t < lengths).unsqueeze(1)

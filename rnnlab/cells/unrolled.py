@@ -1,0 +1,52 @@
+"""The ``unrolled`` engine: a Python loop over time steps calling the reference cells (the seeds' "method two").
+
+Autograd differentiates it; it is slow and plain on purpose, the readable ground truth between engines.
+Legend: T time steps, B batch, I input features, H hidden units.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.cells import reference
+from rnnlab.cells.common import Params, State, run_directions, step_mask
+
+
+def direction(
+    cell: str,
+    x: Tensor,  # (T, B, I)
+    h: Tensor,  # (B, H)
+    c: Tensor | None,  # (B, H), LSTM only
+    p: Params,
+    reverse: bool,
+    lengths: Tensor | None,  # (B,)
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    xw = torch.nn.functional.linear(x, p.w_ih, p.b_ih)  # (T, B, G*H): the input product for all steps at once
+    outs: list[Tensor] = [x.new_empty(0)] * x.shape[0]
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    for t in steps:
+        if cell == "lstm":
+            assert c is not None
+            h_new, c_new = reference.lstm_step(xw[t], h, c, p.w_hh, p.b_hh)
+        else:
+            step = reference.gru_step if cell == "gru" else reference.rnn_step
+            h_new, c_new = step(xw[t], h, p.w_hh, p.b_hh), None
+        mask = step_mask(lengths, t)
+        if mask is None:
+            h, c = h_new, c_new
+            outs[t] = h
+        else:  # past a sample's end its state stays put and its output is zero, as pad_packed_sequence gives
+            h = torch.where(mask, h_new, h)
+            c = None if c is None or c_new is None else torch.where(mask, c_new, c)
+            outs[t] = torch.where(mask, h_new, torch.zeros_like(h_new))
+    return torch.stack(outs), h, c
+
+
+def run(
+    layer: nn.RNNBase,
+    x: Tensor,  # (T, B, I)
+    state: State | None,  # each (D, B, H)
+    lengths: Tensor | None,  # (B,)
+) -> tuple[Tensor, State]:
+    return run_directions(layer, x, state, lengths, direction)

@@ -1,0 +1,13 @@
+"""Errors a user can cause: the CLI turns them into one line on stderr and exit code 2, never a traceback."""
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for (a flag, a file, a device); the message says what to do."""
+
+
+class ConfigError(UserError):
+    """A flag value that cannot work; the message starts with the flag's name."""
+
+    def __init__(self, flag: str, message: str) -> None:
+        super().__init__(f"{flag}: {message}")
+        self.flag = flag

@@ -1,0 +1,104 @@
+"""SequenceClassifier: [input projection] -> stack of recurrent layers -> readout -> linear head.
+
+Each layer is a one-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (time-major), so per-layer sizes work and the
+state_dict keys are PyTorch's own (``rnns.0.weight_ih_l0``, ``..._reverse``). ``engine`` only chooses how those
+parameters are computed; swapping it copies nothing. Batch-major input is transposed once, here at the edge.
+Legend: B batch, T time steps, I input features, P projection size, H hidden units, D directions, C classes.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.cells import get_engine
+from rnnlab.cells.common import State
+from rnnlab.config import ModelConfig
+
+_MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class Trace(NamedTuple):
+    """Everything a forward pass saw, for inspection and plots."""
+
+    logits: Tensor  # (B, C)
+    outputs: Tensor  # (T, B, D*H) of the last layer, before the output dropout
+    states: list[State]  # final state of every layer, each (D, B, H)
+
+
+class SequenceClassifier(nn.Module):
+    def __init__(self, cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch") -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.engine = engine
+        self.layout = layout
+        self.proj = nn.Linear(cfg.input_size, cfg.proj) if cfg.proj else None
+        sizes_in = [cfg.proj or cfg.input_size] + [h * cfg.directions for h in cfg.hidden_sizes[:-1]]
+        self.rnns = nn.ModuleList(
+            _MODULES[cfg.cell](i, h, bidirectional=cfg.bidirectional) for i, h in zip(sizes_in, cfg.hidden_sizes)
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden_sizes[-1] * cfg.directions, cfg.num_classes)
+        if cfg.cell == "lstm" and cfg.forget_bias:
+            self._add_forget_bias(cfg.forget_bias)
+
+    @torch.no_grad()
+    def _add_forget_bias(self, value: float) -> None:
+        for rnn in self.rnns:
+            for name, p in rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    p[rnn.hidden_size : 2 * rnn.hidden_size] += value  # gate order i, f, g, o
+
+    def forward(
+        self,
+        x: Tensor,  # (B, T, I) if layout == "batch" else (T, B, I)
+        lengths: Tensor | None = None,  # (B,) valid steps per sample
+    ) -> Tensor:  # (B, C)
+        return self.trace(x, lengths).logits
+
+    def trace(self, x: Tensor, lengths: Tensor | None = None) -> Trace:
+        engine = get_engine(self.engine, x.device)
+        if self.layout == "batch":
+            x = x.transpose(0, 1)  # -> (T, B, I): engines are time-major
+        if self.proj is not None:
+            x = self.proj(x)  # (T, B, P)
+        states: list[State] = []
+        for k, rnn in enumerate(self.rnns):
+            if k:
+                x = self.drop(x)
+            x, state = engine.run(rnn, x, None, lengths)
+            states.append(state)
+        logits = self.head(self.drop(self.readout(x, states[-1], lengths)))
+        return Trace(logits, x, states)
+
+    def readout(
+        self,
+        out: Tensor,  # (T, B, D*H)
+        state: State,  # each (D, B, H)
+        lengths: Tensor | None,  # (B,)
+    ) -> Tensor:  # (B, D*H)
+        if self.cfg.readout == "state":
+            h = state[0] if isinstance(state, tuple) else state
+            return h.transpose(0, 1).reshape(h.shape[1], -1)  # directions side by side, as in `out`
+        if self.cfg.readout == "mean":
+            if lengths is None:
+                return out.mean(0)
+            return out.sum(0) / lengths.to(out.dtype).unsqueeze(1)  # padded steps are zero
+        if lengths is None:
+            return out[-1]
+        return out[lengths.to(out.device) - 1, torch.arange(out.shape[1], device=out.device)]
+
+
+def build_model(cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch", seed: int | None = None) -> SequenceClassifier:
+    """A fresh model; with ``seed`` the initial parameters depend on nothing else."""
+    if seed is None:
+        return SequenceClassifier(cfg, engine, layout)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SequenceClassifier(cfg, engine, layout)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
