@@ -7,6 +7,13 @@ STAMP   := $(VENV)/.installed
 # beside; install from the package index only.
 PIPENV  := PIP_FIND_LINKS= PIP_NO_FIND_LINKS=1
 
+# Use the MNIST copy beside the checkout when there is one and nothing else was chosen.
+ifeq ($(RNNLAB_DATA_DIR),)
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
+export RNNLAB_DATA_DIR := $(abspath ../shared/data)
+endif
+endif
+
 .PHONY: install test lint format train clean
 
 install: $(STAMP)

@@ -20,12 +20,12 @@ DEVICES = ("auto", "cpu", "cuda")
 ON_NAN = ("stop", "skip")
 
 
-def _choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(flag, f"unknown value {value!r}; choose one of {', '.join(choices)}")
 
 
-def _positive(flag: str, value: float, *, allow_zero: bool = False) -> None:
+def check_positive(flag: str, value: float, *, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(flag, f"must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
@@ -44,7 +44,7 @@ def parse_sizes(text: str | int | tuple[int, ...], flag: str = "--hidden") -> tu
     if not sizes:
         raise ConfigError(flag, "expected at least one size")
     for size in sizes:
-        _positive(flag, size)
+        check_positive(flag, size)
     return sizes
 
 
@@ -74,12 +74,12 @@ class ModelConfig:
     """Output classes; set from the dataset."""
 
     def __post_init__(self) -> None:
-        _choice("--cell", self.cell, CELLS)
-        _choice("--readout", self.readout, READOUTS)
-        _positive("--layers", self.layers)
-        _positive("--input-size", self.input_size)
-        _positive("--proj", self.proj, allow_zero=True)
-        _positive("--num-classes", self.num_classes)
+        check_choice("--cell", self.cell, CELLS)
+        check_choice("--readout", self.readout, READOUTS)
+        check_positive("--layers", self.layers)
+        check_positive("--input-size", self.input_size)
+        check_positive("--proj", self.proj, allow_zero=True)
+        check_positive("--num-classes", self.num_classes)
         parse_sizes(self.hidden)
         if len(self.hidden) not in (1, self.layers):
             raise ConfigError(
@@ -121,13 +121,13 @@ class DataConfig:
     def __post_init__(self) -> None:
         from rnnlab.data import DATASETS, VIEWS  # local: data imports torch, config stays light
 
-        _choice("--dataset", self.dataset, tuple(DATASETS))
-        _choice("--sequence", self.sequence, tuple(VIEWS))
-        _choice("--layout", self.layout, LAYOUTS)
+        check_choice("--dataset", self.dataset, tuple(DATASETS))
+        check_choice("--sequence", self.sequence, tuple(VIEWS))
+        check_choice("--layout", self.layout, LAYOUTS)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("--val-fraction", f"must be in [0, 1), got {self.val_fraction}")
-        _positive("--train-subset", self.train_subset, allow_zero=True)
-        _positive("--test-subset", self.test_subset, allow_zero=True)
+        check_positive("--train-subset", self.train_subset, allow_zero=True)
+        check_positive("--test-subset", self.test_subset, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -170,22 +170,22 @@ class TrainConfig:
     """CPU threads for PyTorch; 0 leaves PyTorch's default."""
 
     def __post_init__(self) -> None:
-        _positive("--epochs", self.epochs)
-        _positive("--max-steps", self.max_steps, allow_zero=True)
-        _positive("--batch-size", self.batch_size)
-        _positive("--lr", self.lr)
-        _choice("--optimizer", self.optimizer, OPTIMIZERS)
-        _positive("--momentum", self.momentum, allow_zero=True)
-        _positive("--weight-decay", self.weight_decay, allow_zero=True)
-        _positive("--clip", self.clip, allow_zero=True)
-        _choice("--device", self.device, DEVICES)
-        _positive("--log-every", self.log_every)
-        _positive("--checkpoint-every", self.checkpoint_every, allow_zero=True)
-        _choice("--on-nan", self.on_nan, ON_NAN)
-        _positive("--threads", self.threads, allow_zero=True)
+        check_positive("--epochs", self.epochs)
+        check_positive("--max-steps", self.max_steps, allow_zero=True)
+        check_positive("--batch-size", self.batch_size)
+        check_positive("--lr", self.lr)
+        check_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        check_positive("--momentum", self.momentum, allow_zero=True)
+        check_positive("--weight-decay", self.weight_decay, allow_zero=True)
+        check_positive("--clip", self.clip, allow_zero=True)
+        check_choice("--device", self.device, DEVICES)
+        check_positive("--log-every", self.log_every)
+        check_positive("--checkpoint-every", self.checkpoint_every, allow_zero=True)
+        check_choice("--on-nan", self.on_nan, ON_NAN)
+        check_positive("--threads", self.threads, allow_zero=True)
         from rnnlab.cells import ENGINES  # local: the registry imports torch
 
-        _choice("--engine", self.engine, tuple(ENGINES))
+        check_choice("--engine", self.engine, tuple(ENGINES))
 
 
 @dataclass(frozen=True)

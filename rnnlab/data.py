@@ -207,3 +207,12 @@ def batches(
         sel = idx[lo : lo + batch_size]
         xb = to_layout(x[sel], layout).to(device, non_blocking=True)
         yield xb, y[sel].to(device, non_blocking=True)
+
+
+IMAGE_SIZES = {"mnist": (28, 28), "fashion-mnist": (28, 28), "kmnist": (28, 28), "digits": (8, 8)}
+
+
+def sequence_shape(dataset: str, sequence: str) -> tuple[int, int]:
+    """(T, I) of a dataset under a view, without loading it."""
+    h, w = IMAGE_SIZES[dataset]
+    return {"rows": (h, w), "cols": (w, h), "pixels": (h * w, 1), "permuted": (h * w, 1)}[sequence]

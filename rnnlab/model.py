@@ -91,7 +91,9 @@ class SequenceClassifier(nn.Module):
         return out[lengths.to(out.device) - 1, torch.arange(out.shape[1], device=out.device)]
 
 
-def build_model(cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch", seed: int | None = None) -> SequenceClassifier:
+def build_model(
+    cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch", seed: int | None = None
+) -> SequenceClassifier:
     """A fresh model; with ``seed`` the initial parameters depend on nothing else."""
     if seed is None:
         return SequenceClassifier(cfg, engine, layout)

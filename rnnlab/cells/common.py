@@ -6,13 +6,13 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions (1
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 # nn.LSTM's state is (h, c); nn.GRU's and nn.RNN's is h. Each tensor is (D, B, H).
-State = Union[Tensor, tuple[Tensor, Tensor]]
+State = Tensor | tuple[Tensor, Tensor]
 
 MODES = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn"}
 
@@ -48,8 +48,8 @@ def zero_state(layer: nn.RNNBase, x: Tensor) -> State:
 
 # (cell, x (T,B,I), h0 (B,H), c0 (B,H) | None, params, reverse, lengths (B,) | None) -> (out (T,B,H), hT, cT | None)
 DirectionFn = Callable[
-    [str, Tensor, Tensor, Union[Tensor, None], Params, bool, Union[Tensor, None]],
-    tuple[Tensor, Tensor, Union[Tensor, None]],
+    [str, Tensor, Tensor, Tensor | None, Params, bool, Tensor | None],
+    tuple[Tensor, Tensor, Tensor | None],
 ]
 
 
@@ -67,9 +67,7 @@ def run_directions(
     h0, c0 = state if isinstance(state, tuple) else (state, None)
     outs, hs, cs = [], [], []
     for d in range(2 if layer.bidirectional else 1):
-        out, h, c = direction_fn(
-            cell, x, h0[d], None if c0 is None else c0[d], layer_params(layer, d), d == 1, lengths
-        )
+        out, h, c = direction_fn(cell, x, h0[d], None if c0 is None else c0[d], layer_params(layer, d), d == 1, lengths)
         outs.append(out)
         hs.append(h)
         cs.append(c)

@@ -1,0 +1,114 @@
+"""Checkpoints: written atomically, read with ``weights_only=True``, checked before use.
+
+A checkpoint holds the model's state_dict under PyTorch's own names, the optimiser, the position in training
+(epoch, batch within it, step), the RNG states and the run's config as a plain dict, so the model can be rebuilt
+from the file alone and ``--resume`` continues exactly where it stood.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnlab.config import RunConfig
+from rnnlab.errors import UserError
+from rnnlab.model import SequenceClassifier, build_model
+
+FORMAT = "rnnlab-checkpoint"
+VERSION = 1
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder means its best.pt (else checkpoint.pt); a file means itself."""
+    p = Path(path)
+    if p.is_dir():
+        for name in ("best.pt", "checkpoint.pt"):
+            if (p / name).is_file():
+                return p / name
+        raise UserError(f"{p} holds no best.pt or checkpoint.pt; give a run folder written by `rnnlab train`")
+    if not p.exists():
+        raise UserError(f"{p} does not exist; give a run folder or a checkpoint file written by `rnnlab train`")
+    return p
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    p = resolve_checkpoint(path)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"{p} is not a readable checkpoint ({reason[:160]}); it may be truncated or another file"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
+    if ckpt.get("version") != VERSION:
+        raise UserError(f"{p} is checkpoint format version {ckpt.get('version')}; this rnnlab reads version {VERSION}")
+    ckpt["path"] = str(p)
+    return ckpt
+
+
+def config_of(ckpt: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig.from_dict(ckpt["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(
+            f"{ckpt.get('path')} has an unusable config ({exc}); it was not written by this rnnlab"
+        ) from None
+
+
+def load_weights(model: SequenceClassifier, state: dict[str, Any], source: str) -> None:
+    """Load a state_dict, turning a mismatch into one line that says which keys or shapes differ."""
+    mine = model.state_dict()
+    missing = sorted(set(mine) - set(state))
+    extra = sorted(set(state) - set(mine))
+    shapes = [k for k in mine if k in state and tuple(state[k].shape) != tuple(mine[k].shape)]
+    if missing or extra or shapes:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {extra[:3]}" if extra else "",
+                f"shape of {shapes[0]} is {tuple(state[shapes[0]].shape)}, model has {tuple(mine[shapes[0]].shape)}"
+                if shapes
+                else "",
+            )
+            if part
+        )
+        raise UserError(f"{source} holds another model ({detail}); use the config it was trained with")
+    model.load_state_dict(state)
+
+
+def model_from_checkpoint(
+    ckpt: dict[str, Any], engine: str | None = None, layout: str | None = None
+) -> SequenceClassifier:
+    cfg = config_of(ckpt)
+    model = build_model(cfg.model, engine or cfg.train.engine, layout or cfg.data.layout)
+    load_weights(model, ckpt.get("model", {}), ckpt["path"])
+    return model

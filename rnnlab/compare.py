@@ -1,0 +1,201 @@
+"""compare-cells: one model, every engine swapped in turn (nothing copied), against the float64 reference.
+
+For each engine and layout: the max |difference| of outputs/states and of all gradients against the ``unrolled``
+engine run in float64 on the same parameters, the median forward and forward+backward times, the ratio to
+``cudnn``, and peak memory (CUDA: max_memory_allocated; CPU: bytes autograd saves for backward).
+Legend: T time steps, B batch, I input features, H hidden units.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.cells import ENGINES, available_engines
+from rnnlab.config import ModelConfig, check_positive
+from rnnlab.errors import ConfigError
+from rnnlab.model import SequenceClassifier, build_model
+
+REFERENCE = "unrolled"
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    model: ModelConfig
+    seq: int = 28
+    """Time steps T."""
+    batch: int = 128
+    """Batch size B."""
+    layouts: tuple[str, ...] = ("batch", "time")
+    device: str = "cpu"
+    dtype: str = "float32"
+    engines: tuple[str, ...] = ()
+    """Engines to compare; empty means every registered engine (unavailable ones are listed with the reason)."""
+    repeats: int = 10
+    warmup: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive("--seq", self.seq)
+        check_positive("--batch", self.batch)
+        check_positive("--repeats", self.repeats)
+        if self.dtype not in DTYPES:
+            raise ConfigError("--dtype", f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        for name in self.engines:
+            if name not in ENGINES:
+                raise ConfigError("--engines", f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+
+
+class Traced(nn.Module):
+    """Lets functional_call return the whole trace, not only the logits."""
+
+    def __init__(self, model: SequenceClassifier) -> None:
+        super().__init__()
+        self.m = model
+
+    def forward(self, x: Tensor) -> tuple[Any, ...]:
+        return tuple(self.m.trace(x))
+
+
+def _flat_states(states: list[Any]) -> Tensor:
+    parts = [t for s in states for t in (s if isinstance(s, tuple) else (s,))]
+    return torch.cat([p.reshape(-1) for p in parts])
+
+
+def engine_results(model: SequenceClassifier, engine: str, x: Tensor, dtype: torch.dtype) -> dict[str, Tensor]:
+    """Outputs, final states and the gradients of x and every parameter, with ``engine`` and the model's own
+    parameters viewed in ``dtype`` (no copy when the dtype already matches)."""
+    params = {f"m.{k}": p.detach().to(dtype).requires_grad_() for k, p in model.named_parameters()}
+    xin = x.detach().to(dtype).requires_grad_()
+    previous, model.engine = model.engine, engine
+    try:
+        logits, outputs, states = torch.func.functional_call(Traced(model), params, (xin,))
+    finally:
+        model.engine = previous
+    flat = _flat_states(states)
+    g = torch.Generator().manual_seed(0)  # fixed random weights: every output and state shapes the gradient
+    weights = [torch.randn(t.shape, generator=g, dtype=torch.float64).to(t) for t in (logits, outputs, flat)]
+    loss = sum((t * w).sum() for t, w in zip((logits, outputs, flat), weights))
+    grads = torch.autograd.grad(loss, [xin, *params.values()])
+    result = {"output": outputs.detach(), "state": flat.detach(), "grad:x": grads[0]}
+    result.update({f"grad:{k[2:]}": gr for k, gr in zip(params, grads[1:])})
+    return result
+
+
+def max_abs_diffs(got: dict[str, Tensor], ref: dict[str, Tensor]) -> tuple[float, float]:
+    """(max |diff| over outputs and states, max |diff| over all gradients)."""
+
+    def worst(prefix: bool) -> float:
+        keys = [k for k in ref if k.startswith("grad:") == prefix]
+        return max((got[k].double() - ref[k].double()).abs().max().item() for k in keys)
+
+    return worst(False), worst(True)
+
+
+def _median_ms(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def saved_for_backward_bytes(fn: Callable[[], Tensor], exclude: list[Tensor]) -> int:
+    """Bytes of the distinct storages autograd keeps for backward, leaving out parameters and the input."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: set[int] = set()
+
+    def pack(t: Tensor) -> Tensor:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in skip and ptr not in seen:
+            seen.add(ptr)
+            sizes.append(t.untyped_storage().nbytes())
+        return t
+
+    sizes: list[int] = []
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn().backward()
+    return sum(sizes)
+
+
+def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    device = torch.device(cfg.device)
+    dtype = DTYPES[cfg.dtype]
+    names = list(cfg.engines or ENGINES)
+    reasons = available_engines(device)
+    rows: list[dict[str, Any]] = []
+    for layout in cfg.layouts:
+        model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(
+            device
+        )  # one model per layout, shared by all engines
+        model.eval()  # dropout off, so every engine sees the same function
+        g = torch.Generator().manual_seed(cfg.seed + 1)
+        shape = (
+            (cfg.batch, cfg.seq, cfg.model.input_size)
+            if layout == "batch"
+            else (cfg.seq, cfg.batch, cfg.model.input_size)
+        )
+        x = torch.randn(shape, generator=g).to(device)
+        ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
+        model.to(dtype)
+        xd = x.to(dtype)
+        for name in names:
+            if reasons[name] is not None:
+                rows.append({"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"})
+                continue
+            progress(f"{name} / {layout}")
+            out_diff, grad_diff = max_abs_diffs(engine_results(model, name, x, dtype), ref)
+            model.engine = name
+            xg = xd.clone().requires_grad_()
+
+            def fwd() -> None:
+                with torch.no_grad():
+                    model(xd)  # noqa: B023
+
+            def fwdbwd() -> None:
+                model.zero_grad(set_to_none=True)  # noqa: B023
+                model(xg).float().square().mean().backward()  # noqa: B023
+
+            fwd_ms = _median_ms(fwd, device, cfg.warmup, cfg.repeats)
+            fwdbwd_ms = _median_ms(fwdbwd, device, cfg.warmup, cfg.repeats)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+                fwdbwd()
+                peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
+            else:
+                peak = saved_for_backward_bytes(lambda: model(xg).float().square().mean(), [xg, *model.parameters()])  # noqa: B023
+                kind = "bytes saved for backward"
+            rows.append(
+                {
+                    "engine": name,
+                    "layout": layout,
+                    "status": "ok",
+                    "max_abs_diff_output": out_diff,
+                    "max_abs_diff_grad": grad_diff,
+                    "fwd_ms": fwd_ms,
+                    "fwdbwd_ms": fwdbwd_ms,
+                    "peak_memory_bytes": peak,
+                    "memory_kind": kind,
+                }
+            )
+    for row in rows:
+        base = next(
+            (r for r in rows if r["engine"] == "cudnn" and r["layout"] == row["layout"] and r["status"] == "ok"), None
+        )
+        if row["status"] == "ok":
+            row["ratio_to_cudnn"] = row["fwdbwd_ms"] / base["fwdbwd_ms"] if base else None
+    return rows

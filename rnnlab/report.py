@@ -1,0 +1,137 @@
+"""Everything rnnlab draws in the terminal with rich: the training progress bar and the result tables."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rnnlab.evaluate import EvalResult
+
+console = Console()
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+class RichReporter:
+    """Progress bar with loss, accuracy, samples/s and ETA; one line per epoch above it."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2f}%  {task.fields[sps]:7.0f} samples/s"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal and "pytest" in sys.modules,
+        )
+        self.task: Any = None
+
+    def start(self, total_steps: int, done_steps: int, description: str) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task(
+            description, total=total_steps, completed=done_steps, loss=0.0, acc=0.0, sps=0.0
+        )
+
+    def step(self, step: int, stats: dict[str, float]) -> None:
+        self.progress.update(
+            self.task, completed=step, loss=stats["loss"], acc=100 * stats["accuracy"], sps=stats["samples_per_s"]
+        )
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        label = f"epoch {record['epoch'] + 1}" if record["kind"] == "epoch" else f"stopped at step {record['step']}"
+        self.progress.console.print(
+            f"{label:>16}  step {record['step']:>6}  "
+            f"train loss {record['train_loss']:.4f} acc {pct(record['train_accuracy'])}"
+            f"  val loss {record['val_loss']:.4f} acc {pct(record['val_accuracy'])}  {record['seconds']:.1f}s"
+        )
+
+    def finish(self) -> None:
+        self.progress.stop()
+
+
+def results_table(
+    run_dir: str, steps: int, seconds: float, val: EvalResult, test: EvalResult, best_val: float
+) -> Table:
+    table = Table(title=f"results: {run_dir}")
+    for col in ("split", "accuracy", "loss", "samples"):
+        table.add_column(col, justify="right")
+    table.add_row("validation", pct(val.accuracy), f"{val.loss:.4f}", str(val.samples))
+    table.add_row("test", pct(test.accuracy), f"{test.loss:.4f}", str(test.samples))
+    table.caption = (
+        f"{steps} steps in {seconds:.1f}s; best validation accuracy {pct(best_val if best_val >= 0 else None)}"
+    )
+    return table
+
+
+def eval_table(source: str, engine: str, result: EvalResult) -> Table:
+    table = Table(title=f"eval: {source} ({engine})")
+    table.add_column("class", justify="right")
+    table.add_column("accuracy", justify="right")
+    for k, acc in enumerate(result.per_class_accuracy):
+        table.add_row(str(k), pct(acc))
+    table.add_section()
+    table.add_row("all", pct(result.accuracy))
+    table.caption = (
+        f"loss {result.loss:.4f} over {result.samples} samples; {result.samples_per_s:.0f} samples/s; "
+        f"peak memory {human_bytes(result.peak_memory_bytes)} ({result.peak_memory_kind})"
+    )
+    return table
+
+
+def _sci(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("engine", "layout", "max|Δ| out", "max|Δ| grad", "fwd ms", "fwd+bwd ms", "× cudnn", "memory"):
+        table.add_column(col, justify="left" if col in ("engine", "layout") else "right")
+    for r in rows:
+        if r["status"] != "ok":
+            table.add_row(r["engine"], r["layout"], f"[yellow]{r['status']}[/]", *[""] * 5)
+            continue
+        ratio = r.get("ratio_to_cudnn")
+        table.add_row(
+            r["engine"],
+            r["layout"],
+            _sci(r["max_abs_diff_output"]),
+            _sci(r["max_abs_diff_grad"]),
+            f"{r['fwd_ms']:.2f}",
+            f"{r['fwdbwd_ms']:.2f}",
+            "-" if ratio is None else f"{ratio:.2f}",
+            human_bytes(r["peak_memory_bytes"]),
+        )
+    kinds = {r["memory_kind"] for r in rows if r["status"] == "ok"}
+    table.caption = (
+        "differences against the unrolled engine in float64 on the same parameters; times are medians; "
+        f"memory = {', '.join(sorted(kinds))}"
+    )
+    return table
+
+
+def gradcheck_table(rows: list[Any]) -> Table:
+    table = Table(title="bptt: hand-written gradients against autograd (float64)")
+    for col in ("cell", "layout", "parameter", "max |hand - autograd|", "ok"):
+        table.add_column(col, justify="right" if col.startswith("max") else "left")
+    for r in rows:
+        diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
+        table.add_row(r.cell, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
+    return table

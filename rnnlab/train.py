@@ -1,0 +1,305 @@
+"""fit(): the training loop, with checkpoints, exact resume, torchrun, signals and NaN handling.
+
+Exact resume: the checkpoint records the epoch, the batch within it, the step, the RNG state and the epoch's
+running sums; each epoch's sample order is a function of (seed, epoch) alone. So on CPU a resumed run computes
+exactly what an uninterrupted one would have. Rank 0 alone reports, logs and writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data.distributed import DistributedSampler
+
+from rnnlab.cells import get_engine
+from rnnlab.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from rnnlab.config import RunConfig, TrainConfig
+from rnnlab.data import SequenceData, batches, load_sequences
+from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
+from rnnlab.errors import UserError
+from rnnlab.evaluate import EvalResult, evaluate
+from rnnlab.model import build_model
+from rnnlab.runs import MetricsLog
+
+
+class Reporter(Protocol):
+    """What the loop tells the outside world (the CLI draws a progress bar from it)."""
+
+    def start(self, total_steps: int, done_steps: int, description: str) -> None: ...
+    def step(self, step: int, stats: dict[str, float]) -> None: ...
+    def epoch(self, record: dict[str, Any]) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NullReporter:
+    def start(self, total_steps: int, done_steps: int, description: str) -> None: ...
+    def step(self, step: int, stats: dict[str, float]) -> None: ...
+    def epoch(self, record: dict[str, Any]) -> None: ...
+    def finish(self) -> None: ...
+
+
+class Interrupted(UserError):
+    """SIGINT/SIGTERM: a checkpoint was written and the run can be resumed."""
+
+    def __init__(self, signame: str, run_dir: Path, step: int) -> None:
+        super().__init__(f"{signame} at step {step}: checkpoint saved; continue with `rnnlab train --resume {run_dir}`")
+        self.exit_code = 143 if signame == "SIGTERM" else 130
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches completed within the current epoch
+    step: int = 0  # optimiser steps in total
+    best_val_accuracy: float = -1.0
+    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # this epoch's loss sum, hits, samples
+    window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # the same since the last log line
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    steps: int
+    val: EvalResult
+    test: EvalResult
+    best_val_accuracy: float
+    seconds: float
+    history: list[dict[str, Any]]
+
+
+def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is visible here; use --device cpu (or auto)")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", info.local_rank)
+
+
+def configure_torch(tc: TrainConfig) -> None:
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    if tc.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what PyTorch documents for cuBLAS
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def make_optimizer(params: Any, tc: TrainConfig) -> torch.optim.Optimizer:
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[dict[str, str]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread only)."""
+    caught: dict[str, str] = {}
+    handler = lambda signum, frame: caught.setdefault("name", signal.Signals(signum).name)  # noqa: E731
+    old = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield caught
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def fit(
+    cfg: RunConfig,
+    run_dir: Path,
+    reporter: Reporter | None = None,
+    resume: bool = False,
+    data: SequenceData | None = None,
+) -> TrainResult:
+    tc = cfg.train
+    device = resolve_device(tc.device)
+    info = init_distributed(device.type)
+    device = resolve_device(tc.device, info)
+    reporter = reporter if reporter is not None and info.is_main else NullReporter()
+    configure_torch(tc)
+    get_engine(tc.engine, device)
+    data = data or load_sequences(cfg.data)
+    model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(device)
+    opt = make_optimizer(model.parameters(), tc)
+    st = TrainState()
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    log = MetricsLog(run_dir / "metrics.jsonl", enabled=info.is_main)
+    torch.manual_seed(tc.seed + info.rank)  # dropout masks; parameters were seeded above
+    if resume:
+        _restore(load_checkpoint(run_dir / "checkpoint.pt"), model, opt, st, device)
+        log.truncate_after(st.step)
+    net = torch.nn.parallel.DistributedDataParallel(model) if info.active else model
+
+    x, y = data.train
+    sampler = DistributedSampler(
+        range(len(y)), num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=tc.seed
+    )
+    per_epoch = math.ceil(len(sampler) / tc.batch_size)
+    total = min(tc.max_steps or 10**12, tc.epochs * per_epoch)
+
+    def save(name: str = "checkpoint.pt") -> None:
+        if info.is_main:
+            save_checkpoint(run_dir / name, _payload(cfg, model, opt, st, device))
+
+    def validate(kind: str, seconds: float) -> dict[str, Any]:
+        sums = all_reduce_sum(torch.tensor(st.sums, dtype=torch.float64, device=device), info).tolist()
+        val = evaluate(model, *data.val, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
+        record = {
+            "kind": kind,
+            "epoch": st.epoch,
+            "step": st.step,
+            "train_loss": sums[0] / max(sums[2], 1),
+            "train_accuracy": sums[1] / max(sums[2], 1),
+            "val_loss": val.loss,
+            "val_accuracy": val.accuracy,
+            "seconds": seconds,
+            "samples_per_s": sums[2] / seconds if seconds else 0.0,
+        }
+        log.write(record)
+        reporter.epoch(record)
+        return record
+
+    reporter.start(
+        total, st.step, f"{cfg.model.cell} x{cfg.model.layers} on {cfg.data.dataset} ({tc.engine}, {device})"
+    )
+    began = time.perf_counter()
+    with stop_signals() as caught:
+        while st.epoch < tc.epochs and st.step < total:
+            sampler.set_epoch(st.epoch)
+            order = torch.tensor(list(sampler))
+            epoch_began = window_began = time.perf_counter()
+            for xb, yb in batches(x, y, tc.batch_size, cfg.data.layout, order, st.batch, device):
+                _train_step(net, opt, xb, yb, tc, info, device, st)
+                st.batch, st.step = st.batch + 1, st.step + 1
+                reporter.step(st.step, _window_stats(st.window, window_began))
+                if st.step % tc.log_every == 0:
+                    log.write(
+                        {"kind": "step", "epoch": st.epoch, "step": st.step, **_window_stats(st.window, window_began)}
+                    )
+                    st.window, window_began = [0.0, 0.0, 0.0], time.perf_counter()
+                if any_rank("name" in caught, info, device):
+                    save()
+                    raise Interrupted(caught.get("name", "SIGTERM"), run_dir, st.step)
+                if tc.checkpoint_every and st.step % tc.checkpoint_every == 0:
+                    save()
+                if st.step >= total:
+                    break
+            if st.batch >= per_epoch:  # the epoch is complete
+                record = validate("epoch", time.perf_counter() - epoch_began)
+                st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0]
+                st.history.append(record)
+                if record["val_accuracy"] > st.best_val_accuracy:
+                    st.best_val_accuracy = record["val_accuracy"]
+                    save("best.pt")
+                save()
+            else:  # stopped by --max-steps inside an epoch
+                st.history.append(validate("final", time.perf_counter() - epoch_began))
+                save()
+    reporter.finish()
+    val = evaluate(model, *data.val, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
+    test = evaluate(model, *data.test, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
+    log.write(
+        {"kind": "test", "epoch": st.epoch, "step": st.step, "test_loss": test.loss, "test_accuracy": test.accuracy}
+    )
+    if not (run_dir / "best.pt").exists():
+        save("best.pt")
+    return TrainResult(run_dir, st.step, val, test, st.best_val_accuracy, time.perf_counter() - began, st.history)
+
+
+def _train_step(
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    tc: TrainConfig,
+    info: DistInfo,
+    device: torch.device,
+    st: TrainState,
+) -> None:
+    """One optimiser step; adds the batch's loss sum, hits and samples to the epoch's and the log window's sums."""
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+        logits = net(xb)
+    loss = F.cross_entropy(logits.float(), yb)
+    value = loss.item()
+    if any_rank(not math.isfinite(value), info, device):
+        if tc.on_nan == "stop":
+            raise UserError(
+                f"the loss became {value} at step {st.step + 1}; stopped, the last good checkpoint is kept. "
+                "Try a lower --lr or --clip 1.0, or --on-nan skip"
+            )
+        opt.zero_grad(set_to_none=True)
+        return
+    loss.backward()
+    if tc.clip:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    hits = float((logits.argmax(1) == yb).sum().item())
+    stats = (value * len(yb), hits, float(len(yb)))
+    st.sums = [a + b for a, b in zip(st.sums, stats)]
+    st.window = [a + b for a, b in zip(st.window, stats)]
+
+
+def _window_stats(window: list[float], began: float) -> dict[str, float]:
+    n = max(window[2], 1.0)
+    return {
+        "loss": window[0] / n,
+        "accuracy": window[1] / n,
+        "samples_per_s": window[2] / max(time.perf_counter() - began, 1e-9),
+    }
+
+
+def _payload(
+    cfg: RunConfig, model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
+) -> dict[str, Any]:
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return {
+        "config": cfg.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "epoch": st.epoch,
+        "batch_in_epoch": st.batch,
+        "step": st.step,
+        "rng": rng,
+        "epoch_sums": list(st.sums),
+        "window_sums": list(st.window),
+        "best_val_accuracy": st.best_val_accuracy,
+        "history": list(st.history),
+        "metrics": st.history[-1] if st.history else {},
+    }
+
+
+def _restore(
+    ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
+) -> None:
+    load_weights(model, ckpt["model"], ckpt["path"])
+    try:
+        opt.load_state_dict(ckpt["optimizer"])
+    except (ValueError, KeyError) as exc:
+        raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
+    st.epoch, st.batch, st.step = ckpt["epoch"], ckpt["batch_in_epoch"], ckpt["step"]
+    st.best_val_accuracy, st.sums = ckpt["best_val_accuracy"], list(ckpt["epoch_sums"])
+    st.window = list(ckpt["window_sums"])
+    st.history = [r for r in ckpt["history"] if r["kind"] == "epoch"]  # a "final" record only marked a stop
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if device.type == "cuda" and "cuda" in ckpt["rng"]:
+        torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)

@@ -1,0 +1,156 @@
+"""Every registered engine against the float64 reference, through the registry (a new engine is tested on the
+day it is registered): outputs, final states, and the gradients of the input and of every parameter."""
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from rnnlab.cells import ENGINES, Engine, available_engines, get_engine, reference, register
+from rnnlab.cells.bptt import GRUFunction, LSTMFunction, RNNFunction
+from rnnlab.compare import engine_results, max_abs_diffs
+from rnnlab.config import ModelConfig
+from rnnlab.errors import UserError
+from rnnlab.model import build_model
+
+CPU_ENGINES = [name for name, why in available_engines("cpu").items() if why is None]
+STACKS = {"1 layer": ((7,), 1), "2 layers": ((7,), 2), "per-layer sizes": ((5, 9), 2)}
+# float32 against float64: rounding lands near 1e-6 here; a swapped gate or a shifted step is off by > 1e-2.
+F32 = {"atol": 2e-5, "rtol": 1e-4}
+
+
+def _model(cell: str, stack: str, bidirectional: bool, layout: str, seed: int = 0):
+    hidden, layers = STACKS[stack]
+    cfg = ModelConfig(
+        cell=cell, input_size=4, hidden=hidden, layers=layers, dropout=0.0, bidirectional=bidirectional, readout="state"
+    )
+    return build_model(cfg, layout=layout, seed=seed)
+
+
+def _check(model, engine: str, x, dtype=torch.float32, tol: dict | None = None, ref_engine: str = "unrolled") -> None:
+    ref = engine_results(model, ref_engine, x, torch.float64)
+    got = engine_results(model, engine, x, dtype)
+    tol = tol or F32
+    for key in ref:
+        diff = (got[key].double() - ref[key]).abs()
+        torch.testing.assert_close(
+            got[key].double(),
+            ref[key],
+            **tol,
+            msg=lambda m, key=key, diff=diff: (
+                f"{engine} {key}: max |diff| {diff.max():.3e}, mean {diff.mean():.3e}\n{m}"
+            ),
+        )
+
+
+@pytest.mark.parametrize("engine", CPU_ENGINES)
+@pytest.mark.parametrize(
+    ("cell", "layout", "stack", "bidirectional"),
+    list(itertools.product(("lstm", "gru", "rnn"), ("batch", "time"), STACKS, (False, True))),
+)
+def test_engine_matches_float64_reference(engine, cell, layout, stack, bidirectional) -> None:
+    model = _model(cell, stack, bidirectional, layout)
+    T, B = 6, 3
+    x = torch.randn((B, T, 4) if layout == "batch" else (T, B, 4), generator=torch.Generator().manual_seed(5))
+    _check(model, engine, x)
+
+
+@pytest.mark.parametrize("engine", CPU_ENGINES)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_engine_in_float64_matches_to_rounding(engine, cell) -> None:
+    model = _model(cell, "per-layer sizes", True, "time")
+    x = torch.randn(9, 2, 4, generator=torch.Generator().manual_seed(1))
+    _check(model, engine, x, torch.float64, {"atol": 1e-12, "rtol": 1e-10})
+
+
+@pytest.mark.parametrize("engine", CPU_ENGINES)
+def test_engine_handles_batch_of_one_and_long_sequences(engine) -> None:
+    model = _model("lstm", "1 layer", False, "time")
+    _check(model, engine, torch.randn(60, 1, 4, generator=torch.Generator().manual_seed(2)))
+
+
+@pytest.mark.parametrize(("cell", "torch_cell"), [("lstm", nn.LSTMCell), ("gru", nn.GRUCell), ("rnn", nn.RNNCell)])
+def test_reference_steps_match_pytorch_cells(cell, torch_cell) -> None:
+    """The ground truth itself, against PyTorch's documented cells, in float64."""
+    torch.manual_seed(0)
+    ref_cell = torch_cell(3, 5).double()
+    x, h, c = torch.randn(4, 3).double(), torch.randn(4, 5).double(), torch.randn(4, 5).double()
+    xw = x @ ref_cell.weight_ih.t() + ref_cell.bias_ih
+    if cell == "lstm":
+        got = reference.lstm_step(xw, h, c, ref_cell.weight_hh, ref_cell.bias_hh)
+        expect = ref_cell(x, (h, c))
+        torch.testing.assert_close(got[0], expect[0], atol=1e-14, rtol=0)
+        torch.testing.assert_close(got[1], expect[1], atol=1e-14, rtol=0)
+    else:
+        step = reference.gru_step if cell == "gru" else reference.rnn_step
+        torch.testing.assert_close(
+            step(xw, h, ref_cell.weight_hh, ref_cell.bias_hh), ref_cell(x, h), atol=1e-14, rtol=0
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "shapes"),
+    [
+        ("lstm", LSTMFunction, [(5, 3, 4), (3, 2), (3, 2), (8, 4), (8, 2), (8,), (8,)]),
+        ("gru", GRUFunction, [(5, 3, 4), (3, 2), (6, 4), (6, 2), (6,), (6,)]),
+        ("rnn", RNNFunction, [(5, 3, 4), (3, 2), (2, 4), (2, 2), (2,), (2,)]),
+    ],
+)
+def test_bptt_passes_gradcheck(name, fn, shapes) -> None:
+    g = torch.Generator().manual_seed(3)
+    inputs = tuple(torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True) for s in shapes)
+    assert torch.autograd.gradcheck(fn.apply, inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
+
+
+# ---- the tolerances above catch real bugs: plant one and see it fail ------------------------------------------
+
+
+def _swapped_lstm_step(xw, h, c, w_hh, b_hh):
+    i, f, g, o = (xw + h @ w_hh.t() + b_hh).chunk(4, dim=1)
+    i, f, g, o = torch.sigmoid(f), torch.sigmoid(i), torch.tanh(g), torch.sigmoid(o)  # i and f swapped
+    c_new = f * c + i * g
+    return o * torch.tanh(c_new), c_new
+
+
+def _shifted_engine(layer, x, state, lengths):
+    out, new_state = ENGINES["bptt"].run(layer, x, state, lengths)
+    return torch.cat((out[:1], out[:-1])), new_state  # outputs one step late
+
+
+def test_a_swapped_gate_is_caught(monkeypatch) -> None:
+    model = _model("lstm", "1 layer", False, "time")
+    x = torch.randn(6, 3, 4, generator=torch.Generator().manual_seed(5))
+    monkeypatch.setattr(reference, "lstm_step", _swapped_lstm_step)  # the unrolled engine now has the bug
+    with pytest.raises(AssertionError, match="unrolled output"):
+        _check(model, "unrolled", x, ref_engine="cudnn")
+
+
+def test_an_off_by_one_time_step_is_caught() -> None:
+    register(Engine("shifted-test-only", "planted bug", _shifted_engine))
+    try:
+        model = _model("gru", "2 layers", False, "time")
+        x = torch.randn(6, 3, 4, generator=torch.Generator().manual_seed(5))
+        with pytest.raises(AssertionError, match="shifted-test-only"):
+            _check(model, "shifted-test-only", x)
+    finally:
+        del ENGINES["shifted-test-only"]
+
+
+def test_max_abs_diffs_reports_outputs_and_gradients_separately() -> None:
+    ref = {"output": torch.zeros(3), "state": torch.zeros(2), "grad:x": torch.zeros(2), "grad:w": torch.zeros(2)}
+    got = {**ref, "output": torch.tensor([0.0, 0.5, 0.0]), "grad:w": torch.tensor([0.0, -0.25])}
+    assert max_abs_diffs(got, ref) == (0.5, 0.25)
+
+
+def test_unknown_or_unavailable_engine_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="unknown engine 'warp'"):
+        get_engine("warp")
+    register(
+        Engine("gpu-only-test", "needs a GPU", _shifted_engine, lambda d: None if d.type == "cuda" else "needs CUDA")
+    )
+    try:
+        with pytest.raises(UserError, match="cannot run on cpu: needs CUDA"):
+            get_engine("gpu-only-test", "cpu")
+    finally:
+        del ENGINES["gpu-only-test"]

@@ -1,0 +1,123 @@
+"""The CLI through typer's CliRunner: what each command hands to the library, and how it fails."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config import RunConfig
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
+    seen = {}
+
+    def fake_fit(cfg, run_dir, reporter=None, resume=False, data=None):
+        seen.update(cfg=cfg, run_dir=run_dir, resume=resume, data=data)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("rnnlab.train.fit", fake_fit)
+    out = tmp_path / "r"
+    result = run(
+        "train",
+        "--dataset",
+        "digits",
+        "--cell",
+        "gru",
+        "--layers",
+        "3",
+        "--hidden",
+        "8,16,32",
+        "--bidirectional",
+        "--dropout",
+        "0.25",
+        "--layout",
+        "time",
+        "--engine",
+        "bptt",
+        "--epochs",
+        "7",
+        "--lr",
+        "0.01",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    cfg: RunConfig = seen["cfg"]
+    assert (cfg.model.cell, cfg.model.layers, cfg.model.hidden, cfg.model.bidirectional) == (
+        "gru",
+        3,
+        (8, 16, 32),
+        True,
+    )
+    assert (cfg.model.dropout, cfg.model.input_size, cfg.data.layout) == (0.25, 8, "time")
+    assert (cfg.train.engine, cfg.train.epochs, cfg.train.lr) == ("bptt", 7, 0.01)
+    assert seen["run_dir"] == out and seen["resume"] is False
+    assert json.loads((out / "config.json").read_text()) == json.loads(json.dumps(cfg.to_dict()))
+
+
+def test_default_train_is_seed_001s_model(tmp_path, monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr("rnnlab.train.fit", lambda cfg, *a, **k: (seen.update(cfg=cfg), exit(0)))
+    monkeypatch.setattr("rnnlab.data.load_sequences", lambda cfg: None)
+    assert run("train", "--out", str(tmp_path / "r")).exit_code == 0
+    cfg = seen["cfg"]
+    assert (cfg.model.cell, cfg.model.layers, cfg.model.hidden_sizes, cfg.model.dropout) == ("lstm", 2, (256, 256), 0.5)
+    assert (cfg.train.optimizer, cfg.train.lr, cfg.train.batch_size, cfg.data.dataset) == ("adam", 1e-3, 128, "mnist")
+
+
+def test_train_then_eval_on_digits(tmp_path) -> None:
+    out = tmp_path / "r"
+    result = run("train", "--dataset", "digits", "--hidden", "32", "--layers", "1", "--epochs", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "results" in result.output and "test" in result.output
+    for batch in ("7", "0", "1000"):  # one that does not divide the test set, the whole set at once, and more than it
+        r = run("eval", str(out), "--json", "--batch-size", batch)
+        assert r.exit_code == 0, r.output
+        report = json.loads(r.stdout)
+        assert report["samples"] == 359 and 0 <= report["accuracy"] <= 1 and len(report["per_class_accuracy"]) == 10
+        for key in ("loss", "samples_per_s", "peak_memory_bytes"):
+            assert key in report
+    by_engine = {
+        e: json.loads(run("eval", str(out), "--json", "--engine", e).stdout)["accuracy"]
+        for e in ("cudnn", "unrolled", "bptt")
+    }
+    assert len(set(by_engine.values())) == 1, by_engine
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["train", "--cell", "transformer"], "--cell"),
+        (["train", "--layers", "0"], "--layers"),
+        (["train", "--layers", "two"], "--layers"),
+        (["train", "--hidden", "0"], "--hidden"),
+        (["train", "--dropout", "1"], "--dropout"),
+        (["train", "--engine", "warp"], "--engine"),
+        (["train", "--dataset", "cifar"], "--dataset"),
+        (["eval", "/no/such/run"], "does not exist"),
+        (["train", "--bogus-flag"], "bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, expect, tmp_path) -> None:
+    result = run(*args, "--out", str(tmp_path / "r")) if args[0] == "train" else run(*args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rnnlab: error:") and expect in lines[0], result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_is_never_overwritten_without_force(tmp_path) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "config.json").write_text("precious")
+    result = run("train", "--dataset", "digits", "--out", str(out))
+    assert result.exit_code == 2 and "--force" in result.stderr
+    assert (out / "config.json").read_text() == "precious"

@@ -1,0 +1,63 @@
+"""Training end to end: digits always, real MNIST where RNNLAB_DATA_DIR has it; exact resume on CPU."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from rnnlab.checkpoint import load_checkpoint
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import load_sequences
+from rnnlab.runs import read_metrics
+from rnnlab.train import fit
+
+DIGITS = RunConfig(
+    ModelConfig(cell="lstm", input_size=8, hidden=(64,), layers=1, dropout=0.0),
+    DataConfig(dataset="digits"),
+    TrainConfig(epochs=12, batch_size=32, lr=5e-3, device="cpu", log_every=10),
+)
+
+
+def test_digits_end_to_end_reaches_90_percent(tmp_path, digits) -> None:
+    result = fit(DIGITS, tmp_path, data=digits)
+    assert result.test.accuracy >= 0.90, result.test
+    assert result.test.samples == len(digits.test[1])
+    log = read_metrics(tmp_path)
+    assert [r["epoch"] for r in log if r["kind"] == "epoch"] == list(range(12))
+    assert log[-1]["kind"] == "test" and log[-1]["test_accuracy"] == result.test.accuracy
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["step"] == result.steps and ckpt["epoch"] == 12 and ckpt["config"] == DIGITS.to_dict()
+    assert (tmp_path / "best.pt").is_file()
+
+
+@pytest.mark.parametrize("stop_at", [17, 31])  # mid-epoch and just past an epoch boundary (30 steps per epoch)
+def test_resume_equals_an_uninterrupted_run(tmp_path, stop_at) -> None:
+    cfg = replace(
+        DIGITS,
+        model=replace(DIGITS.model, dropout=0.3, layers=2, hidden=(16,)),  # dropout: the RNG state must resume too
+        data=replace(DIGITS.data, train_subset=960),
+        train=replace(DIGITS.train, epochs=3, lr=1e-2),
+    )
+    data = load_sequences(cfg.data)
+    whole = fit(cfg, tmp_path / "whole", data=data)
+    first = fit(replace(cfg, train=replace(cfg.train, max_steps=stop_at)), tmp_path / "split", data=data)
+    assert first.steps == stop_at
+    resumed = fit(cfg, tmp_path / "split", resume=True, data=data)
+    assert resumed.steps == whole.steps == 90
+    a = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a), "parameters differ after resume"
+    assert resumed.test == replace(whole.test, samples_per_s=resumed.test.samples_per_s)
+    strip = lambda log: [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in log]  # noqa: E731
+    assert strip(read_metrics(tmp_path / "split")) == strip(read_metrics(tmp_path / "whole"))
+
+
+def test_real_mnist_subset_beats_chance(tmp_path, mnist_dir) -> None:
+    cfg = RunConfig(
+        ModelConfig(input_size=28, hidden=(64,), layers=1, dropout=0.0),
+        DataConfig(dataset="mnist", data_dir=mnist_dir, train_subset=4096, test_subset=2000),
+        TrainConfig(epochs=2, batch_size=64, lr=3e-3, device="cpu"),
+    )
+    result = fit(cfg, tmp_path)
+    assert result.test.accuracy > 0.6, result.test  # chance is 0.1
+    assert result.test.samples == 2000
