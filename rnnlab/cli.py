@@ -260,4 +260,5 @@ def eval_(
         console.print(eval_table(ckpt["path"], engine, result))
 
 
-from rnnlab import cli_lab as _cli_lab  # noqa: E402,F401  (registers the lab commands on `app`)
+from rnnlab import cli_lab as _cli_lab  # noqa: E402,F401  (registers compare-cells, gradcheck on `app`)
+from rnnlab import cli_viz as _cli_viz  # noqa: E402,F401  (registers visualize, inspect on `app`)

@@ -216,3 +216,16 @@ def sequence_shape(dataset: str, sequence: str) -> tuple[int, int]:
     """(T, I) of a dataset under a view, without loading it."""
     h, w = IMAGE_SIZES[dataset]
     return {"rows": (h, w), "cols": (w, h), "pixels": (h * w, 1), "permuted": (h * w, 1)}[sequence]
+
+
+def as_image(seq: Tensor, sequence: str, image_size: tuple[int, int], permute_seed: int = 0) -> Tensor:
+    """Undo a view: one sequence (T, I) back to its (H, W) image, for showing what the net read."""
+    h, w = image_size
+    if sequence == "rows":
+        return seq.reshape(h, w)
+    if sequence == "cols":
+        return seq.reshape(w, h).t()
+    flat = seq.reshape(-1)
+    if sequence == "permuted":
+        flat = torch.empty_like(flat).index_copy_(0, pixel_permutation(h * w, permute_seed), flat)
+    return flat.reshape(h, w)

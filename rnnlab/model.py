@@ -8,7 +8,8 @@ Legend: B batch, T time steps, I input features, P projection size, H hidden uni
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +19,9 @@ from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+Watch = Callable[[str, Any], None]  # (stage name, tensor or tuple of tensors) -> None
 
 
 class Trace(NamedTuple):
@@ -58,19 +62,29 @@ class SequenceClassifier(nn.Module):
     ) -> Tensor:  # (B, C)
         return self.trace(x, lengths).logits
 
-    def trace(self, x: Tensor, lengths: Tensor | None = None) -> Trace:
+    def trace(self, x: Tensor, lengths: Tensor | None = None, watch: Watch | None = None) -> Trace:
+        """The forward pass, keeping every layer's final state; ``watch(stage, tensors)`` sees each stage."""
+        see: Watch = watch or (lambda stage, value: None)
         engine = get_engine(self.engine, x.device)
+        see(f"input ({self.layout}-major)", x)
         if self.layout == "batch":
             x = x.transpose(0, 1)  # -> (T, B, I): engines are time-major
+            see("transpose to time-major", x)
         if self.proj is not None:
             x = self.proj(x)  # (T, B, P)
+            see(f"proj: Linear({self.proj.in_features} -> {self.proj.out_features}) on every step", x)
         states: list[State] = []
         for k, rnn in enumerate(self.rnns):
-            if k:
+            if k and self.cfg.dropout:
                 x = self.drop(x)
+                see(f"dropout p={self.cfg.dropout}", x)
             x, state = engine.run(rnn, x, None, lengths)
             states.append(state)
-        logits = self.head(self.drop(self.readout(x, states[-1], lengths)))
+            see(f"rnns.{k}: {type(rnn).__name__}({rnn.input_size} -> {rnn.hidden_size}) [{self.engine}]", (x, state))
+        features = self.readout(x, states[-1], lengths)
+        see(f"readout: {self.cfg.readout}", features)
+        logits = self.head(self.drop(features))
+        see(f"head: dropout, Linear({self.head.in_features} -> {self.head.out_features})", logits)
         return Trace(logits, x, states)
 
     def readout(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -11,7 +12,9 @@ from rich.table import Table
 
 from rnnlab.evaluate import EvalResult
 
-console = Console()
+# Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
+console = Console(width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -103,7 +106,7 @@ def _sci(x: float | None) -> str:
 def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for col in ("engine", "layout", "max|Δ| out", "max|Δ| grad", "fwd ms", "fwd+bwd ms", "× cudnn", "memory"):
-        table.add_column(col, justify="left" if col in ("engine", "layout") else "right")
+        table.add_column(col, justify="left" if col in ("engine", "layout") else "right", no_wrap=True)
     for r in rows:
         if r["status"] != "ok":
             table.add_row(r["engine"], r["layout"], f"[yellow]{r['status']}[/]", *[""] * 5)
@@ -134,4 +137,41 @@ def gradcheck_table(rows: list[Any]) -> Table:
     for r in rows:
         diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
         table.add_row(r.cell, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
+    return table
+
+
+def step_table(probs: Any, label: int, what: str, note: str) -> Table:
+    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=note)
+    for col in ("after step", "top class", "P(top)", f"P(true={label})"):
+        table.add_column(col, justify="right")
+    for t, row in enumerate(probs.tolist()):
+        top = max(range(len(row)), key=row.__getitem__)
+        mark = "[green]" if top == label else "[red]"
+        table.add_row(str(t + 1), f"{mark}{top}[/]", f"{row[top]:.3f}", f"{row[label]:.3f}")
+    return table
+
+
+def shape_table(stages: list[tuple[str, list[tuple[str, tuple]]]], title: str) -> Table:
+    table = Table(title=f"the path of a batch: {title}")
+    table.add_column("stage")
+    table.add_column("tensor")
+    table.add_column("shape", justify="right")
+    for stage, tensors in stages:
+        for k, (name, shape) in enumerate(tensors):
+            table.add_row(stage if k == 0 else "", name, str(shape))
+    table.caption = "legend: B batch, T time steps, I features, H hidden units, D directions; engines run time-major"
+    return table
+
+
+def parameter_table(model: Any) -> Table:
+    table = Table(title="parameters (nn.LSTM/GRU/RNN names and layout)")
+    table.add_column("name")
+    table.add_column("shape", justify="right")
+    table.add_column("count", justify="right")
+    total = 0
+    for name, p in model.named_parameters():
+        table.add_row(name, str(tuple(p.shape)), f"{p.numel():,}")
+        total += p.numel()
+    table.add_section()
+    table.add_row("total", "", f"{total:,}")
     return table

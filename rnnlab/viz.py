@@ -1,0 +1,120 @@
+"""Figures (matplotlib's Figure API on the Agg canvas: headless, no global pyplot state).
+
+Each function takes plain arrays and a path, writes one PNG, and returns the path.
+Legend: T time steps, H hidden units, C classes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+HIGHLIGHT, OTHER = "#d62728", "#7f7f7f"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def digit(image: np.ndarray, label: int, pred: int, prob: float, path: Path) -> Path:
+    fig = Figure(figsize=(3.2, 3.6))
+    ax = fig.add_subplot()
+    ax.imshow(image, cmap="gray")
+    ax.set_title(f"label {label}, predicted {pred} ({100 * prob:.1f}%)", color="black" if pred == label else HIGHLIGHT)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return _save(fig, path)
+
+
+def step_grid(probs: np.ndarray, label: int, step_note: str, path: Path, max_panels: int = 28) -> Path:
+    """A bar chart of the class probabilities after each step (seed 001's 7 x 4 grid for 28 steps)."""
+    T, C = probs.shape
+    steps = np.unique(np.linspace(0, T - 1, min(T, max_panels)).round().astype(int))
+    cols = 4
+    rows = math.ceil(len(steps) / cols)
+    fig = Figure(figsize=(10, 1.5 * rows + 0.6))
+    colors = [HIGHLIGHT if c == label else OTHER for c in range(C)]
+    for k, t in enumerate(steps):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.bar(range(C), probs[t], color=colors)
+        ax.set_ylim(0, 1)
+        ax.set_xticks(range(C))
+        ax.tick_params(labelsize=6)
+        ax.set_title(f"after step {t + 1}", fontsize=8)
+    fig.suptitle(f"class probabilities as the sequence is read (true class {label} in red); {step_note}", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def step_heatmap(probs: np.ndarray, label: int, step_note: str, path: Path) -> Path:
+    T, C = probs.shape
+    fig = Figure(figsize=(5, 1 + min(T, 60) * 0.12))
+    ax = fig.add_subplot()
+    im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xlabel("class")
+    ax.set_ylabel("after step")
+    ax.set_xticks(range(C))
+    ax.get_xticklabels()[label].set_color(HIGHLIGHT)
+    ax.set_title(f"P(class) after each step, true class {label}\n{step_note}", fontsize=9)
+    fig.colorbar(im, ax=ax, label="probability")
+    return _save(fig, path)
+
+
+def states_heatmap(states: np.ndarray, title: str, path: Path) -> Path:
+    """(T, H) states as a time x unit image."""
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.add_subplot()
+    limit = float(np.abs(states).max()) or 1.0
+    im = ax.imshow(states.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("unit")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax)
+    return _save(fig, path)
+
+
+def curves(records: list[dict[str, Any]], path: Path) -> Path:
+    steps = [r for r in records if r["kind"] == "step"]
+    epochs = [r for r in records if r["kind"] in ("epoch", "final")]
+    fig = Figure(figsize=(10, 3.6))
+    for k, (metric, label) in enumerate((("loss", "loss"), ("accuracy", "accuracy"))):
+        ax = fig.add_subplot(1, 2, k + 1)
+        if steps:
+            ax.plot([r["step"] for r in steps], [r[metric] for r in steps], label="train (running)", color=OTHER)
+        if epochs:
+            ax.plot([r["step"] for r in epochs], [r[f"train_{metric}"] for r in epochs], "o-", label="train (epoch)")
+            ax.plot([r["step"] for r in epochs], [r[f"val_{metric}"] for r in epochs], "o-", label="validation")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("training curves")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def confusion(matrix: np.ndarray, path: Path) -> Path:
+    C = matrix.shape[0]
+    fig = Figure(figsize=(5.5, 4.8))
+    ax = fig.add_subplot()
+    im = ax.imshow(matrix, cmap="Blues")
+    for i in range(C):
+        for j in range(C):
+            if matrix[i, j]:
+                color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(C))
+    ax.set_yticks(range(C))
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"confusion matrix ({matrix.sum()} samples, accuracy {100 * accuracy:.2f}%)", fontsize=10)
+    fig.colorbar(im, ax=ax)
+    return _save(fig, path)

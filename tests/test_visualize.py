@@ -1,0 +1,97 @@
+"""visualize and inspect: valid PNGs, and the plotted per-step numbers equal the model's own predictions."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from rnnlab.checkpoint import load_checkpoint, model_from_checkpoint
+from rnnlab.cli import app
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import load_sequences
+from rnnlab.train import fit
+
+BASE = RunConfig(
+    ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),
+    DataConfig(dataset="digits", train_subset=256),
+    TrainConfig(epochs=1, batch_size=64, device="cpu"),
+)
+
+
+@pytest.fixture(scope="module", params=["lstm-last", "gru-bidirectional", "rnn-mean-time"])
+def run_dir(request, tmp_path_factory):
+    model = {
+        "lstm-last": BASE.model,
+        "gru-bidirectional": replace(BASE.model, cell="gru", bidirectional=True),
+        "rnn-mean-time": replace(BASE.model, cell="rnn", readout="mean"),
+    }[request.param]
+    layout = "time" if request.param.endswith("time") else "batch"
+    cfg = replace(BASE, model=model, data=replace(BASE.data, layout=layout))
+    out = tmp_path_factory.mktemp(request.param)
+    fit(cfg, out)
+    return out
+
+
+def test_visualize_writes_valid_pngs_and_the_true_numbers(run_dir) -> None:
+    result = CliRunner().invoke(app, ["visualize", str(run_dir), "--index", "5"])
+    assert result.exit_code == 0, result.output
+    figures = run_dir / "figures"
+    pngs = sorted(figures.glob("*.png"))
+    names = {p.name for p in pngs}
+    assert {"test5_digit.png", "test5_step_probs_grid.png", "test5_step_probs_heatmap.png", "test5_hidden_states.png",
+            "curves.png", "confusion_test.png"} <= names  # fmt: skip
+    assert ("test5_cell_states.png" in names) == ("lstm" in run_dir.name)
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(png) as im:
+            assert im.size[0] >= 200 and im.size[1] >= 200, (png.name, im.size)
+        assert str(png) in result.output.replace("\n", "")
+
+    numbers = json.loads((figures / "test5_step_probs.json").read_text())
+    ckpt = load_checkpoint(run_dir)
+    model = model_from_checkpoint(ckpt).eval()
+    x, y = load_sequences(replace(BASE.data, train_subset=0)).test
+    seq = x[5]
+    assert numbers["label"] == int(y[5])
+    with torch.no_grad():  # the definition: the model run on the prefix of steps 1..t, computed independently here
+        direct = torch.stack([
+            torch.softmax(model(seq[: t + 1].unsqueeze(0 if model.layout == "batch" else 1)), -1)[0]
+            for t in range(seq.shape[0])
+        ])  # fmt: skip
+    torch.testing.assert_close(torch.tensor(numbers["probs"]), direct, atol=1e-6, rtol=1e-5)
+    assert numbers["prediction"] == int(direct[-1].argmax())
+
+
+def test_visualize_digit_picks_that_class_and_bad_choices_fail(run_dir) -> None:
+    runner = CliRunner()
+    out = run_dir / "d3"
+    result = runner.invoke(app, ["visualize", str(run_dir), "--digit", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    index = json.loads(next(out.glob("*_step_probs.json")).read_text())
+    assert index["label"] == 3
+    for args, flag in (
+        (["--index", "100000"], "--index"),
+        (["--digit", "12"], "--digit"),
+        (["--split", "dev"], "--split"),
+    ):
+        bad = runner.invoke(app, ["visualize", str(run_dir), *args])
+        assert bad.exit_code == 2 and flag in bad.stderr
+
+
+def test_inspect_walks_seed_002s_graph() -> None:
+    result = CliRunner().invoke(app, ["inspect", "--layers", "1", "--hidden", "128", "--proj", "128", "--dropout", "0"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for shape in ("(128, 28, 28)", "(28, 128, 128)", "(1, 128, 128)", "(128, 10)", "(512, 128)"):
+        assert shape in text, shape
+    assert "137,098" in text  # 28*128+128 + 4*128*(128+128)+2*512 + 128*10+10
+
+
+def test_inspect_reads_a_run(run_dir) -> None:
+    result = CliRunner().invoke(app, ["inspect", str(run_dir), "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    assert "(3, 8, 8)" in result.output or "(8, 3, 8)" in result.output
+    assert "rnns.1.weight_hh_l0" in result.output
