@@ -16,9 +16,7 @@ from rnnlab.report import console
 @app.command()
 def visualize(
     run: Annotated[str, typer.Argument(help="A run folder (its best.pt, else checkpoint.pt) or a checkpoint file.")],
-    index: Annotated[
-        int | None, typer.Option(help="Sample of the split [default: 0, or the first --digit].")
-    ] = None,
+    index: Annotated[int | None, typer.Option(help="Sample of the split [default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
     split: Annotated[str, typer.Option(help="test or train.")] = "test",
     out: Annotated[Path | None, typer.Option(help="Folder for the PNGs [default: RUN/figures].")] = None,
@@ -71,9 +69,16 @@ def inspect(
     else:
         data_cfg = DataConfig(dataset=dataset, sequence=sequence, layout=layout)
         model_cfg = opt.model_config(
-            cell=cell, layers=layers, hidden=hidden, dropout=dropout, bidirectional=bidirectional, proj=proj,
-            readout=readout, forget_bias=1.0, data=data_cfg,
-        )  # fmt: skip
+            cell=cell,
+            layers=layers,
+            hidden=hidden,
+            dropout=dropout,
+            bidirectional=bidirectional,
+            proj=proj,
+            readout=readout,
+            forget_bias=1.0,
+            data=data_cfg,
+        )
     T, _ = sequence_shape(data_cfg.dataset, data_cfg.sequence)
     model = build_model(model_cfg, layout=data_cfg.layout, seed=0)
     console.print(
