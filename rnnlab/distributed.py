@@ -46,7 +46,9 @@ def init_distributed(device_type: str) -> DistInfo:
 
 
 def shutdown() -> None:
+    """Leave the group together: a rank that tears down while another still talks to it aborts the other."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -47,6 +47,12 @@ def prepare_new_run(path: Path, force: bool) -> None:
     check_writable(path)
 
 
+def remove_stale_temporaries(path: Path) -> None:
+    """A process killed while writing leaves `.checkpoint.pt.*.tmp` beside the intact old file: sweep them."""
+    for f in path.glob(".*.tmp"):
+        f.unlink(missing_ok=True)
+
+
 def clear_run(path: Path) -> None:
     """Only after every check has passed: create the folder, and (--force) remove the old run's files."""
     path.mkdir(parents=True, exist_ok=True)

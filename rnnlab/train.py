@@ -29,7 +29,7 @@ from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distribu
 from rnnlab.errors import UserError
 from rnnlab.evaluate import EvalResult, evaluate
 from rnnlab.model import build_model
-from rnnlab.runs import MetricsLog
+from rnnlab.runs import MetricsLog, remove_stale_temporaries
 
 
 class Reporter(Protocol):
@@ -64,6 +64,7 @@ class TrainState:
     best_val_accuracy: float = -1.0
     sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # this epoch's loss sum, hits, samples
     window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # the same since the last log line
+    skipped: int = 0  # batches skipped by --on-nan skip
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -76,6 +77,7 @@ class TrainResult:
     best_val_accuracy: float
     seconds: float
     history: list[dict[str, Any]]
+    model: torch.nn.Module  # the trained model, as this process holds it
 
 
 def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
@@ -140,6 +142,7 @@ def fit(
     st = TrainState()
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=info.is_main)
     torch.manual_seed(tc.seed + info.rank)  # dropout masks; parameters were seeded above
     if resume:
@@ -171,6 +174,7 @@ def fit(
             "val_accuracy": val.accuracy,
             "seconds": seconds,
             "samples_per_s": sums[2] / seconds if seconds else 0.0,
+            "skipped": st.skipped,
         }
         log.write(record)
         reporter.epoch(record)
@@ -220,7 +224,8 @@ def fit(
     )
     if not (run_dir / "best.pt").exists():
         save("best.pt")
-    return TrainResult(run_dir, st.step, val, test, st.best_val_accuracy, time.perf_counter() - began, st.history)
+    seconds = time.perf_counter() - began
+    return TrainResult(run_dir, st.step, val, test, st.best_val_accuracy, seconds, st.history, model)
 
 
 def _train_step(
@@ -245,6 +250,7 @@ def _train_step(
                 "Try a lower --lr or --clip 1.0, or --on-nan skip"
             )
         opt.zero_grad(set_to_none=True)
+        st.skipped += 1
         return
     loss.backward()
     if tc.clip:
@@ -282,6 +288,7 @@ def _payload(
         "rng": rng,
         "epoch_sums": list(st.sums),
         "window_sums": list(st.window),
+        "skipped": st.skipped,
         "best_val_accuracy": st.best_val_accuracy,
         "history": list(st.history),
         "metrics": st.history[-1] if st.history else {},
@@ -298,7 +305,7 @@ def _restore(
         raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
     st.epoch, st.batch, st.step = ckpt["epoch"], ckpt["batch_in_epoch"], ckpt["step"]
     st.best_val_accuracy, st.sums = ckpt["best_val_accuracy"], list(ckpt["epoch_sums"])
-    st.window = list(ckpt["window_sums"])
+    st.window, st.skipped = list(ckpt["window_sums"]), ckpt["skipped"]
     st.history = [r for r in ckpt["history"] if r["kind"] == "epoch"]  # a "final" record only marked a stop
     torch.set_rng_state(ckpt["rng"]["torch"])
     if device.type == "cuda" and "cuda" in ckpt["rng"]:

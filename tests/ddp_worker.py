@@ -1,0 +1,38 @@
+"""Run under torchrun by test_distributed.py: train, then gather every rank's parameters into rank 0's file."""
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.distributed import shutdown
+from rnnlab.train import fit
+
+CFG = RunConfig(
+    ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),
+    DataConfig(dataset="digits", train_subset=1024),
+    TrainConfig(epochs=2, batch_size=128, optimizer="sgd", lr=0.5, momentum=0.9, device="cpu", log_every=1),
+)
+
+
+def main(out: Path, world: int) -> None:
+    cfg = replace(CFG, train=replace(CFG.train, batch_size=128 // world))
+    result = fit(cfg, out)
+    flat = torch.cat([p.detach().reshape(-1) for p in result.model.parameters()])
+    if dist.is_initialized():
+        gathered = [torch.empty_like(flat) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, flat)
+        rank = dist.get_rank()
+        shutdown()
+    else:
+        gathered, rank = [flat], 0
+    if rank == 0:
+        torch.save({"params": gathered, "test_accuracy": result.test.accuracy, "test_samples": result.test.samples},
+                   out / "ranks.pt")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]))

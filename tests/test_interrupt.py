@@ -1,0 +1,140 @@
+"""Interruption: SIGINT/SIGTERM checkpoint and exit cleanly mid-epoch; kill -9 never corrupts a checkpoint;
+--resume then ends with the metrics of an uninterrupted run. NaN losses stop cleanly or are skipped."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab.checkpoint import load_checkpoint
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import load_sequences
+from rnnlab.errors import UserError
+from rnnlab.train import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+# 1294 digits / batch 8 = 162 steps per epoch: a signal a few steps in lands mid-epoch.
+ARGS = ["--dataset", "digits", "--hidden", "32", "--layers", "2", "--dropout", "0.2", "--epochs", "2",
+        "--batch-size", "8", "--device", "cpu", "--log-every", "1", "--threads", "1"]  # fmt: skip
+
+
+def _start(out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "rnnlab", "train", *ARGS, "--out", str(out), *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def _wait_for_steps(out: Path, steps: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        log = out / "metrics.jsonl"
+        if log.exists() and sum(1 for _ in log.open()) >= steps:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("training never reached the step")
+
+
+def _final(out: Path) -> dict:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("whole") / "run"
+    proc = _start(out)
+    assert proc.wait(timeout=300) == 0, proc.communicate()
+    return {"final": _final(out), "model": load_checkpoint(out / "checkpoint.pt")["model"]}
+
+
+def _resume_and_compare(out: Path, uninterrupted: dict) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "--resume", str(out)], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert _final(out) == uninterrupted["final"]
+    model = load_checkpoint(out / "checkpoint.pt")["model"]
+    assert all(torch.equal(model[k], uninterrupted["model"][k]) for k in model)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_checkpoints_mid_epoch_and_resume_matches(tmp_path, uninterrupted, sig, code) -> None:
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for_steps(out, 5, proc)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "checkpoint saved" in lines[0] and "--resume" in lines[0], stderr
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert 0 < ckpt["batch_in_epoch"] < 162 and ckpt["epoch"] == 0  # it stopped in the middle of an epoch
+    _resume_and_compare(out, uninterrupted)
+
+
+def test_kill_9_never_leaves_a_corrupt_checkpoint(tmp_path, uninterrupted) -> None:
+    out = tmp_path / "run"
+    for round_ in range(3):  # kill at a different moment each round, resuming in between
+        proc = _start(out, "--checkpoint-every", "1") if round_ == 0 else _resume_proc(out)
+        _wait_for_steps(out, 8 + 40 * round_, proc)
+        time.sleep(0.013 * (round_ + 1))
+        proc.kill()
+        proc.wait()
+        ckpt = load_checkpoint(out / "checkpoint.pt")  # raises if the file is half-written
+        assert ckpt["step"] > 0
+    _resume_and_compare(out, uninterrupted)
+    assert not list(out.glob(".*.tmp"))
+
+
+def _resume_proc(out: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "rnnlab", "train", "--resume", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+NAN_CFG = RunConfig(
+    ModelConfig(input_size=8, hidden=(16,), layers=1, dropout=0.0),
+    DataConfig(dataset="digits", train_subset=320),
+    TrainConfig(epochs=3, batch_size=32, device="cpu", log_every=1),
+)
+
+
+def _poisoned(step_in_epoch_2: int):
+    """Digits with one NaN sample, placed where epoch 2 (index 1) will meet it at the given step."""
+    data = load_sequences(NAN_CFG.data)
+    from torch.utils.data.distributed import DistributedSampler
+
+    sampler = DistributedSampler(range(320), num_replicas=1, rank=0, shuffle=True, seed=0)
+    sampler.set_epoch(1)
+    victim = list(sampler)[step_in_epoch_2 * 32]
+    x = data.train[0].clone()
+    x[victim] = float("nan")
+    return replace(data, train=(x, data.train[1])), victim
+
+
+def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path) -> None:
+    data, _ = _poisoned(4)
+    # the NaN sample is also met in epoch 1; train epoch 1 on clean data first, then the poisoned run resumes
+    clean = load_sequences(NAN_CFG.data)
+    fit(replace(NAN_CFG, train=replace(NAN_CFG.train, epochs=1)), tmp_path, data=clean)
+    good = load_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(UserError, match=r"loss became nan at step 15; stopped, the last good checkpoint is kept"):
+        fit(NAN_CFG, tmp_path, resume=True, data=data)
+    after = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert after["step"] == good["step"] == 10
+    assert all(torch.equal(after["model"][k], good["model"][k]) for k in good["model"])
+
+
+def test_nan_skip_drops_the_batch_and_goes_on(tmp_path) -> None:
+    data, _ = _poisoned(4)
+    result = fit(replace(NAN_CFG, train=replace(NAN_CFG.train, on_nan="skip")), tmp_path, data=data)
+    assert result.steps == 30
+    assert result.history[-1]["skipped"] >= 1
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
