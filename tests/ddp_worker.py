@@ -30,8 +30,10 @@ def main(out: Path, world: int) -> None:
     else:
         gathered, rank = [flat], 0
     if rank == 0:
-        torch.save({"params": gathered, "test_accuracy": result.test.accuracy, "test_samples": result.test.samples},
-                   out / "ranks.pt")  # fmt: skip
+        torch.save(
+            {"params": gathered, "test_accuracy": result.test.accuracy, "test_samples": result.test.samples},
+            out / "ranks.pt",
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ def _idx(path: Path, dims: tuple[int, ...], payload: bytes | None = None) -> Non
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     w = tmp_path_factory.mktemp("world")
-    cfg = RunConfig(ModelConfig(input_size=8, hidden=(16,), layers=1), DataConfig(dataset="digits", train_subset=64),
-                    TrainConfig(epochs=1, batch_size=32, device="cpu"))  # fmt: skip
+    cfg = RunConfig(
+        ModelConfig(input_size=8, hidden=(16,), layers=1),
+        DataConfig(dataset="digits", train_subset=64),
+        TrainConfig(epochs=1, batch_size=32, device="cpu"),
+    )
     fit(cfg, w / "run")
     write_config(w / "run", cfg)
     # a run whose checkpoint holds another architecture than its config.json says
@@ -120,8 +123,10 @@ NEEDS_NO_CUDA = {"train-cuda-missing", "eval-cuda-missing"}
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def test_at_least_thirty_cases() -> None:

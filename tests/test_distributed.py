@@ -29,8 +29,9 @@ def ddp_runs(tmp_path_factory):
     two, one = tmp_path_factory.mktemp("two"), tmp_path_factory.mktemp("one")
     done = _torchrun(2, str(WORKER), str(two), "2")
     assert done.returncode == 0, done.stderr[-3000:]
-    single = subprocess.run([sys.executable, str(WORKER), str(one), "1"], capture_output=True, text=True,
-                            timeout=300, env=_env(), cwd=ROOT)  # fmt: skip
+    single = subprocess.run(
+        [sys.executable, str(WORKER), str(one), "1"], capture_output=True, text=True, timeout=300, env=_env(), cwd=ROOT
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     return torch.load(two / "ranks.pt"), torch.load(one / "ranks.pt"), two
 
@@ -44,8 +45,13 @@ def test_parameters_identical_across_ranks(ddp_runs) -> None:
 def test_two_by_64_matches_one_by_128_with_sgd(ddp_runs) -> None:
     two, one, _ = ddp_runs
     diff = (two["params"][0] - one["params"][0]).abs()
-    torch.testing.assert_close(two["params"][0], one["params"][0], atol=1e-5, rtol=1e-4,
-                               msg=lambda m: f"max |diff| {diff.max():.2e}, mean {diff.mean():.2e}\n{m}")  # fmt: skip
+    torch.testing.assert_close(
+        two["params"][0],
+        one["params"][0],
+        atol=1e-5,
+        rtol=1e-4,
+        msg=lambda m: f"max |diff| {diff.max():.2e}, mean {diff.mean():.2e}\n{m}",
+    )
     assert two["test_samples"] == one["test_samples"] == 359  # every test sample counted exactly once
     assert two["test_accuracy"] == pytest.approx(one["test_accuracy"], abs=1 / 359)
 
@@ -60,8 +66,26 @@ def test_only_rank_zero_writes(ddp_runs) -> None:
 
 def test_cli_nproc_launches_torchrun(tmp_path) -> None:
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "rnnlab", "train", "--nproc", "2", "--dataset", "digits", "--hidden", "8",
-           "--layers", "1", "--epochs", "1", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnlab",
+        "train",
+        "--nproc",
+        "2",
+        "--dataset",
+        "digits",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(), cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("results:") == 1  # rank 0 alone reports

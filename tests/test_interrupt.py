@@ -21,8 +21,26 @@ from rnnlab.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1294 digits / batch 8 = 162 steps per epoch: a signal a few steps in lands mid-epoch.
-ARGS = ["--dataset", "digits", "--hidden", "32", "--layers", "2", "--dropout", "0.2", "--epochs", "2",
-        "--batch-size", "8", "--device", "cpu", "--log-every", "1", "--threads", "1"]  # fmt: skip
+ARGS = [
+    "--dataset",
+    "digits",
+    "--hidden",
+    "32",
+    "--layers",
+    "2",
+    "--dropout",
+    "0.2",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--device",
+    "cpu",
+    "--log-every",
+    "1",
+    "--threads",
+    "1",
+]
 
 
 def _start(out: Path, *extra: str) -> subprocess.Popen:
@@ -56,8 +74,14 @@ def uninterrupted(tmp_path_factory) -> dict:
 
 def _resume_and_compare(out: Path, uninterrupted: dict) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "rnnlab", "train", "--resume", str(out)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "train", "--resume", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert _final(out) == uninterrupted["final"]
     model = load_checkpoint(out / "checkpoint.pt")["model"]

@@ -41,8 +41,14 @@ def test_visualize_writes_valid_pngs_and_the_true_numbers(run_dir) -> None:
     figures = run_dir / "figures"
     pngs = sorted(figures.glob("*.png"))
     names = {p.name for p in pngs}
-    assert {"test5_digit.png", "test5_step_probs_grid.png", "test5_step_probs_heatmap.png", "test5_hidden_states.png",
-            "curves.png", "confusion_test.png"} <= names  # fmt: skip
+    assert {
+        "test5_digit.png",
+        "test5_step_probs_grid.png",
+        "test5_step_probs_heatmap.png",
+        "test5_hidden_states.png",
+        "curves.png",
+        "confusion_test.png",
+    } <= names
     assert ("test5_cell_states.png" in names) == ("lstm" in run_dir.name)
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -57,10 +63,12 @@ def test_visualize_writes_valid_pngs_and_the_true_numbers(run_dir) -> None:
     seq = x[5]
     assert numbers["label"] == int(y[5])
     with torch.no_grad():  # the definition: the model run on the prefix of steps 1..t, computed independently here
-        direct = torch.stack([
-            torch.softmax(model(seq[: t + 1].unsqueeze(0 if model.layout == "batch" else 1)), -1)[0]
-            for t in range(seq.shape[0])
-        ])  # fmt: skip
+        direct = torch.stack(
+            [
+                torch.softmax(model(seq[: t + 1].unsqueeze(0 if model.layout == "batch" else 1)), -1)[0]
+                for t in range(seq.shape[0])
+            ]
+        )
     torch.testing.assert_close(torch.tensor(numbers["probs"]), direct, atol=1e-6, rtol=1e-5)
     assert numbers["prediction"] == int(direct[-1].argmax())
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import bptt, cudnn, unrolled
+from rnnlab.cells import bptt, cudnn, triton_engine, unrolled
 from rnnlab.cells.common import State
 from rnnlab.errors import UserError
 
@@ -27,6 +27,7 @@ class Engine:
     summary: str
     run: RunFn  # (layer, x (T,B,I), state each (D,B,H) | None, lengths (B,) | None) -> (out (T,B,D*H), state)
     unavailable: Callable[[torch.device], str | None] = lambda device: None  # a reason, or None if it can run
+    cells: tuple[str, ...] = ("lstm", "gru", "rnn")  # the cells it implements
 
 
 ENGINES: dict[str, Engine] = {}
@@ -40,6 +41,15 @@ def register(engine: Engine) -> Engine:
 register(Engine("cudnn", "PyTorch's nn.LSTM/GRU/RNN module (cuDNN on GPU, ATen/oneDNN on CPU)", cudnn.run))
 register(Engine("unrolled", "Python loop over time calling the reference cells; autograd backward", unrolled.run))
 register(Engine("bptt", "autograd.Function with hand-written backpropagation through time", bptt.run))
+register(
+    Engine(
+        "triton",
+        "persistent fused Triton kernels, forward and backward (LSTM, GRU); interpreted on CPU",
+        triton_engine.run,
+        triton_engine.unavailable,
+        triton_engine.CELLS,
+    )
+)
 
 
 def get_engine(name: str, device: torch.device | str | None = None) -> Engine:
