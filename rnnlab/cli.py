@@ -77,6 +77,7 @@ def train(
     sequence: opt.Sequence = "rows",
     permute_seed: opt.PermuteSeed = 0,
     layout: opt.Layout = "batch",
+    lengths: opt.Lengths = "full",
     val_fraction: opt.ValFraction = 0.1,
     train_subset: opt.TrainSubset = 0,
     test_subset: opt.TestSubset = 0,
@@ -159,6 +160,7 @@ def train(
             sequence=sequence,
             permute_seed=permute_seed,
             layout=layout,
+            lengths=lengths,
             val_fraction=val_fraction,
             train_subset=train_subset,
             test_subset=test_subset,
@@ -252,8 +254,9 @@ def eval_(
     _check_device(device, engine)
     model = model_from_checkpoint(ckpt, engine).to(dev)
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, test_subset=test_subset))
-    x, y = data.test if split == "test" else data.val
-    result = evaluate(model, x, y, batch_size or len(y), cfg.data.layout, dev, data.num_classes)
+    x, y = getattr(data, split)
+    lengths = data.lengths_of(split)
+    result = evaluate(model, x, y, batch_size or len(y), cfg.data.layout, dev, data.num_classes, lengths=lengths)
     if as_json:
         print(json.dumps({"checkpoint": ckpt["path"], "engine": engine, "split": split, **result.to_dict()}))
     else:

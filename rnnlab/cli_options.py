@@ -50,6 +50,10 @@ Sequence = Annotated[
 PermuteSeed = Annotated[
     int, typer.Option(help="Seed of the fixed pixel order for --sequence permuted.", rich_help_panel=D)
 ]
+Lengths = Annotated[
+    str,
+    typer.Option(help="full, or random: each sample keeps a random number (>= 1) of leading steps.", rich_help_panel=D),
+]
 Layout = Annotated[str, typer.Option(help="batch: tensors (B, T, I); time: (T, B, I).", rich_help_panel=D)]
 ValFraction = Annotated[
     float, typer.Option(help="Share of the training set held out for validation.", rich_help_panel=D)

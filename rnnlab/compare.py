@@ -60,8 +60,8 @@ class Traced(nn.Module):
         super().__init__()
         self.m = model
 
-    def forward(self, x: Tensor) -> tuple[Any, ...]:
-        return tuple(self.m.trace(x))
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Any, ...]:
+        return tuple(self.m.trace(x, lengths))
 
 
 def _flat_states(states: list[Any]) -> Tensor:
@@ -69,14 +69,16 @@ def _flat_states(states: list[Any]) -> Tensor:
     return torch.cat([p.reshape(-1) for p in parts])
 
 
-def engine_results(model: SequenceClassifier, engine: str, x: Tensor, dtype: torch.dtype) -> dict[str, Tensor]:
+def engine_results(
+    model: SequenceClassifier, engine: str, x: Tensor, dtype: torch.dtype, lengths: Tensor | None = None
+) -> dict[str, Tensor]:
     """Outputs, final states and the gradients of x and every parameter, with ``engine`` and the model's own
     parameters viewed in ``dtype`` (no copy when the dtype already matches)."""
     params = {f"m.{k}": p.detach().to(dtype).requires_grad_() for k, p in model.named_parameters()}
     xin = x.detach().to(dtype).requires_grad_()
     previous, model.engine = model.engine, engine
     try:
-        logits, outputs, states = torch.func.functional_call(Traced(model), params, (xin,))
+        logits, outputs, states = torch.func.functional_call(Traced(model), params, (xin, lengths))
     finally:
         model.engine = previous
     flat = _flat_states(states)

@@ -111,6 +111,8 @@ class DataConfig:
     """Seed of the fixed pixel permutation for --sequence permuted; saved so eval and visualize reuse it."""
     layout: str = "batch"
     """batch: tensors are (B, T, I); time: (T, B, I). The model consumes either."""
+    lengths: str = "full"
+    """full: every sequence has T steps; random: each sample keeps a random number (>= 1) of leading steps."""
     val_fraction: float = 0.1
     """Share of the training set held out for validation, drawn with a fixed seed."""
     train_subset: int = 0
@@ -124,6 +126,7 @@ class DataConfig:
         check_choice("--dataset", self.dataset, tuple(DATASETS))
         check_choice("--sequence", self.sequence, tuple(VIEWS))
         check_choice("--layout", self.layout, LAYOUTS)
+        check_choice("--lengths", self.lengths, ("full", "random"))
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError("--val-fraction", f"must be in [0, 1), got {self.val_fraction}")
         check_positive("--train-subset", self.train_subset, allow_zero=True)

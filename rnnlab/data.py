@@ -156,6 +156,10 @@ class SequenceData:
     val: tuple[Tensor, Tensor]
     test: tuple[Tensor, Tensor]
     num_classes: int
+    lengths: dict[str, Tensor] | None = None  # per split ("train", "val", "test"): valid steps per sample
+
+    def lengths_of(self, split: str) -> Tensor | None:
+        return None if self.lengths is None else self.lengths[split]
 
     @property
     def input_size(self) -> int:
@@ -179,12 +183,24 @@ def load_sequences(cfg: DataConfig, images: ImageSet | None = None) -> SequenceD
         train_idx = train_idx[: cfg.train_subset]
     if cfg.test_subset:
         x_test, y_test = x_test[: cfg.test_subset], y_test[: cfg.test_subset]
-    return SequenceData(
-        (x_train[train_idx], y_train[train_idx]),
-        (x_train[val_idx], y_train[val_idx]),
-        (x_test, y_test),
-        images.num_classes,
-    )
+    splits = {"train": (x_train[train_idx], y_train[train_idx]), "val": (x_train[val_idx], y_train[val_idx]),
+              "test": (x_test, y_test)}  # fmt: skip
+    lengths = None
+    if cfg.lengths == "random":
+        lengths = {name: random_lengths(len(y), x.shape[1], seed=k) for k, (name, (x, y)) in enumerate(splits.items())}
+        splits = {name: (pad_after(x, lengths[name]), y) for name, (x, y) in splits.items()}
+    return SequenceData(splits["train"], splits["val"], splits["test"], images.num_classes, lengths)
+
+
+def random_lengths(n: int, steps: int, seed: int) -> Tensor:
+    """Each sample keeps 1..T leading steps, drawn uniformly with a fixed seed per split."""
+    return torch.randint(1, steps + 1, (n,), generator=torch.Generator().manual_seed(1000 + seed))
+
+
+def pad_after(x: Tensor, lengths: Tensor) -> Tensor:
+    """Zero every step at or after a sample's length: what is past the end is padding."""
+    keep = torch.arange(x.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (N, T)
+    return x * keep.unsqueeze(2).to(x.dtype)
 
 
 def to_layout(x: Tensor, layout: str) -> Tensor:
@@ -200,13 +216,14 @@ def batches(
     order: Tensor | None = None,  # (N,) sample order; None keeps the stored order
     start: int = 0,  # skip this many batches (resuming mid-epoch)
     device: torch.device | str = "cpu",
-) -> Iterator[tuple[Tensor, Tensor]]:
-    """Batches in the given layout; the last one may be smaller, so every sample is seen exactly once."""
+    lengths: Tensor | None = None,  # (N,) valid steps per sample
+) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
+    """(x, y, lengths) batches in the given layout; the last one may be smaller, so every sample is seen once."""
     idx = torch.arange(len(y)) if order is None else order
     for lo in range(start * batch_size, len(idx), batch_size):
         sel = idx[lo : lo + batch_size]
         xb = to_layout(x[sel], layout).to(device, non_blocking=True)
-        yield xb, y[sel].to(device, non_blocking=True)
+        yield xb, y[sel].to(device, non_blocking=True), None if lengths is None else lengths[sel]
 
 
 IMAGE_SIZES = {"mnist": (28, 28), "fashion-mnist": (28, 28), "kmnist": (28, 28), "digits": (8, 8)}

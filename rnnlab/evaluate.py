@@ -52,6 +52,7 @@ def evaluate(
     num_classes: int,
     dist_info: DistInfo = DistInfo(),
     bf16: bool = False,
+    lengths: Tensor | None = None,  # (N,)
 ) -> EvalResult:
     was_training = model.training
     model.eval()
@@ -59,14 +60,16 @@ def evaluate(
         torch.cuda.reset_peak_memory_stats(device)
         torch.cuda.synchronize(device)
     if dist_info.active:
-        x, y = x[dist_info.rank :: dist_info.world_size], y[dist_info.rank :: dist_info.world_size]
+        share = slice(dist_info.rank, None, dist_info.world_size)
+        x, y = x[share], y[share]
+        lengths = None if lengths is None else lengths[share]
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     hits = torch.zeros(num_classes, dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     start = time.perf_counter()
-    for xb, yb in batches(x, y, batch_size, layout, device=device):
+    for xb, yb, lb in batches(x, y, batch_size, layout, device=device, lengths=lengths):
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(xb)
+            logits = model(xb, lb)
         loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum").double()
         counts += torch.bincount(yb, minlength=num_classes).double()
         hits += torch.bincount(yb[logits.argmax(1) == yb], minlength=num_classes).double()

@@ -72,15 +72,17 @@ def _step_through(cell: str, x: Tensor, p: Any, reverse: bool, hidden: int) -> t
 
 
 @torch.no_grad()
-def confusion_matrix(model: SequenceClassifier, x: Tensor, y: Tensor, batch_size: int, num_classes: int) -> Tensor:
+def confusion_matrix(
+    model: SequenceClassifier, x: Tensor, y: Tensor, batch_size: int, num_classes: int, lengths: Tensor | None = None
+) -> Tensor:
     """(C, C): row = true class, column = predicted class, over every sample of the split."""
     from rnnlab.data import batches
 
     model.eval()
     device = next(model.parameters()).device
     matrix = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    for xb, yb in batches(x, y, batch_size, model.layout, device=device):
-        pred = model(xb).argmax(1).cpu()
+    for xb, yb, lb in batches(x, y, batch_size, model.layout, device=device, lengths=lengths):
+        pred = model(xb, lb).argmax(1).cpu()
         matrix += torch.bincount(yb.cpu() * num_classes + pred, minlength=num_classes**2).view(num_classes, num_classes)
     return matrix
 

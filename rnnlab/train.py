@@ -161,9 +161,14 @@ def fit(
         if info.is_main:
             save_checkpoint(run_dir / name, _payload(cfg, model, opt, st, device))
 
+    def score(split: str) -> EvalResult:
+        xs, ys = getattr(data, split)
+        lengths = data.lengths_of(split)
+        return evaluate(model, xs, ys, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16, lengths)
+
     def validate(kind: str, seconds: float) -> dict[str, Any]:
         sums = all_reduce_sum(torch.tensor(st.sums, dtype=torch.float64, device=device), info).tolist()
-        val = evaluate(model, *data.val, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
+        val = score("val")
         record = {
             "kind": kind,
             "epoch": st.epoch,
@@ -189,8 +194,11 @@ def fit(
             sampler.set_epoch(st.epoch)
             order = torch.tensor(list(sampler))
             epoch_began = window_began = time.perf_counter()
-            for xb, yb in batches(x, y, tc.batch_size, cfg.data.layout, order, st.batch, device):
-                _train_step(net, opt, xb, yb, tc, info, device, st)
+            batch_iter = batches(
+                x, y, tc.batch_size, cfg.data.layout, order, st.batch, device, data.lengths_of("train")
+            )
+            for xb, yb, lb in batch_iter:
+                _train_step(net, opt, xb, yb, lb, tc, info, device, st)
                 st.batch, st.step = st.batch + 1, st.step + 1
                 reporter.step(st.step, _window_stats(st.window, window_began))
                 if st.step % tc.log_every == 0:
@@ -217,8 +225,7 @@ def fit(
                 st.history.append(validate("final", time.perf_counter() - epoch_began))
                 save()
     reporter.finish()
-    val = evaluate(model, *data.val, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
-    test = evaluate(model, *data.test, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16)
+    val, test = score("val"), score("test")
     log.write(
         {"kind": "test", "epoch": st.epoch, "step": st.step, "test_loss": test.loss, "test_accuracy": test.accuracy}
     )
@@ -233,6 +240,7 @@ def _train_step(
     opt: torch.optim.Optimizer,
     xb: torch.Tensor,
     yb: torch.Tensor,
+    lb: torch.Tensor | None,
     tc: TrainConfig,
     info: DistInfo,
     device: torch.device,
@@ -240,7 +248,7 @@ def _train_step(
 ) -> None:
     """One optimiser step; adds the batch's loss sum, hits and samples to the epoch's and the log window's sums."""
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-        logits = net(xb)
+        logits = net(xb, lb)
     loss = F.cross_entropy(logits.float(), yb)
     value = loss.item()
     if any_rank(not math.isfinite(value), info, device):

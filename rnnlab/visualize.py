@@ -60,14 +60,17 @@ def visualize_run(
         raise UserError(f"--index: the {split} split has {len(y)} samples (0 to {len(y) - 1}); got {index}")
     if digit is not None and int(y[index]) != digit:
         raise UserError(f"--index {index} is a {int(y[index])}, not a {digit}; give one of --index and --digit")
+    lengths = data.lengths_of(split)
     seq, label = x[index], int(y[index])
+    if lengths is not None:
+        seq = seq[: int(lengths[index])]  # the steps this sample has
     probs = probe.step_probabilities(model, seq)
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
     out = out_dir or Path(ckpt["path"]).parent / "figures"
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{split}{index}"
-    image = as_image(seq, cfg.data.sequence, IMAGE_SIZES[cfg.data.dataset], cfg.data.permute_seed)
+    image = as_image(x[index], cfg.data.sequence, IMAGE_SIZES[cfg.data.dataset], cfg.data.permute_seed)
     paths = [
         viz.digit(image.numpy(), label, pred, float(probs[-1, pred]), out / f"{stem}_digit.png"),
         viz.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png"),
@@ -82,7 +85,7 @@ def visualize_run(
     if records:
         paths.append(viz.curves(records, out / "curves.png"))
     if confusion_split:
-        matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes)
+        matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
         paths.append(viz.confusion(matrix.numpy(), out / "confusion_test.png"))
     numbers = {
         "index": index,

@@ -100,10 +100,14 @@ def test_reference_steps_match_pytorch_cells(cell, torch_cell) -> None:
         ("rnn", RNNFunction, [(5, 3, 4), (3, 2), (2, 4), (2, 2), (2,), (2,)]),
     ],
 )
-def test_bptt_passes_gradcheck(name, fn, shapes) -> None:
+@pytest.mark.parametrize("masked", [False, True])
+def test_bptt_passes_gradcheck(name, fn, shapes, masked) -> None:
     g = torch.Generator().manual_seed(3)
     inputs = tuple(torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True) for s in shapes)
-    assert torch.autograd.gradcheck(fn.apply, inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
+    T, B = shapes[0][:2]
+    lengths = torch.tensor([5, 2, 1])  # full, short, one step
+    mask = (torch.arange(T).unsqueeze(1) < lengths).double().unsqueeze(2) if masked else None
+    assert torch.autograd.gradcheck(lambda *a: fn.apply(*a, mask), inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
 
 
 # ---- the tolerances above catch real bugs: plant one and see it fail ------------------------------------------
@@ -157,3 +161,44 @@ def test_unknown_or_unavailable_engine_is_a_user_error() -> None:
             get_engine("gpu-only-test", "cpu")
     finally:
         del ENGINES["gpu-only-test"]
+
+
+# ---- variable-length sequences -----------------------------------------------------------------------------------
+
+LENGTH_ENGINES = [e for e in CPU_ENGINES if e != "triton"]  # triton takes full-length sequences only (a UserError)
+
+
+@pytest.mark.parametrize(
+    ("engine", "cell", "bidirectional", "readout"),
+    [(e, c, b, r) for e, c, b, r in itertools.product(LENGTH_ENGINES, ("lstm", "gru", "rnn"), (False, True),
+                                                       ("last", "state", "mean")) if c in ENGINES[e].cells],
+)  # fmt: skip
+def test_variable_lengths_match_across_engines(engine, cell, bidirectional, readout) -> None:
+    """cudnn packs the batch (pack_padded_sequence), the others mask: outputs, states and gradients agree."""
+    cfg = ModelConfig(cell=cell, input_size=4, hidden=(5, 6), layers=2, dropout=0.0, bidirectional=bidirectional,
+                      readout=readout)  # fmt: skip
+    model = build_model(cfg, layout="batch", seed=0)
+    lengths = torch.tensor([7, 3, 1, 5])
+    x = torch.randn(4, 7, 4, generator=torch.Generator().manual_seed(3))
+    ref = engine_results(model, "unrolled", x, torch.float64, lengths)
+    got = engine_results(model, engine, x, torch.float32, lengths)
+    packed = engine_results(model, "cudnn", x, torch.float64, lengths)
+    for key in ref:
+        torch.testing.assert_close(got[key].double(), ref[key], **F32, msg=lambda m, key=key: f"{engine} {key}: {m}")
+        torch.testing.assert_close(
+            packed[key], ref[key], atol=1e-12, rtol=1e-10, msg=lambda m, key=key: f"cudnn {key}: {m}"
+        )
+
+
+@pytest.mark.parametrize("engine", LENGTH_ENGINES)
+def test_what_lies_past_a_sequence_end_changes_nothing(engine) -> None:
+    cfg = ModelConfig(cell="lstm", input_size=3, hidden=(4,), layers=1, dropout=0.0, bidirectional=True)
+    model = build_model(cfg, engine=engine, layout="batch", seed=0)
+    lengths = torch.tensor([2, 5])
+    x = torch.randn(2, 5, 3)
+    noisy = x.clone()
+    noisy[0, 2:] = 100.0  # garbage after sample 0's end
+    torch.testing.assert_close(model(noisy, lengths), model(x, lengths), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        model(x[:1, :2], None), model(x, lengths)[:1], atol=1e-6, rtol=1e-5
+    )  # = the short sequence alone

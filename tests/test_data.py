@@ -29,12 +29,13 @@ def test_layouts_carry_the_same_numbers() -> None:
 
 def test_batches_cover_every_sample_once_with_a_ragged_last_batch() -> None:
     x, y = torch.randn(10, 4, 2), torch.arange(10)
-    seen = [yb for _, yb in batches(x, y, 4, "time")]
+    seen = [yb for _, yb, _ in batches(x, y, 4, "time")]
     assert [len(b) for b in seen] == [4, 4, 2]
     assert torch.equal(torch.cat(seen), y)
-    xb, _ = next(batches(x, y, 4, "time"))
+    xb, _, lb = next(batches(x, y, 4, "time"))
+    assert lb is None
     assert xb.shape == (4, 4, 2)  # (T, B, I)
-    resumed = [yb for _, yb in batches(x, y, 4, "batch", order=torch.arange(9, -1, -1), start=1)]
+    resumed = [yb for _, yb, _ in batches(x, y, 4, "batch", order=torch.arange(9, -1, -1), start=1)]
     assert torch.equal(torch.cat(resumed), torch.arange(5, -1, -1))
 
 

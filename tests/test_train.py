@@ -1,5 +1,6 @@
 """Training end to end: digits always, real MNIST where RNNLAB_DATA_DIR has it; exact resume on CPU."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -61,3 +62,23 @@ def test_real_mnist_subset_beats_chance(tmp_path, mnist_dir) -> None:
     result = fit(cfg, tmp_path)
     assert result.test.accuracy > 0.6, result.test  # chance is 0.1
     assert result.test.samples == 2000
+
+
+@pytest.mark.parametrize(("sequence", "lengths"), [("pixels", "full"), ("permuted", "random"), ("cols", "random")])
+def test_views_and_lengths_train_and_evaluate_under_every_engine(tmp_path, sequence, lengths) -> None:
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "digits", "--sequence", sequence, "--lengths", lengths, "--hidden", "16",
+            "--layers", "1", "--epochs", "1", "--permute-seed", "7", "--out", str(out)]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    saved = json.loads((out / "config.json").read_text())["data"]
+    assert (saved["sequence"], saved["lengths"], saved["permute_seed"]) == (sequence, lengths, 7)
+    accuracies = {
+        engine: json.loads(runner.invoke(app, ["eval", str(out), "--json", "--engine", engine]).stdout)["accuracy"]
+        for engine in ("cudnn", "unrolled", "bptt")
+    }
+    assert len(set(accuracies.values())) == 1, accuracies

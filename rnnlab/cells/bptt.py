@@ -46,6 +46,7 @@ class LSTMFunction(torch.autograd.Function):
         w_hh: Tensor,  # (4H, H)
         b_ih: Tensor,  # (4H,)
         b_hh: Tensor,  # (4H,)
+        mask: Tensor | None,  # (T, B, 1) 1.0 where the step is valid, in processing order; None: all valid
     ) -> tuple[Tensor, Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -65,12 +66,15 @@ class LSTMFunction(torch.autograd.Function):
             cs[t + 1].addcmul_(a[:, :H], a[:, 2 * H : 3 * H])
             torch.tanh(cs[t + 1], out=tcs[t])
             torch.mul(a[:, 3 * H :], tcs[t], out=hs[t + 1])
-        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs)
-        return hs[1:], hs[T].clone(), cs[T].clone()
+            if mask is not None:  # past its end a sample keeps its state
+                hs[t + 1].lerp_(hs[t], 1 - mask[t])
+                cs[t + 1].lerp_(cs[t], 1 - mask[t])
+        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs, mask)
+        return _outputs(hs, mask), hs[T].clone(), cs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, w_ih, w_hh, acts, hs, cs, tcs = ctx.saved_tensors
+        x, w_ih, w_hh, acts, hs, cs, tcs, mask = ctx.saved_tensors
         T, B, H = tcs.shape
         i, f, g, o = acts.chunk(4, dim=2)
         # Coefficients for all steps at once: d(pre-activation)/dc for gates i, f, g and d/dh for gate o.
@@ -79,6 +83,8 @@ class LSTMFunction(torch.autograd.Function):
         k_c = o * (1 - tcs * tcs)  # dc += dh * k_c
         dout = dout.contiguous()
         dpre = torch.empty_like(acts)  # (T, B, 4H)
+        if mask is not None:
+            return _lstm_masked_backward(ctx, dout, dh_T, dc_T, x, w_ih, w_hh, hs, f, coef_c, coef_o, k_c, mask, dpre)
         dh = dout[T - 1] + dh_T
         dc = dc_T.clone()
         for t in range(T - 1, -1, -1):
@@ -89,7 +95,44 @@ class LSTMFunction(torch.autograd.Function):
             dc.mul_(f[t])
             dh = torch.addmm(dout[t - 1], d, w_hh) if t > 0 else d @ w_hh
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
-        return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
+        return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, None
+
+
+def _outputs(hs: Tensor, mask: Tensor | None) -> Tensor:
+    """The step outputs: the new state, or zero past a sample's end (as pad_packed_sequence pads)."""
+    return hs[1:] if mask is None else hs[1:] * mask
+
+
+def _lstm_masked_backward(
+    ctx: Any,
+    dout: Tensor,
+    dh_T: Tensor,
+    dc_T: Tensor,
+    x: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    hs: Tensor,
+    f: Tensor,
+    coef_c: Tensor,
+    coef_o: Tensor,
+    k_c: Tensor,
+    mask: Tensor,
+    dpre: Tensor,
+) -> tuple[Tensor | None, ...]:
+    """h_{t+1} = m h_new + (1-m) h_t, out_t = m h_new (and c alike): a masked step passes gradients straight by."""
+    T, B, H = k_c.shape
+    dh_state, dc_state = dh_T.clone(), dc_T.clone()
+    for t in range(T - 1, -1, -1):
+        m = mask[t]
+        dh_new = (dout[t] + dh_state) * m
+        dc_new = dc_state * m + dh_new * k_c[t]
+        d = dpre[t]
+        torch.mul(coef_c[t], dc_new.unsqueeze(1), out=d.view(B, 4, H)[:, :3])
+        torch.mul(coef_o[t], dh_new, out=d[:, 3 * H :])
+        dc_state = dc_state * (1 - m) + dc_new * f[t]
+        dh_state = torch.addmm(dh_state * (1 - m), d, w_hh)
+    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+    return dx, dh_state, dc_state, dw_ih, dw_hh, db_ih, db_hh, None
 
 
 class GRUFunction(torch.autograd.Function):
@@ -102,6 +145,7 @@ class GRUFunction(torch.autograd.Function):
         w_hh: Tensor,  # (3H, H)
         b_ih: Tensor,  # (3H,)
         b_hh: Tensor,  # (3H,)
+        mask: Tensor | None,  # (T, B, 1) or None
     ) -> tuple[Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -118,12 +162,14 @@ class GRUFunction(torch.autograd.Function):
             hw_n[t] = hw[:, 2 * H :]
             torch.addcmul(xw[t, :, 2 * H :], rz[t, :, :H], hw_n[t], out=n[t]).tanh_()
             torch.lerp(n[t], hs[t], rz[t, :, H:], out=hs[t + 1])  # n + z (h - n)
-        ctx.save_for_backward(x, w_ih, w_hh, rz, n, hw_n, hs)
-        return hs[1:], hs[T].clone()
+            if mask is not None:
+                hs[t + 1].lerp_(hs[t], 1 - mask[t])
+        ctx.save_for_backward(x, w_ih, w_hh, rz, n, hw_n, hs, mask)
+        return _outputs(hs, mask), hs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, w_ih, w_hh, rz, n, hw_n, hs = ctx.saved_tensors
+        x, w_ih, w_hh, rz, n, hw_n, hs, mask = ctx.saved_tensors
         T, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
         a_n = (1 - z) * (1 - n * n)  # d pre_n / dh
@@ -134,14 +180,22 @@ class GRUFunction(torch.autograd.Function):
         dout = dout.contiguous()
         dpre_x = torch.empty(T, B, 3 * H, dtype=x.dtype, device=x.device)
         dpre_h = torch.empty_like(dpre_x)
-        dh = dout[T - 1] + dh_T
-        for t in range(T - 1, -1, -1):
-            torch.mul(coef_x[t], dh.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
-            torch.mul(coef_h[t], dh.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
-            carry = torch.addcmul(dout[t - 1], dh, z[t]) if t > 0 else dh * z[t]
-            dh = carry.addmm_(dpre_h[t], w_hh)
+        if mask is None:
+            dh = dout[T - 1] + dh_T
+            for t in range(T - 1, -1, -1):
+                torch.mul(coef_x[t], dh.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
+                torch.mul(coef_h[t], dh.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
+                carry = torch.addcmul(dout[t - 1], dh, z[t]) if t > 0 else dh * z[t]
+                dh = carry.addmm_(dpre_h[t], w_hh)
+        else:
+            dh = dh_T.clone()  # the gradient reaching the state h_{t+1}
+            for t in range(T - 1, -1, -1):
+                dh_new = (dout[t] + dh) * mask[t]
+                torch.mul(coef_x[t], dh_new.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
+                torch.mul(coef_h[t], dh_new.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
+                dh = (dh * (1 - mask[t])).addcmul_(dh_new, z[t]).addmm_(dpre_h[t], w_hh)
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre_x, dpre_h, x, hs, w_ih)
-        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
 
 
 class RNNFunction(torch.autograd.Function):
@@ -154,28 +208,37 @@ class RNNFunction(torch.autograd.Function):
         w_hh: Tensor,  # (H, H)
         b_ih: Tensor,  # (H,)
         b_hh: Tensor,  # (H,)
+        mask: Tensor | None,  # (T, B, 1) or None
     ) -> tuple[Tensor, Tensor]:
         T = x.shape[0]
         hs = torch.cat((h0.unsqueeze(0), _input_product(x, w_ih, b_ih + b_hh)))  # (T+1, B, H)
         w_hh_t = w_hh.t()
         for t in range(T):
             hs[t + 1].addmm_(hs[t], w_hh_t).tanh_()
-        ctx.save_for_backward(x, w_ih, w_hh, hs)
-        return hs[1:], hs[T].clone()
+            if mask is not None:
+                hs[t + 1].lerp_(hs[t], 1 - mask[t])
+        ctx.save_for_backward(x, w_ih, w_hh, hs, mask)
+        return _outputs(hs, mask), hs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        x, w_ih, w_hh, hs = ctx.saved_tensors
+        x, w_ih, w_hh, hs, mask = ctx.saved_tensors
         T = x.shape[0]
-        coef = 1 - hs[1:] * hs[1:]  # tanh'
+        coef = 1 - hs[1:] * hs[1:]  # tanh' where the step is valid (masked steps get no gradient anyway)
         dout = dout.contiguous()
         dpre = torch.empty_like(coef)
-        dh = dout[T - 1] + dh_T
-        for t in range(T - 1, -1, -1):
-            torch.mul(coef[t], dh, out=dpre[t])
-            dh = torch.addmm(dout[t - 1], dpre[t], w_hh) if t > 0 else dpre[t] @ w_hh
+        if mask is None:
+            dh = dout[T - 1] + dh_T
+            for t in range(T - 1, -1, -1):
+                torch.mul(coef[t], dh, out=dpre[t])
+                dh = torch.addmm(dout[t - 1], dpre[t], w_hh) if t > 0 else dpre[t] @ w_hh
+        else:
+            dh = dh_T.clone()
+            for t in range(T - 1, -1, -1):
+                torch.mul(coef[t], (dout[t] + dh) * mask[t], out=dpre[t])
+                dh = torch.addmm(dh * (1 - mask[t]), dpre[t], w_hh)
         dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
-        return dx, dh, dw_ih, dw_hh, db_ih, db_hh
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
 
 
 def direction(
@@ -187,15 +250,18 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    if lengths is not None:
-        raise NotImplementedError("the bptt engine does not take variable-length sequences yet")
-    if reverse:
+    mask = None
+    if lengths is not None:  # (T, B, 1): step t is valid for sample b while t < lengths[b]
+        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
+        mask = (steps < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(2)
+    if reverse:  # reading the flipped sequence with the flipped mask starts each sample at its own last step
         x = x.flip(0)
+        mask = None if mask is None else mask.flip(0)
     if cell == "lstm":
-        out, h_n, c_n = LSTMFunction.apply(x, h, c, *p)
+        out, h_n, c_n = LSTMFunction.apply(x, h, c, *p, mask)
     else:
         fn = GRUFunction if cell == "gru" else RNNFunction
-        (out, h_n), c_n = fn.apply(x, h, *p), None
+        (out, h_n), c_n = fn.apply(x, h, *p, mask), None
     return (out.flip(0) if reverse else out), h_n, c_n
 
 
