@@ -137,6 +137,11 @@ def fit(
     configure_torch(tc)
     get_engine(tc.engine, device)
     data = data or load_sequences(cfg.data)
+    if data.input_size != cfg.model.input_size:
+        raise UserError(
+            f"the model reads {cfg.model.input_size} features per step but --sequence {cfg.data.sequence} "
+            f"gives {data.input_size}; build the model config from the data (rnnlab train does)"
+        )
     model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(device)
     opt = make_optimizer(model.parameters(), tc)
     st = TrainState()

@@ -1,0 +1,124 @@
+"""The default `rnnlab train` step on CPU against its arithmetic floor, measured side by side in one process.
+
+    python scripts/bench_step.py [--steps 40] [--out step.json]
+
+Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
+same threads. Then the step is timed three ways: the bare forward+backward+Adam step, the trainer's own step
+(rnnlab.train._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
+logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import SequenceData
+from rnnlab.distributed import DistInfo
+from rnnlab.model import build_model
+from rnnlab.train import TrainState, _train_step, fit, make_optimizer
+
+B, T, I, H, L, C = 128, 28, 28, 256, 2, 10
+
+
+def step_flops() -> float:
+    """Matmul FLOPs of one training step: forward, plus backward at twice the forward (dX and dW)."""
+    fwd = 0.0
+    inputs = I
+    for _ in range(L):
+        fwd += 2 * T * B * inputs * 4 * H  # input products of all steps
+        fwd += 2 * T * B * H * 4 * H  # recurrent products
+        inputs = H
+    fwd += 2 * B * H * C
+    return 3 * fwd
+
+
+def sgemm_gflops(seconds: float = 2.0) -> float:
+    """Measured rate of a square float32 matmul large enough to run near peak."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    rates = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        a @ b
+        rates.append(2 * 1024**3 / (time.perf_counter() - t) / 1e9)
+    return statistics.median(rates)
+
+
+def time_steps(fn, steps: int) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    cfg = ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
+    tc = TrainConfig(device="cpu")
+    model = build_model(cfg, seed=0)
+    opt = make_optimizer(model.parameters(), tc)
+    x, y = torch.randn(B, T, I), torch.randint(0, C, (B,))
+
+    def bare() -> None:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    state = TrainState()
+    rate_before = sgemm_gflops()
+    bare_s = time_steps(bare, args.steps)
+    trainer_s = time_steps(
+        lambda: _train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state), args.steps
+    )
+    rate_after = sgemm_gflops()
+    n = 128 * 60  # 60 steps per epoch of random MNIST-shaped data, validation on 1280 samples
+    data = SequenceData(
+        (torch.randn(n, T, I), torch.randint(0, C, (n,))),
+        (torch.randn(1280, T, I), torch.randint(0, C, (1280,))),
+        (torch.randn(128, T, I), torch.randint(0, C, (128,))),
+        C,
+    )
+    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu"))
+    started = time.perf_counter()
+    result = fit(run, Path("/tmp") / f"rnnlab-bench-step-{time.time_ns()}", data=data)
+    fit_s = (time.perf_counter() - started) / result.steps
+    rate = statistics.median([rate_before, rate_after])
+    floor_s = step_flops() / (rate * 1e9)
+    rows = {
+        "step_gflop": step_flops() / 1e9,
+        "sgemm_gflops": rate,
+        "sgemm_gflops_before_after": [rate_before, rate_after],
+        "floor_ms": floor_s * 1e3,
+        "bare_step_ms": bare_s * 1e3,
+        "trainer_step_ms": trainer_s * 1e3,
+        "fit_ms_per_step": fit_s * 1e3,
+        "bare_over_floor": bare_s / floor_s,
+        "trainer_over_floor": trainer_s / floor_s,
+        "fit_over_floor": fit_s / floor_s,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    for k, v in rows.items():
+        print(f"{k:>26}: {v:.3f}" if isinstance(v, float) else f"{k:>26}: {v}")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Reference experiments against their published figures.
+
+    python scripts/reproduce.py [--short] [--only NAME] [--out reproduce.json]
+
+Full mode is meant for a GPU (pixel MNIST is 784 steps per sample); --short trains each experiment briefly on
+CPU, enough to check the recipe runs end to end and learns, not to reach the published figure.
+MNIST is read from --data-dir / RNNLAB_DATA_DIR as for `rnnlab train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import sequence_shape
+from rnnlab.train import fit
+
+# name: (published figure, source, config, short-mode overrides)
+EXPERIMENTS = {
+    "seed001-lstm256x2-rows": (
+        0.9858,
+        "seed 001: 98.58% after 2000 iterations of batch 128",
+        RunConfig(ModelConfig(), DataConfig(), TrainConfig(max_steps=2000, epochs=10)),
+        {"max_steps": 150},
+    ),
+    "rnnlab-best-rows": (
+        0.990,
+        "rnnlab's goal: >= 99.0% in at most 10 minutes on a 2-core CPU",
+        RunConfig(
+            ModelConfig(hidden=(128,), layers=2, dropout=0.2, bidirectional=True),
+            DataConfig(),
+            TrainConfig(epochs=8, lr=2e-3, clip=1.0),
+        ),
+        {"max_steps": 150},
+    ),
+    "lstm-pixels": (
+        0.989,
+        "Cooijmans et al. 2016 (recurrent batch norm paper), LSTM baseline on pixel MNIST: ~98.9%",
+        RunConfig(
+            ModelConfig(hidden=(100,), layers=1, dropout=0.0),
+            DataConfig(sequence="pixels"),
+            TrainConfig(epochs=50, lr=1e-3, clip=1.0, device="cuda"),
+        ),
+        {"max_steps": 20, "device": "auto"},
+    ),
+    "lstm-permuted-pixels": (
+        0.90,
+        "Cooijmans et al. 2016, LSTM baseline on permuted pixel MNIST: ~90%",
+        RunConfig(
+            ModelConfig(hidden=(100,), layers=1, dropout=0.0),
+            DataConfig(sequence="permuted"),
+            TrainConfig(epochs=50, lr=1e-3, clip=1.0, device="cuda"),
+        ),
+        {"max_steps": 20, "device": "auto"},
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="a few steps each, on CPU")
+    parser.add_argument("--only", choices=sorted(EXPERIMENTS), action="append")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--runs", type=Path, default=Path("runs/reproduce"))
+    parser.add_argument("--out", type=Path, default=Path("reproduce.json"))
+    args = parser.parse_args()
+    rows = []
+    for name in args.only or EXPERIMENTS:
+        published, source, cfg, short = EXPERIMENTS[name]
+        train = replace(cfg.train, **short) if args.short else cfg.train
+        _, input_size = sequence_shape(cfg.data.dataset, cfg.data.sequence)
+        cfg = replace(
+            cfg,
+            model=replace(cfg.model, input_size=input_size),
+            train=train,
+            data=replace(cfg.data, data_dir=args.data_dir),
+        )
+        if args.short:
+            cfg = replace(cfg, data=replace(cfg.data, test_subset=2000))
+        started = time.perf_counter()
+        result = fit(cfg, args.runs / (name + ("-short" if args.short else "")))
+        rows.append(
+            {
+                "experiment": name,
+                "published": published,
+                "source": source,
+                "test_accuracy": result.test.accuracy,
+                "steps": result.steps,
+                "seconds": time.perf_counter() - started,
+                "short": args.short,
+                "test_samples": result.test.samples,
+            }
+        )
+    table = Table(
+        title="reproductions" + (" (--short: a few steps each, not the published recipe)" if args.short else "")
+    )
+    for col in ("experiment", "published", "rnnlab", "steps", "seconds", "source"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["experiment"],
+            f"{100 * r['published']:.2f}%",
+            f"{100 * r['test_accuracy']:.2f}%",
+            str(r["steps"]),
+            f"{r['seconds']:.0f}",
+            r["source"],
+        )
+    Console(width=180).print(table)
+    args.out.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
