@@ -24,7 +24,7 @@ from rnnlab.distributed import DistInfo
 from rnnlab.model import build_model
 from rnnlab.train import TrainState, _train_step, fit, make_optimizer
 
-B, T, I, H, L, C = 128, 28, 28, 256, 2, 10
+B, T, I, H, L, C = 128, 28, 28, 256, 2, 10  # noqa: E741  (the legend: batch, steps, inputs, ...)
 
 
 def step_flops() -> float:
