@@ -235,6 +235,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory."""
+    from rnnlab.cells import get_engine
     from rnnlab.checkpoint import config_of, load_checkpoint, model_from_checkpoint
     from rnnlab.config import TrainConfig
     from rnnlab.data import load_sequences
@@ -251,7 +252,7 @@ def eval_(
     cfg = config_of(ckpt)
     engine = engine or cfg.train.engine
     dev = resolve_device(device)
-    _check_device(device, engine)
+    get_engine(engine, dev)
     model = model_from_checkpoint(ckpt, engine).to(dev)
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, test_subset=test_subset))
     x, y = getattr(data, split)

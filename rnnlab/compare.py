@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells import ENGINES, available_engines
 from rnnlab.config import ModelConfig, check_positive
+from rnnlab.data import layout_shape
 from rnnlab.errors import ConfigError
 from rnnlab.model import SequenceClassifier, build_model
 
@@ -141,17 +142,10 @@ def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda m
     reasons = available_engines(device)
     rows: list[dict[str, Any]] = []
     for layout in cfg.layouts:
-        model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(
-            device
-        )  # one model per layout, shared by all engines
-        model.eval()  # dropout off, so every engine sees the same function
+        # One model per layout, shared by all engines; dropout off, so every engine computes the same function.
+        model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(device).eval()
         g = torch.Generator().manual_seed(cfg.seed + 1)
-        shape = (
-            (cfg.batch, cfg.seq, cfg.model.input_size)
-            if layout == "batch"
-            else (cfg.seq, cfg.batch, cfg.model.input_size)
-        )
-        x = torch.randn(shape, generator=g).to(device)
+        x = torch.randn(layout_shape(cfg.batch, cfg.seq, cfg.model.input_size, layout), generator=g).to(device)
         ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
         model.to(dtype)
         xd = x.to(dtype)
@@ -168,9 +162,12 @@ def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda m
                 with torch.no_grad():
                     model(xd)  # noqa: B023
 
+            def loss() -> Tensor:
+                return model(xg).float().square().mean()  # noqa: B023
+
             def fwdbwd() -> None:
                 model.zero_grad(set_to_none=True)  # noqa: B023
-                model(xg).float().square().mean().backward()  # noqa: B023
+                loss().backward()
 
             fwd_ms = _median_ms(fwd, device, cfg.warmup, cfg.repeats)
             fwdbwd_ms = _median_ms(fwdbwd, device, cfg.warmup, cfg.repeats)
@@ -179,7 +176,7 @@ def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda m
                 fwdbwd()
                 peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
             else:
-                peak = saved_for_backward_bytes(lambda: model(xg).float().square().mean(), [xg, *model.parameters()])  # noqa: B023
+                peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
                 kind = "bytes saved for backward"
             rows.append(
                 {

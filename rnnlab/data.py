@@ -203,6 +203,11 @@ def pad_after(x: Tensor, lengths: Tensor) -> Tensor:
     return x * keep.unsqueeze(2).to(x.dtype)
 
 
+def layout_shape(batch: int, steps: int, features: int, layout: str) -> tuple[int, int, int]:
+    """The shape of a batch in the given layout: (B, T, I) for batch, (T, B, I) for time."""
+    return (batch, steps, features) if layout == "batch" else (steps, batch, features)
+
+
 def to_layout(x: Tensor, layout: str) -> Tensor:
     """(B, T, I) -> the requested layout: batch keeps it, time gives (T, B, I)."""
     return x.transpose(0, 1).contiguous() if layout == "time" else x

@@ -13,6 +13,7 @@ import torch
 
 from rnnlab.compare import Traced, engine_results
 from rnnlab.config import ModelConfig
+from rnnlab.data import layout_shape
 from rnnlab.model import build_model
 
 TOLERANCE = 1e-10  # float64: hand-written and autograd gradients agree to rounding
@@ -37,7 +38,7 @@ def _model(cell: str, layout: str) -> torch.nn.Module:
 def finite_difference_check(cell: str, layout: str, seq: int = 4, batch: int = 2) -> bool:
     model = _model(cell, layout)
     g = torch.Generator().manual_seed(1)
-    shape = (batch, seq, 3) if layout == "batch" else (seq, batch, 3)
+    shape = layout_shape(batch, seq, 3, layout)
     x = torch.randn(shape, dtype=torch.float64, generator=g, requires_grad=True)
     names = [f"m.{k}" for k, _ in model.named_parameters()]
     params = [p.detach().clone().requires_grad_() for p in model.parameters()]
@@ -52,7 +53,7 @@ def finite_difference_check(cell: str, layout: str, seq: int = 4, batch: int = 2
 
 def gradient_table(cell: str, layout: str, seq: int = 5, batch: int = 3) -> list[GradcheckRow]:
     model = _model(cell, layout)
-    shape = (batch, seq, 3) if layout == "batch" else (seq, batch, 3)
+    shape = layout_shape(batch, seq, 3, layout)
     x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     hand = engine_results(model, "bptt", x, torch.float64)
     auto = engine_results(model, "unrolled", x, torch.float64)

@@ -13,8 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlab.cells import reference
-from rnnlab.cells.common import layer_params
+from rnnlab.cells import get_engine, unrolled
+from rnnlab.cells.common import Params, layer_params
+from rnnlab.data import batches, layout_shape
 from rnnlab.model import SequenceClassifier
 
 
@@ -42,8 +43,6 @@ def last_layer_states(model: SequenceClassifier, seq: Tensor) -> tuple[Tensor, T
     x = seq.unsqueeze(1)  # (T, 1, I)
     if model.proj is not None:
         x = model.proj(x)
-    from rnnlab.cells import get_engine
-
     engine = get_engine(model.engine, x.device)
     for rnn in model.rnns[:-1]:
         x, _ = engine.run(rnn, x, None, None)
@@ -56,18 +55,18 @@ def last_layer_states(model: SequenceClassifier, seq: Tensor) -> tuple[Tensor, T
     return torch.cat(hs, dim=1), (torch.cat(cs, dim=1) if model.cfg.cell == "lstm" else None)
 
 
-def _step_through(cell: str, x: Tensor, p: Any, reverse: bool, hidden: int) -> tuple[Tensor, Tensor]:
+def _step_through(cell: str, x: Tensor, p: Params, reverse: bool, hidden: int) -> tuple[Tensor, Tensor]:
+    """The unrolled engine's steps, keeping every state (T, H); c stays zero for GRU and RNN."""
     T = x.shape[0]
     xw = torch.nn.functional.linear(x, p.w_ih, p.b_ih)  # (T, 1, G*H)
     h = x.new_zeros(1, hidden)
-    c = x.new_zeros(1, hidden)
+    c: Tensor | None = x.new_zeros(1, hidden) if cell == "lstm" else None
     hs, cs = x.new_zeros(T, hidden), x.new_zeros(T, hidden)
     for t in range(T - 1, -1, -1) if reverse else range(T):
-        if cell == "lstm":
-            h, c = reference.lstm_step(xw[t], h, c, p.w_hh, p.b_hh)
-        else:
-            h = (reference.gru_step if cell == "gru" else reference.rnn_step)(xw[t], h, p.w_hh, p.b_hh)
-        hs[t], cs[t] = h[0], c[0]
+        h, c = unrolled.step(cell, xw[t], h, c, p)
+        hs[t] = h[0]
+        if c is not None:
+            cs[t] = c[0]
     return hs, cs
 
 
@@ -76,8 +75,6 @@ def confusion_matrix(
     model: SequenceClassifier, x: Tensor, y: Tensor, batch_size: int, num_classes: int, lengths: Tensor | None = None
 ) -> Tensor:
     """(C, C): row = true class, column = predicted class, over every sample of the split."""
-    from rnnlab.data import batches
-
     model.eval()
     device = next(model.parameters()).device
     matrix = torch.zeros(num_classes, num_classes, dtype=torch.long)
@@ -91,8 +88,7 @@ def confusion_matrix(
 def shape_walk(model: SequenceClassifier, batch_size: int, seq_len: int) -> list[tuple[str, list[tuple[str, tuple]]]]:
     """Every stage of a forward pass on a real batch, with the shape of each tensor it produced."""
     model.eval()
-    I = model.cfg.input_size  # noqa: E741
-    x = torch.zeros((batch_size, seq_len, I) if model.layout == "batch" else (seq_len, batch_size, I))
+    x = torch.zeros(layout_shape(batch_size, seq_len, model.cfg.input_size, model.layout))
     stages: list[tuple[str, list[tuple[str, tuple]]]] = []
 
     def watch(stage: str, value: Any) -> None:

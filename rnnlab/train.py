@@ -255,7 +255,8 @@ def _train_step(
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=tc.bf16):
         logits = net(xb, lb)
     loss = F.cross_entropy(logits.float(), yb)
-    value = loss.item()
+    hits_t = (logits.argmax(1) == yb).sum()
+    value, hits = torch.stack((loss.detach(), hits_t.to(loss.dtype))).tolist()  # one host sync for both
     if any_rank(not math.isfinite(value), info, device):
         if tc.on_nan == "stop":
             raise UserError(
@@ -270,7 +271,6 @@ def _train_step(
         torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
     opt.step()
     opt.zero_grad(set_to_none=True)
-    hits = float((logits.argmax(1) == yb).sum().item())
     stats = (value * len(yb), hits, float(len(yb)))
     st.sums = [a + b for a, b in zip(st.sums, stats)]
     st.window = [a + b for a, b in zip(st.window, stats)]

@@ -50,7 +50,7 @@ def visualize_run(
     cfg = config_of(ckpt)
     model = model_from_checkpoint(ckpt, engine).eval()
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
-    x, y = data.test if split == "test" else data.train
+    x, y = getattr(data, split)
     if digit is not None:
         if not 0 <= digit < data.num_classes:
             raise UserError(f"--digit: must be a class from 0 to {data.num_classes - 1}, got {digit}")

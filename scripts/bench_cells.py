@@ -58,29 +58,13 @@ def main() -> None:
     for col in ("cell", "B", "T", "H", "L", "engine", "fwd ms", "fwd+bwd ms", "x cudnn", "max|Δ| out", "max|Δ| grad"):
         table.add_column(col, justify="right")
     for r in rows:
+        shape = [r["cell"], str(r["batch"]), str(r["seq"]), str(r["hidden"]), str(r["layers"]), r["engine"]]
         if r["status"] != "ok":
-            table.add_row(
-                r["cell"],
-                str(r["batch"]),
-                str(r["seq"]),
-                str(r["hidden"]),
-                str(r["layers"]),
-                r["engine"],
-                r["status"],
-                "",
-                "",
-                "",
-                "",
-            )
+            table.add_row(*shape, r["status"], "", "", "", "")
             continue
         ratio = r.get("ratio_to_cudnn")
         table.add_row(
-            r["cell"],
-            str(r["batch"]),
-            str(r["seq"]),
-            str(r["hidden"]),
-            str(r["layers"]),
-            r["engine"],
+            *shape,
             f"{r['fwd_ms']:.3f}",
             f"{r['fwdbwd_ms']:.3f}",
             "-" if ratio is None else f"{ratio:.2f}",

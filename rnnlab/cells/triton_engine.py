@@ -31,16 +31,19 @@ def unavailable(device: torch.device) -> str | None:
     return "the Triton kernels need a CUDA GPU here (TRITON_INTERPRET=1 runs them on CPU, slowly, where CUDA is absent)"
 
 
-def _launch(T: int, B: int, H: int, dtype: torch.dtype) -> dict[str, Any]:
-    block_h = max(16, min(64, triton_next_pow2(H)))
+BLOCK_B = 16  # batch rows per program: the smallest tile tl.dot takes
+
+
+def _launch(B: int, H: int, dtype: torch.dtype) -> dict[str, Any]:
     from rnnlab.cells.triton_kernels import INTERPRETED
 
+    block_h = max(16, min(64, triton_next_pow2(H)))
     precision = "tf32" if dtype == torch.float32 and torch.backends.cudnn.allow_tf32 else "ieee"
     if dtype == torch.bfloat16:
         precision = "bf16-interpreted" if INTERPRETED else "ieee"  # ieee is ignored for bf16 operands
     return {
-        "grid": (-(-B // 16),),
-        "meta": {"BLOCK_B": 16, "BLOCK_H": block_h, "BLOCK_K": block_h, "PRECISION": precision},
+        "grid": (-(-B // BLOCK_B),),
+        "meta": {"BLOCK_B": BLOCK_B, "BLOCK_H": block_h, "BLOCK_K": block_h, "PRECISION": precision},
     }
 
 
@@ -72,7 +75,7 @@ class TritonLSTM(torch.autograd.Function):
         cs = torch.empty_like(hs)
         hs[0], cs[0] = h0, c0
         acts = torch.empty_like(xw)
-        cfg = _launch(T, B, H, op_dtype)
+        cfg = _launch(B, H, op_dtype)
         k.lstm_forward[cfg["grid"]](xw, whh, hs, cs, acts, T, B, H, **cfg["meta"])
         ctx.save_for_backward(x, w_ih, whh, acts, hs, cs)
         ctx.cfg = cfg
@@ -121,7 +124,7 @@ class TritonGRU(torch.autograd.Function):
         hs[0] = h0
         gates = torch.empty_like(xw)
         hwn = torch.empty(T, B, H, device=x.device, dtype=state_dtype)
-        cfg = _launch(T, B, H, op_dtype)
+        cfg = _launch(B, H, op_dtype)
         k.gru_forward[cfg["grid"]](xw, whh, b_hh.to(state_dtype).contiguous(), hs, gates, hwn, T, B, H, **cfg["meta"])
         ctx.save_for_backward(x, w_ih, whh, gates, hwn, hs)
         ctx.cfg = cfg

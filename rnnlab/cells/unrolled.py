@@ -13,6 +13,14 @@ from rnnlab.cells import reference
 from rnnlab.cells.common import Params, State, run_directions, step_mask
 
 
+def step(cell: str, xw: Tensor, h: Tensor, c: Tensor | None, p: Params) -> tuple[Tensor, Tensor | None]:
+    """One time step of ``cell`` with the reference equations; xw = x_t W_ih^T + b_ih, (B, G*H)."""
+    if cell == "lstm":
+        assert c is not None
+        return reference.lstm_step(xw, h, c, p.w_hh, p.b_hh)
+    return (reference.gru_step if cell == "gru" else reference.rnn_step)(xw, h, p.w_hh, p.b_hh), None
+
+
 def direction(
     cell: str,
     x: Tensor,  # (T, B, I)
@@ -26,12 +34,7 @@ def direction(
     outs: list[Tensor] = [x.new_empty(0)] * x.shape[0]
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     for t in steps:
-        if cell == "lstm":
-            assert c is not None
-            h_new, c_new = reference.lstm_step(xw[t], h, c, p.w_hh, p.b_hh)
-        else:
-            step = reference.gru_step if cell == "gru" else reference.rnn_step
-            h_new, c_new = step(xw[t], h, p.w_hh, p.b_hh), None
+        h_new, c_new = step(cell, xw[t], h, c, p)
         mask = step_mask(lengths, t)
         if mask is None:
             h, c = h_new, c_new
