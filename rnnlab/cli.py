@@ -90,7 +90,22 @@ def train(
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after N optimiser steps [default: 0 = no limit].", rich_help_panel=opt.T)
     ] = None,
-    lr: Annotated[float, typer.Option(help="Learning rate.", rich_help_panel=opt.T)] = 1e-3,
+    lr: Annotated[
+        float, typer.Option(help="Learning rate (the peak, under a schedule).", rich_help_panel=opt.T)
+    ] = 1e-3,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="Learning rate over the run: constant, or cosine / linear decay to --lr x --final-lr-ratio.",
+            rich_help_panel=opt.T,
+        ),
+    ] = "constant",
+    warmup: Annotated[
+        int, typer.Option(help="Raise the rate linearly to --lr over the first N steps.", rich_help_panel=opt.T)
+    ] = 0,
+    final_lr_ratio: Annotated[
+        float, typer.Option(help="Where cosine/linear decay ends, as a fraction of --lr.", rich_help_panel=opt.T)
+    ] = 0.0,
     optimizer: Annotated[str, typer.Option(help="adam or sgd.", rich_help_panel=opt.T)] = "adam",
     momentum: Annotated[float, typer.Option(help="SGD momentum.", rich_help_panel=opt.T)] = 0.0,
     weight_decay: Annotated[float, typer.Option(help="L2 weight decay.", rich_help_panel=opt.T)] = 0.0,
@@ -181,6 +196,9 @@ def train(
             max_steps=max_steps or 0,
             batch_size=batch_size,
             lr=lr,
+            schedule=schedule,
+            warmup=warmup,
+            final_lr_ratio=final_lr_ratio,
             optimizer=optimizer,
             momentum=momentum,
             weight_decay=weight_decay,

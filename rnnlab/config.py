@@ -16,6 +16,7 @@ CELLS = ("lstm", "gru", "rnn")
 READOUTS = ("last", "state", "mean")
 LAYOUTS = ("batch", "time")
 OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 ON_NAN = ("stop", "skip")
 
@@ -144,7 +145,13 @@ class TrainConfig:
     batch_size: int = 128
     """Samples per optimiser step (per process under torchrun)."""
     lr: float = 1e-3
-    """Learning rate."""
+    """Learning rate (the peak rate when a schedule is set)."""
+    schedule: str = "constant"
+    """constant, or cosine / linear decay from --lr to --lr x --final-lr-ratio over the run's steps."""
+    warmup: int = 0
+    """Raise the rate linearly from --lr/N to --lr over the first N steps; 0 means no warm-up."""
+    final_lr_ratio: float = 0.0
+    """Where cosine and linear decay end, as a fraction of --lr."""
     optimizer: str = "adam"
     """adam or sgd."""
     momentum: float = 0.0
@@ -178,6 +185,10 @@ class TrainConfig:
         check_positive("--batch-size", self.batch_size)
         check_positive("--lr", self.lr)
         check_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("--schedule", self.schedule, SCHEDULES)
+        check_positive("--warmup", self.warmup, allow_zero=True)
+        if not 0.0 <= self.final_lr_ratio <= 1.0:
+            raise ConfigError("--final-lr-ratio", f"must be in [0, 1], got {self.final_lr_ratio}")
         check_positive("--momentum", self.momentum, allow_zero=True)
         check_positive("--weight-decay", self.weight_decay, allow_zero=True)
         check_positive("--clip", self.clip, allow_zero=True)

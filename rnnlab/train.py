@@ -30,6 +30,7 @@ from rnnlab.errors import UserError
 from rnnlab.evaluate import EvalResult, evaluate
 from rnnlab.model import build_model
 from rnnlab.runs import MetricsLog, remove_stale_temporaries
+from rnnlab.schedule import lr_at, set_lr
 
 
 class Reporter(Protocol):
@@ -203,12 +204,14 @@ def fit(
                 x, y, tc.batch_size, cfg.data.layout, order, st.batch, device, data.lengths_of("train")
             )
             for xb, yb, lb in batch_iter:
+                set_lr(opt, lr_at(st.step, total, tc))
                 _train_step(net, opt, xb, yb, lb, tc, info, device, st)
                 st.batch, st.step = st.batch + 1, st.step + 1
                 reporter.step(st.step, _window_stats(st.window, window_began))
                 if st.step % tc.log_every == 0:
+                    stats = _window_stats(st.window, window_began)
                     log.write(
-                        {"kind": "step", "epoch": st.epoch, "step": st.step, **_window_stats(st.window, window_began)}
+                        {"kind": "step", "epoch": st.epoch, "step": st.step, "lr": opt.param_groups[0]["lr"], **stats}
                     )
                     st.window, window_began = [0.0, 0.0, 0.0], time.perf_counter()
                 if any_rank("name" in caught, info, device):

@@ -1,6 +1,8 @@
 """Training end to end: digits always, real MNIST where RNNLAB_DATA_DIR has it; exact resume on CPU."""
 
 import json
+import os
+import signal
 from dataclasses import replace
 
 import pytest
@@ -10,7 +12,7 @@ from rnnlab.checkpoint import load_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.runs import read_metrics
-from rnnlab.train import fit
+from rnnlab.train import Interrupted, fit
 
 DIGITS = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(64,), layers=1, dropout=0.0),
@@ -48,9 +50,49 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, stop_at) -> None:
     a = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a), "parameters differ after resume"
-    assert resumed.test == replace(whole.test, samples_per_s=resumed.test.samples_per_s)
+    # speed and the process's peak RSS are measurements of the run, not results of it
+    measured = {"samples_per_s": resumed.test.samples_per_s, "peak_memory_bytes": resumed.test.peak_memory_bytes}
+    assert resumed.test == replace(whole.test, **measured)
     strip = lambda log: [{k: v for k, v in r.items() if k not in ("seconds", "samples_per_s")} for r in log]  # noqa: E731
     assert strip(read_metrics(tmp_path / "split")) == strip(read_metrics(tmp_path / "whole"))
+
+
+class _SignalAt:
+    """A reporter that sends this process SIGINT after step N: the real interruption path, mid-run."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def start(self, total_steps: int, done_steps: int, description: str) -> None: ...
+    def epoch(self, record: dict) -> None: ...
+    def finish(self) -> None: ...
+
+    def step(self, step: int, stats: dict) -> None:
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_resume_under_a_schedule_sets_the_same_rates(tmp_path, schedule) -> None:
+    cfg = replace(
+        DIGITS,
+        model=replace(DIGITS.model, hidden=(16,)),
+        data=replace(DIGITS.data, train_subset=960),
+        train=replace(DIGITS.train, epochs=2, lr=1e-2, schedule=schedule, warmup=8, final_lr_ratio=0.1, log_every=1),
+    )
+    data = load_sequences(cfg.data)
+    whole = fit(cfg, tmp_path / "whole", data=data)
+    with pytest.raises(Interrupted):
+        fit(cfg, tmp_path / "split", reporter=_SignalAt(23), data=data)
+    resumed = fit(cfg, tmp_path / "split", resume=True, data=data)
+    assert resumed.steps == whole.steps == 60
+    rates = [r["lr"] for r in read_metrics(tmp_path / "split") if r["kind"] == "step"]
+    assert rates == [r["lr"] for r in read_metrics(tmp_path / "whole") if r["kind"] == "step"]
+    assert rates[:8] == pytest.approx([1e-2 * k / 8 for k in range(1, 9)])  # warm-up
+    assert rates[-1] == pytest.approx(1e-3) and max(rates) == pytest.approx(1e-2)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a), "parameters differ after resume"
 
 
 def test_real_mnist_subset_beats_chance(tmp_path, mnist_dir) -> None:

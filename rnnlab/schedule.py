@@ -1,0 +1,34 @@
+"""Learning-rate schedules as pure functions of the step.
+
+The rate depends only on (step, total steps, config), never on a scheduler object's state, so a resumed run sets
+exactly the rates an uninterrupted one would: nothing extra goes into the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from rnnlab.config import TrainConfig
+
+
+def lr_at(step: int, total: int, tc: TrainConfig) -> float:
+    """The rate for optimiser step ``step`` (0-based) of ``total``: linear warm-up, then the schedule's decay.
+
+    cosine and linear decay from --lr to --lr x --final-lr-ratio at the last step; constant stays at --lr.
+    """
+    if tc.warmup and step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    if tc.schedule == "constant":
+        return tc.lr
+    span = max(total - tc.warmup - 1, 1)
+    progress = min(max(step - tc.warmup, 0) / span, 1.0)
+    shape = 0.5 * (1.0 + math.cos(math.pi * progress)) if tc.schedule == "cosine" else 1.0 - progress
+    floor = tc.lr * tc.final_lr_ratio
+    return floor + (tc.lr - floor) * shape
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
