@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from rnnlab.cells import get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
+from rnnlab.dropout import Dropout
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -43,7 +44,7 @@ class SequenceClassifier(nn.Module):
         self.rnns = nn.ModuleList(
             _MODULES[cfg.cell](i, h, bidirectional=cfg.bidirectional) for i, h in zip(sizes_in, cfg.hidden_sizes)
         )
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_sizes[-1] * cfg.directions, cfg.num_classes)
         if cfg.cell == "lstm" and cfg.forget_bias:
             self._add_forget_bias(cfg.forget_bias)

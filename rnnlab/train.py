@@ -195,11 +195,14 @@ def fit(
         total, st.step, f"{cfg.model.cell} x{cfg.model.layers} on {cfg.data.dataset} ({tc.engine}, {device})"
     )
     began = time.perf_counter()
+    # the rate's clock: when this process began the log window, and how many of its samples were done by then
+    # (a resumed window already holds samples from before the interruption; they must not count as fast)
+    window = (began, st.window[2])
     with stop_signals() as caught:
         while st.epoch < tc.epochs and st.step < total:
             sampler.set_epoch(st.epoch)
             order = torch.tensor(list(sampler))
-            epoch_began = window_began = time.perf_counter()
+            epoch_began = time.perf_counter()
             batch_iter = batches(
                 x, y, tc.batch_size, cfg.data.layout, order, st.batch, device, data.lengths_of("train")
             )
@@ -207,13 +210,13 @@ def fit(
                 set_lr(opt, lr_at(st.step, total, tc))
                 _train_step(net, opt, xb, yb, lb, tc, info, device, st)
                 st.batch, st.step = st.batch + 1, st.step + 1
-                reporter.step(st.step, _window_stats(st.window, window_began))
+                reporter.step(st.step, _window_stats(st.window, window))
                 if st.step % tc.log_every == 0:
-                    stats = _window_stats(st.window, window_began)
+                    stats = _window_stats(st.window, window)
                     log.write(
                         {"kind": "step", "epoch": st.epoch, "step": st.step, "lr": opt.param_groups[0]["lr"], **stats}
                     )
-                    st.window, window_began = [0.0, 0.0, 0.0], time.perf_counter()
+                    st.window, window = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
                 if any_rank("name" in caught, info, device):
                     save()
                     raise Interrupted(caught.get("name", "SIGTERM"), run_dir, st.step)
@@ -279,12 +282,13 @@ def _train_step(
     st.window = [a + b for a, b in zip(st.window, stats)]
 
 
-def _window_stats(window: list[float], began: float) -> dict[str, float]:
-    n = max(window[2], 1.0)
+def _window_stats(sums: list[float], clock: tuple[float, float]) -> dict[str, float]:
+    n = max(sums[2], 1.0)
+    began, samples_before = clock
     return {
-        "loss": window[0] / n,
-        "accuracy": window[1] / n,
-        "samples_per_s": window[2] / max(time.perf_counter() - began, 1e-9),
+        "loss": sums[0] / n,
+        "accuracy": sums[1] / n,
+        "samples_per_s": (sums[2] - samples_before) / max(time.perf_counter() - began, 1e-9),
     }
 
 

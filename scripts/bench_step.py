@@ -1,11 +1,14 @@
 """The default `rnnlab train` step on CPU against its arithmetic floor, measured side by side in one process.
 
-    python scripts/bench_step.py [--steps 40] [--out step.json]
+    python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10]
 
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
-same threads. Then the step is timed three ways: the bare forward+backward+Adam step, the trainer's own step
+same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
+using PyTorch's nn.Dropout, whose CPU masks rnnlab's Dropout replaces), the trainer's own step
 (rnnlab.train._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
 logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
+--profile N adds where the bare step's time goes: the N operators with the most self time under
+torch.profiler, in ms per step.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -64,10 +68,47 @@ def time_steps(fn, steps: int) -> float:
     return statistics.median(times)
 
 
+def profile_ops(fn, steps: int, top: int) -> list[dict[str, float | str]]:
+    """Self CPU time per step of the ``top`` costliest operators over ``steps`` calls of ``fn``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):
+        fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            fn()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [
+        {
+            "op": e.key,
+            "ms_per_step": e.self_cpu_time_total / 1e3 / steps,
+            "share": e.self_cpu_time_total / total,
+            "calls_per_step": e.count / steps,
+        }
+        for e in events[:top]
+    ]
+
+
+def time_interleaved(fns: dict[str, Callable[[], None]], steps: int, rounds: int = 5) -> dict[str, float]:
+    """Median step time of each fn, taking turns in ``rounds`` so that a slow spell of the machine hits all."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(max(steps // rounds, 1)):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="list the N costliest operators")
     args = parser.parse_args()
     cfg = ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
     tc = TrainConfig(device="cpu")
@@ -75,14 +116,24 @@ def main() -> None:
     opt = make_optimizer(model.parameters(), tc)
     x, y = torch.randn(B, T, I), torch.randint(0, C, (B,))
 
-    def bare() -> None:
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+    # the same model with PyTorch's own dropout (bernoulli_ masks), to measure what rnnlab's CPU dropout saves
+    torch_drop = build_model(cfg, seed=0)
+    torch_drop.drop = torch.nn.Dropout(cfg.dropout)
+    torch_opt = make_optimizer(torch_drop.parameters(), tc)
 
+    def bare_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Callable[[], None]:
+        def step() -> None:
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        return step
+
+    bare = bare_step(model, opt)
     state = TrainState()
     rate_before = sgemm_gflops()
-    bare_s = time_steps(bare, args.steps)
+    pair = time_interleaved({"rnnlab": bare, "torch": bare_step(torch_drop, torch_opt)}, args.steps)
+    bare_s = pair["rnnlab"]
     trainer_s = time_steps(
         lambda: _train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state), args.steps
     )
@@ -106,6 +157,7 @@ def main() -> None:
         "sgemm_gflops_before_after": [rate_before, rate_after],
         "floor_ms": floor_s * 1e3,
         "bare_step_ms": bare_s * 1e3,
+        "bare_step_torch_dropout_ms": pair["torch"] * 1e3,
         "trainer_step_ms": trainer_s * 1e3,
         "fit_ms_per_step": fit_s * 1e3,
         "bare_over_floor": bare_s / floor_s,
@@ -114,8 +166,14 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
+    if args.profile:
+        rows["profile"] = profile_ops(bare, 10, args.profile)
     for k, v in rows.items():
-        print(f"{k:>26}: {v:.3f}" if isinstance(v, float) else f"{k:>26}: {v}")
+        if k == "profile":
+            for op in v:
+                print(f"{op['op']:>40}: {op['ms_per_step']:7.2f} ms/step {100 * op['share']:5.1f}%")
+        else:
+            print(f"{k:>26}: {v:.3f}" if isinstance(v, float) else f"{k:>26}: {v}")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
 

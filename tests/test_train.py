@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from rnnlab import train as train_module
 from rnnlab.checkpoint import load_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
@@ -124,3 +125,10 @@ def test_views_and_lengths_train_and_evaluate_under_every_engine(tmp_path, seque
         for engine in ("cudnn", "unrolled", "bptt")
     }
     assert len(set(accuracies.values())) == 1, accuracies
+
+
+def test_log_window_rate_counts_only_samples_this_process_timed(monkeypatch) -> None:
+    # A window resumed from a checkpoint (or spanning an epoch boundary) already holds 60 samples; 40 more in 2 s.
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: 12.0)
+    stats = train_module._window_stats([5.0, 90.0, 100.0], (10.0, 60.0))
+    assert stats == {"loss": 0.05, "accuracy": 0.9, "samples_per_s": 20.0}
