@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data.distributed import DistributedSampler
 
 from rnnlab.cells import get_engine
-from rnnlab.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.config import RunConfig, TrainConfig
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
@@ -31,6 +31,7 @@ from rnnlab.evaluate import EvalResult, evaluate
 from rnnlab.model import build_model
 from rnnlab.runs import MetricsLog, remove_stale_temporaries
 from rnnlab.schedule import lr_at, set_lr
+from rnnlab.train_state import TrainState, payload, restore
 
 
 class Reporter(Protocol):
@@ -55,18 +56,7 @@ class Interrupted(UserError):
     def __init__(self, signame: str, run_dir: Path, step: int) -> None:
         super().__init__(f"{signame} at step {step}: checkpoint saved; continue with `rnnlab train --resume {run_dir}`")
         self.exit_code = 143 if signame == "SIGTERM" else 130
-
-
-@dataclass
-class TrainState:
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # batches completed within the current epoch
-    step: int = 0  # optimiser steps in total
-    best_val_accuracy: float = -1.0
-    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # this epoch's loss sum, hits, samples
-    window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # the same since the last log line
-    skipped: int = 0  # batches skipped by --on-nan skip
-    history: list[dict[str, Any]] = field(default_factory=list)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -152,7 +142,7 @@ def fit(
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=info.is_main)
     torch.manual_seed(tc.seed + info.rank)  # dropout masks; parameters were seeded above
     if resume:
-        _restore(load_checkpoint(run_dir / "checkpoint.pt"), model, opt, st, device)
+        restore(load_checkpoint(run_dir / "checkpoint.pt"), model, opt, st, device)
         log.truncate_after(st.step)
     net = torch.nn.parallel.DistributedDataParallel(model) if info.active else model
 
@@ -165,7 +155,7 @@ def fit(
 
     def save(name: str = "checkpoint.pt") -> None:
         if info.is_main:
-            save_checkpoint(run_dir / name, _payload(cfg, model, opt, st, device))
+            save_checkpoint(run_dir / name, payload(cfg, model, opt, st, device))
 
     def score(split: str) -> EvalResult:
         xs, ys = getattr(data, split)
@@ -208,7 +198,7 @@ def fit(
             )
             for xb, yb, lb in batch_iter:
                 set_lr(opt, lr_at(st.step, total, tc))
-                _train_step(net, opt, xb, yb, lb, tc, info, device, st)
+                stop = _train_step(net, opt, xb, yb, lb, tc, info, device, st, "name" in caught)
                 st.batch, st.step = st.batch + 1, st.step + 1
                 reporter.step(st.step, _window_stats(st.window, window))
                 if st.step % tc.log_every == 0:
@@ -217,7 +207,7 @@ def fit(
                         {"kind": "step", "epoch": st.epoch, "step": st.step, "lr": opt.param_groups[0]["lr"], **stats}
                     )
                     st.window, window = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
-                if any_rank("name" in caught, info, device):
+                if stop:
                     save()
                     raise Interrupted(caught.get("name", "SIGTERM"), run_dir, st.step)
                 if tc.checkpoint_every and st.step % tc.checkpoint_every == 0:
@@ -256,14 +246,20 @@ def _train_step(
     info: DistInfo,
     device: torch.device,
     st: TrainState,
-) -> None:
-    """One optimiser step; adds the batch's loss sum, hits and samples to the epoch's and the log window's sums."""
+    stop_requested: bool,
+) -> bool:
+    """One optimiser step; adds the batch's loss sum, hits and samples to the epoch's and the log window's sums.
+
+    Returns whether any rank asked to stop (a signal): that question rides on the same collective as the
+    NaN check, so a step under torchrun makes one all-reduce besides DDP's own.
+    """
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=tc.bf16):
         logits = net(xb, lb)
     loss = F.cross_entropy(logits.float(), yb)
     hits_t = (logits.argmax(1) == yb).sum()
     value, hits = torch.stack((loss.detach(), hits_t.to(loss.dtype))).tolist()  # one host sync for both
-    if any_rank(not math.isfinite(value), info, device):
+    nonfinite, stop = any_rank((not math.isfinite(value), stop_requested), info, device)
+    if nonfinite:
         if tc.on_nan == "stop":
             raise UserError(
                 f"the loss became {value} at step {st.step + 1}; stopped, the last good checkpoint is kept. "
@@ -271,7 +267,7 @@ def _train_step(
             )
         opt.zero_grad(set_to_none=True)
         st.skipped += 1
-        return
+        return stop
     loss.backward()
     if tc.clip:
         torch.nn.utils.clip_grad_norm_(net.parameters(), tc.clip)
@@ -280,6 +276,7 @@ def _train_step(
     stats = (value * len(yb), hits, float(len(yb)))
     st.sums = [a + b for a, b in zip(st.sums, stats)]
     st.window = [a + b for a, b in zip(st.window, stats)]
+    return stop
 
 
 def _window_stats(sums: list[float], clock: tuple[float, float]) -> dict[str, float]:
@@ -290,43 +287,3 @@ def _window_stats(sums: list[float], clock: tuple[float, float]) -> dict[str, fl
         "accuracy": sums[1] / n,
         "samples_per_s": (sums[2] - samples_before) / max(time.perf_counter() - began, 1e-9),
     }
-
-
-def _payload(
-    cfg: RunConfig, model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
-) -> dict[str, Any]:
-    rng = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return {
-        "config": cfg.to_dict(),
-        "model": model.state_dict(),
-        "optimizer": opt.state_dict(),
-        "epoch": st.epoch,
-        "batch_in_epoch": st.batch,
-        "step": st.step,
-        "rng": rng,
-        "epoch_sums": list(st.sums),
-        "window_sums": list(st.window),
-        "skipped": st.skipped,
-        "best_val_accuracy": st.best_val_accuracy,
-        "history": list(st.history),
-        "metrics": st.history[-1] if st.history else {},
-    }
-
-
-def _restore(
-    ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
-) -> None:
-    load_weights(model, ckpt["model"], ckpt["path"])
-    try:
-        opt.load_state_dict(ckpt["optimizer"])
-    except (ValueError, KeyError) as exc:
-        raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
-    st.epoch, st.batch, st.step = ckpt["epoch"], ckpt["batch_in_epoch"], ckpt["step"]
-    st.best_val_accuracy, st.sums = ckpt["best_val_accuracy"], list(ckpt["epoch_sums"])
-    st.window, st.skipped = list(ckpt["window_sums"]), ckpt["skipped"]
-    st.history = [r for r in ckpt["history"] if r["kind"] == "epoch"]  # a "final" record only marked a stop
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    if device.type == "cuda" and "cuda" in ckpt["rng"]:
-        torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)

@@ -26,7 +26,8 @@ from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import SequenceData
 from rnnlab.distributed import DistInfo
 from rnnlab.model import build_model
-from rnnlab.train import TrainState, _train_step, fit, make_optimizer
+from rnnlab.train import _train_step, fit, make_optimizer
+from rnnlab.train_state import TrainState
 
 B, T, I, H, L, C = 128, 28, 28, 256, 2, 10  # noqa: E741  (the legend: batch, steps, inputs, ...)
 
@@ -135,7 +136,7 @@ def main() -> None:
     pair = time_interleaved({"rnnlab": bare, "torch": bare_step(torch_drop, torch_opt)}, args.steps)
     bare_s = pair["rnnlab"]
     trainer_s = time_steps(
-        lambda: _train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state), args.steps
+        lambda: _train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state, False), args.steps
     )
     rate_after = sgemm_gflops()
     n = 128 * 60  # 60 steps per epoch of random MNIST-shaped data, validation on 1280 samples

@@ -1,5 +1,10 @@
-"""Run under torchrun by test_distributed.py: train, then gather every rank's parameters into rank 0's file."""
+"""Run under torchrun by test_distributed.py: train, then gather every rank's parameters into rank 0's file.
 
+Mode "signal": rank 1 alone sends itself SIGTERM during its 5th step; every rank must stop at the same step.
+"""
+
+import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -7,15 +12,44 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from rnnlab import train
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.distributed import shutdown
-from rnnlab.train import fit
+from rnnlab.train import Interrupted, fit
 
 CFG = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),
     DataConfig(dataset="digits", train_subset=1024),
     TrainConfig(epochs=2, batch_size=128, optimizer="sgd", lr=0.5, momentum=0.9, device="cpu", log_every=1),
 )
+
+
+def signal_rank_one_at_step_five() -> None:
+    if int(os.environ.get("RANK", "0")) != 1:
+        return
+    real, calls = train._train_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    train._train_step = step
+
+
+def stopped_together(out: Path) -> None:
+    signal_rank_one_at_step_five()
+    try:
+        fit(CFG, out)
+        stopped_at = -1
+    except Interrupted as exc:
+        stopped_at = exc.step
+    steps = [torch.zeros(1) for _ in range(dist.get_world_size())]
+    dist.all_gather(steps, torch.tensor([float(stopped_at)]))
+    if dist.get_rank() == 0:
+        torch.save({"stopped_at": [int(s.item()) for s in steps]}, out / "stopped.pt")
+    shutdown()
 
 
 def main(out: Path, world: int) -> None:
@@ -37,4 +71,7 @@ def main(out: Path, world: int) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[2] == "signal":
+        stopped_together(Path(sys.argv[1]))
+    else:
+        main(Path(sys.argv[1]), int(sys.argv[2]))

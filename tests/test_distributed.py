@@ -64,6 +64,14 @@ def test_only_rank_zero_writes(ddp_runs) -> None:
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "checkpoint.pt", "metrics.jsonl", "ranks.pt"]
 
 
+def test_a_signal_on_one_rank_stops_every_rank_at_the_same_step(tmp_path) -> None:
+    done = _torchrun(2, str(WORKER), str(tmp_path), "signal")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stopped = torch.load(tmp_path / "stopped.pt")["stopped_at"]
+    assert stopped[0] == stopped[1] and stopped[0] in (5, 6), stopped  # the signalled step, or the next one
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == stopped[0]
+
+
 def test_cli_nproc_launches_torchrun(tmp_path) -> None:
     out = tmp_path / "run"
     cmd = [
