@@ -85,10 +85,10 @@ def train(
     device: opt.Device = "auto",
     batch_size: opt.BatchSize = 128,
     epochs: Annotated[
-        int | None, typer.Option(help="Passes over the training set [default: 5].", rich_help_panel=opt.T)
+        int | None, typer.Option(help="Passes over the training set \\[default: 5].", rich_help_panel=opt.T)
     ] = None,
     max_steps: Annotated[
-        int | None, typer.Option(help="Stop after N optimiser steps [default: 0 = no limit].", rich_help_panel=opt.T)
+        int | None, typer.Option(help="Stop after N optimiser steps \\[default: 0 = no limit].", rich_help_panel=opt.T)
     ] = None,
     lr: Annotated[
         float, typer.Option(help="Learning rate (the peak, under a schedule).", rich_help_panel=opt.T)
@@ -125,7 +125,7 @@ def train(
         ),
     ] = "stop",
     out: Annotated[
-        Path | None, typer.Option(help="Run folder [default: runs/<timestamp>].", rich_help_panel=opt.OUT)
+        Path | None, typer.Option(help="Run folder \\[default: runs/<timestamp>].", rich_help_panel=opt.OUT)
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace the run already in --out.", rich_help_panel=opt.OUT)] = False,
     resume: Annotated[
@@ -243,7 +243,7 @@ def _check_device(device: str, engine: str) -> None:
 def eval_(
     run: Annotated[str, typer.Argument(help="A run folder (its best.pt, else checkpoint.pt) or a checkpoint file.")],
     engine: Annotated[
-        str | None, typer.Option(help="Evaluate under this engine [default: the one it trained with].")
+        str | None, typer.Option(help="Evaluate under this engine \\[default: the one it trained with].")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Samples per batch; 0 = the whole split at once.")] = 1000,
     split: Annotated[str, typer.Option(help="test or val.")] = "test",

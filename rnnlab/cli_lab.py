@@ -27,7 +27,7 @@ def compare_cells(
     device: opt.Device = "auto",
     dtype: Annotated[str, typer.Option(help="float32, float64 or bfloat16.")] = "float32",
     engines: Annotated[
-        str | None, typer.Option(help="Comma-separated engines [default: every registered engine].")
+        str | None, typer.Option(help="Comma-separated engines \\[default: every registered engine].")
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timed repetitions per measurement (the median is reported).")] = 10,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the rows to this JSON file.")] = None,

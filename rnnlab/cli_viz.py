@@ -16,11 +16,11 @@ from rnnlab.report import console
 @app.command()
 def visualize(
     run: Annotated[str, typer.Argument(help="A run folder (its best.pt, else checkpoint.pt) or a checkpoint file.")],
-    index: Annotated[int | None, typer.Option(help="Sample of the split [default: 0, or the first --digit].")] = None,
+    index: Annotated[int | None, typer.Option(help="Sample of the split \\[default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
     split: Annotated[str, typer.Option(help="test or train.")] = "test",
-    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs [default: RUN/figures].")] = None,
-    engine: Annotated[str | None, typer.Option(help="Engine to run the model with [default: its own].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs \\[default: RUN/figures].")] = None,
+    engine: Annotated[str | None, typer.Option(help="Engine to run the model with \\[default: its own].")] = None,
     data_dir: opt.DataDir = None,
 ) -> None:
     """Draw how the net reads one digit: the image, class probabilities after each step, hidden (and cell)

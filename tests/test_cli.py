@@ -121,3 +121,21 @@ def test_existing_run_is_never_overwritten_without_force(tmp_path) -> None:
     result = run("train", "--dataset", "digits", "--out", str(out))
     assert result.exit_code == 2 and "--force" in result.stderr
     assert (out / "config.json").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    ("command", "expect"),
+    [
+        ("train", "Passes over the training set [default: 5]."),
+        ("train", "Run folder [default: runs/<timestamp>]."),
+        ("eval", "[default: the one it trained with]"),
+        ("compare-cells", "[default: every registered engine]"),
+        ("visualize", "Folder for the PNGs [default: RUN/figures]."),
+    ],
+)
+def test_help_keeps_bracketed_defaults(command: str, expect: str, monkeypatch) -> None:
+    # rich reads "[default: ...]" as a markup tag and drops it unless escaped
+    monkeypatch.setenv("COLUMNS", "250")
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert expect in " ".join(result.output.split())
