@@ -189,6 +189,8 @@ class TrainConfig:
         check_positive("--warmup", self.warmup, allow_zero=True)
         if not 0.0 <= self.final_lr_ratio <= 1.0:
             raise ConfigError("--final-lr-ratio", f"must be in [0, 1], got {self.final_lr_ratio}")
+        if self.final_lr_ratio and self.schedule == "constant":
+            raise ConfigError("--final-lr-ratio", "sets where a decay ends; add --schedule cosine or linear")
         check_positive("--momentum", self.momentum, allow_zero=True)
         check_positive("--weight-decay", self.weight_decay, allow_zero=True)
         check_positive("--clip", self.clip, allow_zero=True)

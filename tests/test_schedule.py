@@ -36,6 +36,8 @@ def test_bad_values_name_their_flag() -> None:
     with pytest.raises(ConfigError, match="--schedule"):
         TrainConfig(schedule="step")
     with pytest.raises(ConfigError, match="--final-lr-ratio"):
-        TrainConfig(final_lr_ratio=1.5)
+        TrainConfig(schedule="cosine", final_lr_ratio=1.5)
+    with pytest.raises(ConfigError, match="--final-lr-ratio: sets where a decay ends"):
+        TrainConfig(final_lr_ratio=0.1)
     with pytest.raises(ConfigError, match="--warmup"):
         TrainConfig(warmup=-1)
