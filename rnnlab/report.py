@@ -31,14 +31,17 @@ def human_bytes(n: float) -> str:
 
 
 class RichReporter:
-    """Progress bar with loss, accuracy, samples/s and ETA; one line per epoch above it."""
+    """Progress bar with loss, accuracy, learning rate, samples/s and ETA; one line per epoch above it."""
 
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2f}%  {task.fields[sps]:7.0f} samples/s"),
+            TextColumn(
+                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2f}%  lr {task.fields[lr]:.1e}  "
+                "{task.fields[sps]:6.0f} samples/s"
+            ),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
@@ -50,12 +53,17 @@ class RichReporter:
     def start(self, total_steps: int, done_steps: int, description: str) -> None:
         self.progress.start()
         self.task = self.progress.add_task(
-            description, total=total_steps, completed=done_steps, loss=0.0, acc=0.0, sps=0.0
+            description, total=total_steps, completed=done_steps, loss=0.0, acc=0.0, lr=0.0, sps=0.0
         )
 
     def step(self, step: int, stats: dict[str, float]) -> None:
         self.progress.update(
-            self.task, completed=step, loss=stats["loss"], acc=100 * stats["accuracy"], sps=stats["samples_per_s"]
+            self.task,
+            completed=step,
+            loss=stats["loss"],
+            acc=100 * stats["accuracy"],
+            lr=stats["lr"],
+            sps=stats["samples_per_s"],
         )
 
     def epoch(self, record: dict[str, Any]) -> None:

@@ -200,12 +200,10 @@ def fit(
                 set_lr(opt, lr_at(st.step, total, tc))
                 stop = _train_step(net, opt, xb, yb, lb, tc, info, device, st, "name" in caught)
                 st.batch, st.step = st.batch + 1, st.step + 1
-                reporter.step(st.step, _window_stats(st.window, window))
+                stats = {"lr": opt.param_groups[0]["lr"], **_window_stats(st.window, window)}
+                reporter.step(st.step, stats)
                 if st.step % tc.log_every == 0:
-                    stats = _window_stats(st.window, window)
-                    log.write(
-                        {"kind": "step", "epoch": st.epoch, "step": st.step, "lr": opt.param_groups[0]["lr"], **stats}
-                    )
+                    log.write({"kind": "step", "epoch": st.epoch, "step": st.step, **stats})
                     st.window, window = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
                 if stop:
                     save()
