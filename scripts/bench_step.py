@@ -1,6 +1,6 @@
 """The default `rnnlab train` step on CPU against its arithmetic floor, measured side by side in one process.
 
-    python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10]
+    python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10] [--engine cudnn]
 
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
 same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
@@ -110,15 +110,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="list the N costliest operators")
+    parser.add_argument("--engine", default="cudnn", help="the engine every timing uses")
     args = parser.parse_args()
     cfg = ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
     tc = TrainConfig(device="cpu")
-    model = build_model(cfg, seed=0)
+    model = build_model(cfg, args.engine, seed=0)
     opt = make_optimizer(model.parameters(), tc)
     x, y = torch.randn(B, T, I), torch.randint(0, C, (B,))
 
     # the same model with PyTorch's own dropout (bernoulli_ masks), to measure what rnnlab's CPU dropout saves
-    torch_drop = build_model(cfg, seed=0)
+    torch_drop = build_model(cfg, args.engine, seed=0)
     torch_drop.drop = torch.nn.Dropout(cfg.dropout)
     torch_opt = make_optimizer(torch_drop.parameters(), tc)
 
@@ -146,7 +147,7 @@ def main() -> None:
         (torch.randn(128, T, I), torch.randint(0, C, (128,))),
         C,
     )
-    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu"))
+    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu", engine=args.engine))
     started = time.perf_counter()
     result = fit(run, Path("/tmp") / f"rnnlab-bench-step-{time.time_ns()}", data=data)
     fit_s = (time.perf_counter() - started) / result.steps
@@ -164,6 +165,7 @@ def main() -> None:
         "bare_over_floor": bare_s / floor_s,
         "trainer_over_floor": trainer_s / floor_s,
         "fit_over_floor": fit_s / floor_s,
+        "engine": args.engine,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
