@@ -187,7 +187,7 @@ def fit(
     began = time.perf_counter()
     # the rate's clock: when this process began the log window, and how many of its samples were done by then
     # (a resumed window already holds samples from before the interruption; they must not count as fast)
-    window = (began, st.window[2])
+    window_clock = (began, st.window[2])
     with stop_signals() as caught:
         while st.epoch < tc.epochs and st.step < total:
             sampler.set_epoch(st.epoch)
@@ -197,14 +197,15 @@ def fit(
                 x, y, tc.batch_size, cfg.data.layout, order, st.batch, device, data.lengths_of("train")
             )
             for xb, yb, lb in batch_iter:
-                set_lr(opt, lr_at(st.step, total, tc))
+                lr = lr_at(st.step, total, tc)
+                set_lr(opt, lr)
                 stop = _train_step(net, opt, xb, yb, lb, tc, info, device, st, "name" in caught)
                 st.batch, st.step = st.batch + 1, st.step + 1
-                stats = {"lr": opt.param_groups[0]["lr"], **_window_stats(st.window, window)}
+                stats = {"lr": lr, **_window_stats(st.window, window_clock)}
                 reporter.step(st.step, stats)
                 if st.step % tc.log_every == 0:
                     log.write({"kind": "step", "epoch": st.epoch, "step": st.step, **stats})
-                    st.window, window = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
+                    st.window, window_clock = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
                 if stop:
                     save()
                     raise Interrupted(caught.get("name", "SIGTERM"), run_dir, st.step)
