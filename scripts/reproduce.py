@@ -105,11 +105,12 @@ def main() -> None:
     table = Table(
         title="reproductions" + (" (--short: a few steps each, not the published recipe)" if args.short else "")
     )
-    for col in ("experiment", "published", "rnnlab", "steps", "seconds", "source"):
+    for col in ("experiment", "seed", "published", "rnnlab", "steps", "seconds", "source"):
         table.add_column(col)
     for r in rows:
         table.add_row(
             r["experiment"],
+            str(r["seed"]),
             f"{100 * r['published']:.2f}%",
             f"{100 * r['test_accuracy']:.2f}%",
             str(r["steps"]),
