@@ -58,17 +58,6 @@ def sgemm_gflops(seconds: float = 2.0) -> float:
     return statistics.median(rates)
 
 
-def time_steps(fn, steps: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def profile_ops(fn, steps: int, top: int) -> list[dict[str, float | str]]:
     """Self CPU time per step of the ``top`` costliest operators over ``steps`` calls of ``fn``."""
     from torch.profiler import ProfilerActivity, profile
@@ -91,10 +80,13 @@ def profile_ops(fn, steps: int, top: int) -> list[dict[str, float | str]]:
     ]
 
 
-def time_interleaved(fns: dict[str, Callable[[], None]], steps: int, rounds: int = 5) -> dict[str, float]:
+def time_interleaved(
+    fns: dict[str, Callable[[], None]], steps: int, rounds: int = 5, warmup: int = 1
+) -> dict[str, float]:
     """Median step time of each fn, taking turns in ``rounds`` so that a slow spell of the machine hits all."""
     for fn in fns.values():
-        fn()
+        for _ in range(warmup):
+            fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
@@ -103,6 +95,11 @@ def time_interleaved(fns: dict[str, Callable[[], None]], steps: int, rounds: int
                 fn()
                 times[name].append(time.perf_counter() - t)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def time_steps(fn: Callable[[], None], steps: int) -> float:
+    """Median time of ``steps`` calls of one fn, after three warm-up calls."""
+    return time_interleaved({"fn": fn}, steps, rounds=1, warmup=3)["fn"]
 
 
 def main() -> None:
