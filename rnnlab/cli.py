@@ -72,6 +72,7 @@ def train(
     proj: opt.Proj = 0,
     readout: opt.Readout = "last",
     forget_bias: opt.ForgetBias = 1.0,
+    init: opt.Init = "uniform",
     dataset: opt.Dataset = "mnist",
     data_dir: opt.DataDir = None,
     sequence: opt.Sequence = "rows",
@@ -106,8 +107,10 @@ def train(
     final_lr_ratio: Annotated[
         float, typer.Option(help="Where cosine/linear decay ends, as a fraction of --lr.", rich_help_panel=opt.T)
     ] = 0.0,
-    optimizer: Annotated[str, typer.Option(help="adam or sgd.", rich_help_panel=opt.T)] = "adam",
-    momentum: Annotated[float, typer.Option(help="SGD momentum.", rich_help_panel=opt.T)] = 0.0,
+    optimizer: Annotated[str, typer.Option(help="adam, sgd or rmsprop (decay 0.9).", rich_help_panel=opt.T)] = "adam",
+    momentum: Annotated[
+        float, typer.Option(help="Momentum of sgd and rmsprop (adam has its own).", rich_help_panel=opt.T)
+    ] = 0.0,
     weight_decay: Annotated[float, typer.Option(help="L2 weight decay.", rich_help_panel=opt.T)] = 0.0,
     clip: Annotated[float, typer.Option(help="Clip the gradient norm to this; 0 = off.", rich_help_panel=opt.T)] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed for parameters, dropout and shuffling.", rich_help_panel=opt.T)] = 0,
@@ -189,6 +192,7 @@ def train(
             proj=proj,
             readout=readout,
             forget_bias=forget_bias,
+            init=init,
             data=data_cfg,
         )
         train_cfg = TrainConfig(

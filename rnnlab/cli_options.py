@@ -30,6 +30,14 @@ Readout = Annotated[
         help="What the classifier reads: last (output), state (final h) or mean (over time).", rich_help_panel=M
     ),
 ]
+Init = Annotated[
+    str,
+    typer.Option(
+        help="Initial recurrent weights: uniform (PyTorch's), orthogonal (per gate; zero biases), or identity "
+        "(orthogonal, with the cell's candidate block the identity: Cooijmans et al.'s pixel-MNIST start).",
+        rich_help_panel=M,
+    ),
+]
 ForgetBias = Annotated[float, typer.Option(help="Added to the LSTM forget-gate bias at init.", rich_help_panel=M)]
 
 Dataset = Annotated[
@@ -79,6 +87,7 @@ def model_config(
     readout: str,
     forget_bias: float,
     data: DataConfig,
+    init: str = "uniform",
 ) -> ModelConfig:
     """The model for ``data`` (already validated): the input size follows from the dataset and the view."""
     _, input_size = sequence_shape(data.dataset, data.sequence)
@@ -92,4 +101,5 @@ def model_config(
         proj=proj,
         readout=readout,
         forget_bias=forget_bias,
+        init=init,
     )

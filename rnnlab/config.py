@@ -15,7 +15,8 @@ from rnnlab.errors import ConfigError
 CELLS = ("lstm", "gru", "rnn")
 READOUTS = ("last", "state", "mean")
 LAYOUTS = ("batch", "time")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+INITS = ("uniform", "orthogonal", "identity")
 SCHEDULES = ("constant", "cosine", "linear")
 DEVICES = ("auto", "cpu", "cuda")
 ON_NAN = ("stop", "skip")
@@ -71,12 +72,15 @@ class ModelConfig:
     """What the classifier reads: the last step's output, the final hidden state, or the mean over time."""
     forget_bias: float = 1.0
     """Added to the LSTM forget-gate bias at init (0.0 reproduces seed 000)."""
+    init: str = "uniform"
+    """Initial recurrent weights: uniform (PyTorch's), orthogonal, or identity (see rnnlab.init)."""
     num_classes: int = 10
     """Output classes; set from the dataset."""
 
     def __post_init__(self) -> None:
         check_choice("--cell", self.cell, CELLS)
         check_choice("--readout", self.readout, READOUTS)
+        check_choice("--init", self.init, INITS)
         check_positive("--layers", self.layers)
         check_positive("--input-size", self.input_size)
         check_positive("--proj", self.proj, allow_zero=True)
@@ -153,9 +157,9 @@ class TrainConfig:
     final_lr_ratio: float = 0.0
     """Where cosine and linear decay end, as a fraction of --lr."""
     optimizer: str = "adam"
-    """adam or sgd."""
+    """adam, sgd, or rmsprop (squared-gradient average decaying by 0.9 per step, as Keras and Cooijmans et al.)."""
     momentum: float = 0.0
-    """SGD momentum."""
+    """Momentum of sgd and rmsprop; adam has its own."""
     weight_decay: float = 0.0
     """L2 weight decay."""
     clip: float = 0.0
@@ -192,6 +196,8 @@ class TrainConfig:
         if self.final_lr_ratio and self.schedule == "constant":
             raise ConfigError("--final-lr-ratio", "sets where a decay ends; add --schedule cosine or linear")
         check_positive("--momentum", self.momentum, allow_zero=True)
+        if self.momentum and self.optimizer == "adam":
+            raise ConfigError("--momentum", "applies to --optimizer sgd or rmsprop; adam keeps its own averages")
         check_positive("--weight-decay", self.weight_decay, allow_zero=True)
         check_positive("--clip", self.clip, allow_zero=True)
         check_choice("--device", self.device, DEVICES)

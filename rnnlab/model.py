@@ -18,6 +18,7 @@ from rnnlab.cells import get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
 from rnnlab.dropout import Dropout
+from rnnlab.init import init_recurrent
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -46,6 +47,8 @@ class SequenceClassifier(nn.Module):
         )
         self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_sizes[-1] * cfg.directions, cfg.num_classes)
+        for rnn in self.rnns:
+            init_recurrent(rnn, cfg.init)
         if cfg.cell == "lstm" and cfg.forget_bias:
             self._add_forget_bias(cfg.forget_bias)
 

@@ -25,6 +25,11 @@ def digits() -> SequenceData:
     return load_sequences(DataConfig(dataset="digits"))
 
 
+@pytest.fixture(scope="session")
+def digits_pixels() -> SequenceData:
+    return load_sequences(DataConfig(dataset="digits", sequence="pixels"))
+
+
 @pytest.fixture(autouse=True)
 def _quiet_threads() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -30,7 +30,7 @@ def test_model_config_errors_name_the_flag(kwargs: dict, flag: str) -> None:
         ({"batch_size": 0}, "--batch-size"),
         ({"epochs": 0}, "--epochs"),
         ({"lr": 0.0}, "--lr"),
-        ({"optimizer": "rmsprop"}, "--optimizer"),
+        ({"optimizer": "adagrad"}, "--optimizer"),
         ({"engine": "warp"}, "--engine"),
         ({"device": "tpu"}, "--device"),
         ({"on_nan": "ignore"}, "--on-nan"),
