@@ -121,6 +121,14 @@ def train(
     threads: Annotated[
         int, typer.Option(help="CPU threads for PyTorch; 0 = PyTorch's default.", rich_help_panel=opt.T)
     ] = 0,
+    reuse_cpu_memory: Annotated[
+        bool,
+        typer.Option(
+            help="On CPU (Linux, glibc): keep freed memory for the next step instead of returning it to the OS; "
+            "15-50% faster steps, and the process keeps its peak memory.",
+            rich_help_panel=opt.T,
+        ),
+    ] = True,
     on_nan: Annotated[
         str,
         typer.Option(
@@ -216,6 +224,7 @@ def train(
             checkpoint_every=checkpoint_every,
             on_nan=on_nan,
             threads=threads,
+            reuse_cpu_memory=reuse_cpu_memory,
         )
         cfg = RunConfig(model_cfg, data_cfg, train_cfg)
         if out is None and distributed.launched_by_torchrun():

@@ -182,6 +182,8 @@ class TrainConfig:
     """A NaN or infinite loss: stop (keep the last good checkpoint) or skip that batch."""
     threads: int = 0
     """CPU threads for PyTorch; 0 leaves PyTorch's default."""
+    reuse_cpu_memory: bool = True
+    """On CPU under glibc, keep freed memory for the next step instead of unmapping it (rnnlab.cpu_memory)."""
 
     def __post_init__(self) -> None:
         check_positive("--epochs", self.epochs)

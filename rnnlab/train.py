@@ -24,6 +24,7 @@ from torch.utils.data.distributed import DistributedSampler
 from rnnlab.cells import get_engine
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.config import RunConfig, TrainConfig
+from rnnlab.cpu_memory import keep_freed_memory
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
 from rnnlab.errors import UserError
@@ -79,7 +80,9 @@ def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
     return torch.device("cuda", info.local_rank)
 
 
-def configure_torch(tc: TrainConfig) -> None:
+def configure_torch(tc: TrainConfig, device: torch.device) -> None:
+    if device.type == "cpu" and tc.reuse_cpu_memory:
+        keep_freed_memory()
     if tc.threads:
         torch.set_num_threads(tc.threads)
     if tc.deterministic:
@@ -129,7 +132,7 @@ def fit(
     info = init_distributed(device.type)
     device = resolve_device(tc.device, info)
     reporter = reporter if reporter is not None and info.is_main else NullReporter()
-    configure_torch(tc)
+    configure_torch(tc, device)
     get_engine(tc.engine, device)
     data = data or load_sequences(cfg.data)
     if data.input_size != cfg.model.input_size:

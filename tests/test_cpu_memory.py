@@ -1,0 +1,71 @@
+"""Freed memory stays in the process after keep_freed_memory (glibc), and training asks for it on CPU only."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from rnnlab import cpu_memory
+from rnnlab import train as train_module
+
+GLIBC = (getattr(os, "confstr", lambda name: "")("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+# Allocate, touch and free 64 MB five times with glibc's own malloc, counting the page faults of each round.
+PROBE = """
+import ctypes, resource, sys
+from rnnlab.cpu_memory import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+rounds = []
+for _ in range(5):
+    before = faults()
+    p = libc.malloc(64 << 20)
+    libc.memset(p, 1, 64 << 20)
+    libc.free(p)
+    rounds.append(faults() - before)
+print(" ".join(map(str, rounds)))
+"""
+
+
+def _fault_rounds(mode: str) -> list[int]:
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
+    return [int(n) for n in out.stdout.split()]
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
+    system, keep = _fault_rounds("system"), _fault_rounds("keep")
+    pages = (64 << 20) // os.sysconf("SC_PAGE_SIZE")
+    assert keep[0] >= pages // 2, keep  # the first round maps its memory either way
+    assert max(keep[1:]) < pages // 20, keep  # later rounds reuse it
+    if system[0] >= pages // 2:  # (transparent huge pages can hide the faults of the control)
+        assert min(system[1:]) >= pages // 2, system  # without it every round faults its memory in again
+
+
+def test_no_glibc_means_nothing_is_changed(monkeypatch) -> None:
+    monkeypatch.setattr(cpu_memory, "_applied", False)
+    monkeypatch.setattr(cpu_memory.os, "confstr", lambda name: "", raising=False)
+    assert cpu_memory.keep_freed_memory() is False
+
+
+@pytest.mark.parametrize(("device", "reuse", "called"), [("cpu", True, True), ("cpu", False, False)])
+def test_training_keeps_freed_memory_on_cpu_unless_told_not_to(monkeypatch, device, reuse, called) -> None:
+    calls = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1) or True)
+    tc = replace(train_module.TrainConfig(device=device), reuse_cpu_memory=reuse)
+    train_module.configure_torch(tc, train_module.torch.device(device))
+    assert bool(calls) is called
+
+
+def test_a_cuda_run_leaves_the_host_allocator_alone(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1) or True)
+    train_module.configure_torch(train_module.TrainConfig(), train_module.torch.device("cuda"))
+    assert not calls
