@@ -3,10 +3,10 @@
 glibc hands every allocation above its mmap threshold (128 KB at first, never more than 32 MB) its own fresh
 mapping and unmaps it on free. A training step allocates and frees the same large buffers every time (the LSTM's
 workspace, activations, gradients: 125 MB at a time for pixel MNIST), so by default every step pays a page
-fault per 4 KB and the kernel's zeroing of each page. Measured in docs/BENCHMARKS.md: the default model's CPU
-step drops from about 140 to 119 ms, pixel MNIST's from about 450 to 220 ms. The price: the process holds
-on to its peak memory until it exits (here +17% resident memory). jemalloc or tcmalloc under LD_PRELOAD, which
-PyTorch's performance guide suggests, do the same from outside.
+fault per 4 KB and the kernel's zeroing of each page. scripts/bench_cpu_memory.py (docs/BENCHMARKS.md): the
+default model's CPU step goes from 160 to 114 ms, pixel MNIST's from 437 to 210 ms. The price: the process
+keeps its peak memory until it exits (resident memory +15% and +88% there). jemalloc or tcmalloc under
+LD_PRELOAD, which PyTorch's performance guide suggests, do the same from outside.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The default `rnnlab train` step on CPU against its arithmetic floor, measured side by side in one process.
 
-    python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10] [--engine cudnn]
+    python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10] [--engine cudnn] [--system-malloc]
 
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
 same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
@@ -8,7 +8,8 @@ using PyTorch's nn.Dropout, whose CPU masks rnnlab's Dropout replaces), the trai
 (rnnlab.train._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
 logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
 --profile N adds where the bare step's time goes: the N operators with the most self time under
-torch.profiler, in ms per step.
+torch.profiler, in ms per step. Like `rnnlab train` on CPU, the process keeps freed memory for reuse
+(rnnlab.cpu_memory) unless --system-malloc is given; scripts/bench_cpu_memory.py compares the two.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.cpu_memory import keep_freed_memory
 from rnnlab.data import SequenceData
 from rnnlab.distributed import DistInfo
 from rnnlab.model import build_model
@@ -108,7 +110,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="list the N costliest operators")
     parser.add_argument("--engine", default="cudnn", help="the engine every timing uses")
+    parser.add_argument("--system-malloc", action="store_true", help="leave glibc's allocator as it is")
     args = parser.parse_args()
+    kept = not args.system_malloc and keep_freed_memory()
     cfg = ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
     tc = TrainConfig(device="cpu")
     model = build_model(cfg, args.engine, seed=0)
@@ -144,7 +148,7 @@ def main() -> None:
         (torch.randn(128, T, I), torch.randint(0, C, (128,))),
         C,
     )
-    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu", engine=args.engine))
+    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu", engine=args.engine, reuse_cpu_memory=kept))
     started = time.perf_counter()
     result = fit(run, Path("/tmp") / f"rnnlab-bench-step-{time.time_ns()}", data=data)
     fit_s = (time.perf_counter() - started) / result.steps
@@ -163,6 +167,7 @@ def main() -> None:
         "trainer_over_floor": trainer_s / floor_s,
         "fit_over_floor": fit_s / floor_s,
         "engine": args.engine,
+        "cpu_memory": "kept for reuse" if kept else "system malloc",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
