@@ -15,8 +15,7 @@ from torch import nn
 
 from rnnlab.config import INITS
 
-_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
-_CANDIDATE = {"LSTM": 2, "GRU": 2, "RNN_TANH": 0, "RNN_RELU": 0}  # gate orders i,f,g,o and r,z,n
+_CANDIDATE = {"LSTM": 2, "GRU": 2, "RNN_TANH": 0}  # which gate block writes the candidate: i,f,g,o; r,z,n; h
 
 
 @torch.no_grad()
@@ -26,12 +25,12 @@ def init_recurrent(rnn: nn.RNNBase, scheme: str) -> None:
         return
     if scheme not in INITS:
         raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(INITS)}")
-    hidden, gates = rnn.hidden_size, _GATES[rnn.mode]
+    hidden = rnn.hidden_size
     for name, p in rnn.named_parameters():
         if name.startswith("weight_ih"):
             nn.init.xavier_uniform_(p)  # (G*H, I)
         elif name.startswith("weight_hh"):  # (G*H, H)
-            for k in range(gates):
+            for k in range(p.shape[0] // hidden):
                 block = p[k * hidden : (k + 1) * hidden]
                 if scheme == "identity" and k == _CANDIDATE[rnn.mode]:
                     block.copy_(torch.eye(hidden, dtype=p.dtype, device=p.device))
