@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def child(workload: str, mode: str, steps: int) -> dict[str, float]:
         if k >= 3:
             times.append(time.perf_counter() - began)
     pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return {"step_ms": 1e3 * statistics.median(times), "rss_mb": pages * 4096 / 2**20}
+    return {"step_ms": 1e3 * statistics.median(times), "rss_mb": pages * os.sysconf("SC_PAGE_SIZE") / 2**20}
 
 
 def main() -> None:

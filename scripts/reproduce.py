@@ -3,7 +3,7 @@
     python scripts/reproduce.py [--short] [--only NAME] [--seed N] [--out reproduce.json]
 
 Full mode runs each recipe as published. The pixel recipes (784 steps per sample, 50 epochs of 540 steps) take
-about 1.6 hours each on a 2-core CPU (0.21 s per step) and minutes on a GPU; they use the GPU when there is one.
+about 1.6 hours each on a 2-core CPU (0.21 s per step); they use the GPU when there is one (not yet measured).
 --short trains each experiment briefly, enough to check the recipe runs end to end, not to reach the figure.
 MNIST is read from --data-dir / RNNLAB_DATA_DIR as for `rnnlab train`.
 """
