@@ -121,14 +121,7 @@ def train(
     threads: Annotated[
         int, typer.Option(help="CPU threads for PyTorch; 0 = PyTorch's default.", rich_help_panel=opt.T)
     ] = 0,
-    reuse_cpu_memory: Annotated[
-        bool,
-        typer.Option(
-            help="On CPU (Linux, glibc): keep freed memory for the next step instead of returning it to the OS; "
-            "1.4-2.1x faster steps on the CPU measured in docs/BENCHMARKS.md; the process keeps its peak memory.",
-            rich_help_panel=opt.T,
-        ),
-    ] = True,
+    reuse_cpu_memory: opt.ReuseCpuMemory = True,
     on_nan: Annotated[
         str,
         typer.Option(
@@ -263,12 +256,14 @@ def eval_(
     data_dir: opt.DataDir = None,
     device: opt.Device = "auto",
     test_subset: opt.TestSubset = 0,
+    reuse_cpu_memory: opt.ReuseCpuMemory = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory."""
     from rnnlab.cells import get_engine
     from rnnlab.checkpoint import config_of, load_checkpoint, model_from_checkpoint
     from rnnlab.config import TrainConfig
+    from rnnlab.cpu_memory import keep_freed_memory_on
     from rnnlab.data import load_sequences
     from rnnlab.evaluate import evaluate
     from rnnlab.report import eval_table
@@ -284,6 +279,7 @@ def eval_(
     engine = engine or cfg.train.engine
     dev = resolve_device(device)
     get_engine(engine, dev)
+    keep_freed_memory_on(dev.type, reuse_cpu_memory)
     model = model_from_checkpoint(ckpt, engine).to(dev)
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, test_subset=test_subset))
     x, y = getattr(data, split)

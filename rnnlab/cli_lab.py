@@ -30,12 +30,14 @@ def compare_cells(
         str | None, typer.Option(help="Comma-separated engines \\[default: every registered engine].")
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timed repetitions per measurement (the median is reported).")] = 10,
+    reuse_cpu_memory: opt.ReuseCpuMemory = True,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Run one model under every engine: differences against the float64 reference, speed and memory."""
     from rnnlab.compare import CompareConfig
     from rnnlab.compare import compare_cells as run_compare
     from rnnlab.config import ModelConfig, parse_sizes
+    from rnnlab.cpu_memory import keep_freed_memory_on
     from rnnlab.report import compare_table
     from rnnlab.train import resolve_device
 
@@ -51,6 +53,7 @@ def compare_cells(
     )
     names = tuple(e.strip() for e in engines.split(",") if e.strip()) if engines else ()
     dev = resolve_device(device)
+    kept = keep_freed_memory_on(dev.type, reuse_cpu_memory)
     cfg = CompareConfig(
         model,
         seq=seq,
@@ -65,7 +68,7 @@ def compare_cells(
         rows = run_compare(cfg, lambda msg: status.update(f"measuring {msg}"))
     title = (
         f"{cell} L={layers} H={hidden}{' bidirectional' if bidirectional else ''} "
-        f"B={batch} T={seq} I={input_size} {dtype} on {dev}"
+        f"B={batch} T={seq} I={input_size} {dtype} on {dev}{', freed memory kept' if kept else ''}"
     )
     console.print(compare_table(rows, title))
     if json_path is not None:

@@ -35,3 +35,8 @@ def keep_freed_memory() -> bool:
     # mallopt returns 1 on success. The threshold is an int in glibc: 2**31 - 1 means never trim.
     _applied = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
     return _applied
+
+
+def keep_freed_memory_on(device_type: str, wanted: bool = True) -> bool:
+    """keep_freed_memory() for work on the CPU when wanted; CUDA work leaves the host allocator alone."""
+    return device_type == "cpu" and wanted and keep_freed_memory()

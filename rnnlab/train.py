@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data.distributed import DistributedSampler
 
+from rnnlab import cpu_memory
 from rnnlab.cells import get_engine
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.config import RunConfig, TrainConfig
-from rnnlab.cpu_memory import keep_freed_memory
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
 from rnnlab.errors import UserError
@@ -81,8 +81,7 @@ def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
 
 
 def configure_torch(tc: TrainConfig, device: torch.device) -> None:
-    if device.type == "cpu" and tc.reuse_cpu_memory:
-        keep_freed_memory()
+    cpu_memory.keep_freed_memory_on(device.type, tc.reuse_cpu_memory)
     if tc.threads:
         torch.set_num_threads(tc.threads)
     if tc.deterministic:

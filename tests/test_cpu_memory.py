@@ -1,4 +1,4 @@
-"""Freed memory stays in the process after keep_freed_memory (glibc), and training asks for it on CPU only."""
+"""Freed memory stays in the process after keep_freed_memory (glibc); train, eval, compare-cells ask for it on CPU."""
 
 import os
 import subprocess
@@ -6,9 +6,11 @@ import sys
 from dataclasses import replace
 
 import pytest
+from typer.testing import CliRunner
 
 from rnnlab import cpu_memory
 from rnnlab import train as train_module
+from rnnlab.cli import app
 
 GLIBC = (getattr(os, "confstr", lambda name: "")("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
@@ -58,7 +60,7 @@ def test_no_glibc_means_nothing_is_changed(monkeypatch) -> None:
 @pytest.mark.parametrize("reuse", [True, False])
 def test_training_keeps_freed_memory_on_cpu_unless_told_not_to(monkeypatch, reuse) -> None:
     calls = []
-    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
     tc = replace(train_module.TrainConfig(device="cpu"), reuse_cpu_memory=reuse)
     train_module.configure_torch(tc, train_module.torch.device("cpu"))
     assert bool(calls) is reuse
@@ -66,6 +68,27 @@ def test_training_keeps_freed_memory_on_cpu_unless_told_not_to(monkeypatch, reus
 
 def test_a_cuda_run_leaves_the_host_allocator_alone(monkeypatch) -> None:
     calls = []
-    monkeypatch.setattr(train_module, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
     train_module.configure_torch(train_module.TrainConfig(), train_module.torch.device("cuda"))
     assert not calls
+
+
+@pytest.mark.parametrize("flag", ["--reuse-cpu-memory", "--no-reuse-cpu-memory"])
+def test_eval_and_compare_cells_keep_freed_memory_on_cpu_unless_told_not_to(monkeypatch, tmp_path, flag) -> None:
+    runner = CliRunner()
+    out = tmp_path / "r"
+    tiny = ["--hidden", "8", "--device", "cpu"]
+    trained = runner.invoke(
+        app, ["train", "--dataset", "digits", "--layers", "1", "--epochs", "1", "--out", str(out), *tiny]
+    )
+    assert trained.exit_code == 0, trained.output
+    calls = []
+    monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
+    evaluated = runner.invoke(app, ["eval", str(out), "--device", "cpu", flag])
+    assert evaluated.exit_code == 0, evaluated.output
+    one_engine = ["--engines", "cudnn", "--layout", "batch", "--seq", "3", "--batch", "2", "--repeats", "1"]
+    compared = runner.invoke(app, ["compare-cells", *one_engine, *tiny, flag])
+    assert compared.exit_code == 0, compared.output
+    kept = flag == "--reuse-cpu-memory"
+    assert len(calls) == (2 if kept else 0)
+    assert ("freed memory kept" in compared.output) is kept
