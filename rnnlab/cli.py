@@ -73,6 +73,7 @@ def train(
     readout: opt.Readout = "last",
     forget_bias: opt.ForgetBias = 1.0,
     init: opt.Init = "uniform",
+    chrono: opt.Chrono = 0,
     dataset: opt.Dataset = "mnist",
     data_dir: opt.DataDir = None,
     sequence: opt.Sequence = "rows",
@@ -194,6 +195,7 @@ def train(
             readout=readout,
             forget_bias=forget_bias,
             init=init,
+            chrono=chrono,
             data=data_cfg,
         )
         train_cfg = TrainConfig(

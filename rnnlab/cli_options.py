@@ -39,6 +39,14 @@ Init = Annotated[
     ),
 ]
 ForgetBias = Annotated[float, typer.Option(help="Added to the LSTM forget-gate bias at init.", rich_help_panel=M)]
+Chrono = Annotated[
+    int,
+    typer.Option(
+        help="LSTM only: chrono initialisation (Tallec & Ollivier 2018) for dependencies up to this many steps: "
+        "forget-gate biases log U(1, N-1), input-gate biases their negatives, in place of --forget-bias. 0 = off.",
+        rich_help_panel=M,
+    ),
+]
 
 Dataset = Annotated[
     str, typer.Option(help="mnist, fashion-mnist, kmnist (torchvision) or digits (offline).", rich_help_panel=D)
@@ -96,6 +104,7 @@ def model_config(
     forget_bias: float,
     data: DataConfig,
     init: str = "uniform",
+    chrono: int = 0,
 ) -> ModelConfig:
     """The model for ``data`` (already validated): the input size follows from the dataset and the view."""
     _, input_size = sequence_shape(data.dataset, data.sequence)
@@ -110,4 +119,5 @@ def model_config(
         readout=readout,
         forget_bias=forget_bias,
         init=init,
+        chrono=chrono,
     )

@@ -74,6 +74,8 @@ class ModelConfig:
     """Added to the LSTM forget-gate bias at init (0.0 reproduces seed 000)."""
     init: str = "uniform"
     """Initial recurrent weights: uniform (PyTorch's), orthogonal, or identity (see rnnlab.init)."""
+    chrono: int = 0
+    """LSTM gate biases by chrono initialisation for dependencies up to this many steps (rnnlab.init); 0 = off."""
     num_classes: int = 10
     """Output classes; set from the dataset."""
 
@@ -92,6 +94,15 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError("--dropout", f"must be in [0, 1), got {self.dropout}")
+        if self.chrono:
+            if self.chrono < 3:
+                raise ConfigError(
+                    "--chrono", f"must be 0 (off) or the longest dependency, >= 3 steps; got {self.chrono}"
+                )
+            if self.cell != "lstm":
+                raise ConfigError("--chrono", f"sets LSTM gate biases; --cell {self.cell} has none to set")
+            if self.forget_bias != ModelConfig.forget_bias:
+                raise ConfigError("--forget-bias", "--chrono sets the forget-gate biases itself; drop --forget-bias")
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:

@@ -6,6 +6,11 @@ identity: as orthogonal, but the block that writes the cell's candidate (LSTM g,
 the identity. Cooijmans et al. (2016) start their pixel-MNIST LSTM so; the memory path then neither grows nor
 shrinks at first, which matters over 784 steps.
 The forget-gate bias (ModelConfig.forget_bias) is added afterwards, by the model, in every scheme.
+
+chrono (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?") sets an LSTM's gate biases instead:
+forget bias log(u), u ~ U(1, T_max - 1), and input bias its negative. Unit k then starts out remembering over about
+u_k steps, so the layer holds memories of every time scale up to T_max from the first step of training, where a
+forget bias of 1 forgets within a few steps: over 784 pixels, the label's evidence must survive hundreds of steps.
 """
 
 from __future__ import annotations
@@ -38,3 +43,16 @@ def init_recurrent(rnn: nn.RNNBase, scheme: str) -> None:
                     nn.init.orthogonal_(block)
         elif name.startswith("bias"):
             p.zero_()
+
+
+@torch.no_grad()
+def init_chrono(rnn: nn.LSTM, t_max: int) -> None:
+    """Chrono gate biases for every layer and direction of ``rnn`` (the input and forget gates; g and o untouched)."""
+    hidden = rnn.hidden_size
+    for name, p in rnn.named_parameters():
+        if name.startswith("bias_ih"):  # gate order i, f, g, o; the effective bias is bias_ih + bias_hh
+            forget = torch.empty(hidden, dtype=torch.float64).uniform_(1.0, t_max - 1.0).log_().to(p)
+            p[hidden : 2 * hidden] = forget
+            p[:hidden] = -forget
+        elif name.startswith("bias_hh"):
+            p[: 2 * hidden] = 0.0

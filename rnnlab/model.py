@@ -18,7 +18,7 @@ from rnnlab.cells import get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
 from rnnlab.dropout import Dropout
-from rnnlab.init import init_recurrent
+from rnnlab.init import init_chrono, init_recurrent
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -49,7 +49,10 @@ class SequenceClassifier(nn.Module):
         self.head = nn.Linear(cfg.hidden_sizes[-1] * cfg.directions, cfg.num_classes)
         for rnn in self.rnns:
             init_recurrent(rnn, cfg.init)
-        if cfg.cell == "lstm" and cfg.forget_bias:
+        if cfg.chrono:  # drawn after every weight, so that --chrono changes the gate biases and nothing else
+            for rnn in self.rnns:
+                init_chrono(rnn, cfg.chrono)
+        elif cfg.cell == "lstm" and cfg.forget_bias:
             self._add_forget_bias(cfg.forget_bias)
 
     @torch.no_grad()

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rnnlab.config import ModelConfig
-from rnnlab.init import init_recurrent
+from rnnlab.init import init_chrono, init_recurrent
 from rnnlab.model import build_model
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -59,3 +59,34 @@ def test_schemes_are_seeded_and_differ_between_seeds() -> None:
 def test_unknown_scheme_is_refused() -> None:
     with pytest.raises(ValueError, match="xavier"):
         init_recurrent(nn.LSTM(2, 3), "xavier")
+
+
+@pytest.mark.parametrize("scheme", ["uniform", "identity"])
+def test_chrono_sets_forget_biases_log_uniform_and_input_biases_their_negatives(scheme) -> None:
+    t_max = 784
+    cfg = ModelConfig(input_size=1, hidden=(300, 5), layers=2, bidirectional=True, init=scheme, chrono=t_max)
+    model = build_model(cfg, seed=0)
+    plain = build_model(ModelConfig(input_size=1, hidden=(300, 5), layers=2, bidirectional=True, init=scheme), seed=0)
+    for rnn, other, hidden in zip(model.rnns, plain.rnns, (300, 5)):
+        for suffix in ("l0", "l0_reverse"):
+            b_ih = getattr(rnn, f"bias_ih_{suffix}").detach()
+            b_hh = getattr(rnn, f"bias_hh_{suffix}").detach()
+            assert not b_hh[: 2 * hidden].any()  # the effective bias is the sum: all of it sits in bias_ih
+            forget = b_ih[hidden : 2 * hidden]
+            assert forget.min() >= 0 and forget.max() <= torch.log(torch.tensor(t_max - 1.0))
+            torch.testing.assert_close(b_ih[:hidden], -forget, rtol=0, atol=0)
+            # g and o, and every weight, are as the scheme left them
+            torch.testing.assert_close(b_ih[2 * hidden :], getattr(other, f"bias_ih_{suffix}")[2 * hidden :])
+            torch.testing.assert_close(getattr(rnn, f"weight_hh_{suffix}"), getattr(other, f"weight_hh_{suffix}"))
+    # the time scales exp(b_f) spread over [1, t_max - 1]: 600 draws fill each half of the range
+    scales = torch.cat([model.rnns[0].bias_ih_l0[300:600], model.rnns[0].bias_ih_l0_reverse[300:600]]).exp()
+    assert (scales < t_max / 2).sum() > 200 and (scales > t_max / 2).sum() > 200
+
+
+def test_chrono_is_seeded() -> None:
+    lstm_a, lstm_b, lstm_c = nn.LSTM(1, 16), nn.LSTM(1, 16), nn.LSTM(1, 16)
+    for lstm, seed in ((lstm_a, 3), (lstm_b, 3), (lstm_c, 4)):
+        torch.manual_seed(seed)
+        init_chrono(lstm, 100)
+    a, b, c = (lstm.bias_ih_l0[:32] for lstm in (lstm_a, lstm_b, lstm_c))  # the input and forget gates
+    assert torch.equal(a, b) and not torch.equal(a, c)
