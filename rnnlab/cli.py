@@ -230,8 +230,7 @@ def train(
     _check_device(cfg.train.device, cfg.train.engine)
     data = load_sequences(cfg.data)  # fails before any file of the run is touched
     if resume is None and is_main:
-        runs.clear_run(run_dir)
-        runs.write_config(run_dir, cfg)
+        runs.clear_run(run_dir)  # fit writes config.json
     result = fit(cfg, run_dir, RichReporter(), resume=resume is not None, data=data)
     if is_main:
         console.print(
@@ -294,4 +293,4 @@ def eval_(
 
 
 from rnnlab import cli_lab as _cli_lab  # noqa: E402,F401  (registers compare-cells, gradcheck on `app`)
-from rnnlab import cli_viz as _cli_viz  # noqa: E402,F401  (registers visualize, inspect on `app`)
+from rnnlab import cli_viz as _cli_viz  # noqa: E402,F401  (registers visualize, compare-runs, inspect)

@@ -37,6 +37,37 @@ def visualize(
         console.print(str(path), highlight=False, soft_wrap=True)
 
 
+@app.command("compare-runs")
+def compare_runs(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders written by `rnnlab train` (finished or not).")],
+    out: Annotated[Path, typer.Option(help="The PNG to write (replaced if it exists).")] = Path("runs-compared.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list instead of the table.")] = False,
+) -> None:
+    """Compare runs: validation accuracy per epoch and training loss on shared axes, and a table of best, last
+    and test accuracy; each run is labelled by the flags in which it differs from the others."""
+    import json
+
+    from rnnlab import viz
+    from rnnlab.report import runs_table
+    from rnnlab.run_compare import load_runs
+    from rnnlab.runs import check_writable
+
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out: {out} must name a .png file")
+    if out.is_dir():
+        raise UserError(f"--out: {out} is a folder; name a .png file in it")
+    summaries = load_runs(runs)
+    check_writable(out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    viz.runs_compared([(r.label, r.records) for r in summaries], out)
+    rows = [r.to_dict() for r in summaries]
+    if as_json:
+        print(json.dumps(rows))
+    else:
+        console.print(runs_table(rows))
+        console.print(str(out), highlight=False, soft_wrap=True)
+
+
 @app.command()
 def inspect(
     run: Annotated[str | None, typer.Argument(help="A run folder or checkpoint; else the model options below.")] = None,

@@ -183,3 +183,24 @@ def parameter_table(model: Any) -> Table:
     table.add_section()
     table.add_row("total", "", f"{total:,}")
     return table
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(
+        title="runs compared", caption="test: the model at the end of each run (rnnlab eval RUN scores best.pt)"
+    )
+    for col in ("run", "epochs", "steps", "best validation", "last validation", "test", "s/epoch"):
+        table.add_column(col, justify="left" if col == "run" else "right")
+    for r in rows:
+        best = f"{pct(r['best_val_accuracy'])} (epoch {r['best_epoch']})" if r["best_epoch"] else "-"
+        per_epoch = "-" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"
+        table.add_row(
+            r["label"],
+            str(r["epochs"]),
+            str(r["steps"]),
+            best,
+            pct(r["last_val_accuracy"]),
+            pct(r["test_accuracy"]),
+            per_epoch,
+        )
+    return table

@@ -30,7 +30,7 @@ from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distribu
 from rnnlab.errors import UserError
 from rnnlab.evaluate import EvalResult, evaluate
 from rnnlab.model import build_model
-from rnnlab.runs import MetricsLog, remove_stale_temporaries
+from rnnlab.runs import MetricsLog, remove_stale_temporaries, write_config
 from rnnlab.schedule import lr_at, set_lr
 from rnnlab.train_state import TrainState, payload, restore
 
@@ -145,6 +145,8 @@ def fit(
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)
+        if not resume:  # every run folder says what was trained, whoever called fit
+            write_config(run_dir, cfg)
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=info.is_main)
     torch.manual_seed(tc.seed + info.rank)  # dropout masks; parameters were seeded above
     if resume:

@@ -100,6 +100,29 @@ def curves(records: list[dict[str, Any]], path: Path) -> Path:
     return _save(fig, path)
 
 
+def runs_compared(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> Path:
+    """Validation accuracy after each epoch, and the running training loss, of several runs on shared axes."""
+    fig = Figure(figsize=(12, 4.2))
+    acc, loss = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for k, (label, records) in enumerate(runs):
+        color = f"C{k % 10}"
+        epochs = [r for r in records if r["kind"] in ("epoch", "final")]
+        steps = [r for r in records if r["kind"] == "step"]
+        acc.plot(
+            [r["step"] for r in epochs], [100 * r["val_accuracy"] for r in epochs], "o-", ms=3, color=color, label=label
+        )
+        loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], color=color, alpha=0.8, lw=1, label=label)
+    acc.set_ylabel("validation accuracy (%)")
+    loss.set_ylabel("training loss (mean over each log window)")
+    for ax in (acc, loss):
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    acc.legend(fontsize=8)
+    fig.suptitle(f"{len(runs)} runs compared")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def confusion(matrix: np.ndarray, path: Path) -> Path:
     C = matrix.shape[0]
     fig = Figure(figsize=(5.5, 4.8))

@@ -1,0 +1,114 @@
+"""`rnnlab compare-runs`: several run folders side by side, labelled by the settings in which they differ.
+
+Tuning a recipe means reading many runs that differ in one or two flags; the label of each run is exactly those
+flags (--init identity --chrono 784), so a figure or table needs no key on the side.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnlab.config import RunConfig
+from rnnlab.errors import UserError
+from rnnlab.runs import read_metrics
+
+# Settings that say where or how often, not what was trained: never part of a label.
+NOT_RECIPE = {"data.data_dir", "train.log_every", "train.checkpoint_every", "train.reuse_cpu_memory", "train.threads"}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    settings: dict[str, Any]  # "section.name" -> value, from config.json
+    records: list[dict[str, Any]] = field(repr=False)
+    label: str = ""
+
+    @property
+    def epochs(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["kind"] in ("epoch", "final")]
+
+    @property
+    def steps(self) -> int:
+        return max((r["step"] for r in self.records), default=0)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return max(self.epochs, key=lambda r: r["val_accuracy"], default=None)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Of the model at the end of the run (`rnnlab eval RUN` scores best.pt)."""
+        tests = [r for r in self.records if r["kind"] == "test"]
+        return tests[-1]["test_accuracy"] if tests else None
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        full = [r["seconds"] for r in self.records if r["kind"] == "epoch"]
+        return statistics.median(full) if full else None
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "run": str(self.path),
+            "label": self.label,
+            "epochs": len(self.epochs),
+            "steps": self.steps,
+            "best_val_accuracy": best["val_accuracy"] if best else None,
+            "best_epoch": best["epoch"] + 1 if best else None,
+            "last_val_accuracy": self.epochs[-1]["val_accuracy"] if self.epochs else None,
+            "test_accuracy": self.test_accuracy,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "val_accuracy_by_epoch": [r["val_accuracy"] for r in self.epochs],
+        }
+
+
+def _flat(raw: dict[str, Any]) -> dict[str, Any]:
+    return {f"{section}.{k}": v for section, values in raw.items() for k, v in values.items()}
+
+
+def load_run(path: Path) -> RunSummary:
+    if not path.is_dir():
+        raise UserError(f"RUNS: {path} is not a folder; give run folders written by `rnnlab train`")
+    config = path / "config.json"
+    if not config.is_file():
+        raise UserError(f"RUNS: {path} has no config.json; give run folders written by `rnnlab train`")
+    try:
+        # through RunConfig, so that a setting a run predates reads as its default, not as a difference
+        settings = _flat(RunConfig.from_dict(json.loads(config.read_text())).to_dict())
+        records = read_metrics(path)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UserError(f"RUNS: {path} holds an unreadable config.json or metrics.jsonl ({exc})") from None
+    if not any(r.get("kind") in ("epoch", "final") for r in records):
+        raise UserError(f"RUNS: {path} has not finished an epoch yet; nothing to compare")
+    return RunSummary(path, settings, records)
+
+
+def _flag(key: str, value: Any) -> str:
+    name = "--" + key.split(".", 1)[1].replace("_", "-")
+    if isinstance(value, bool):
+        return name if value else name.replace("--", "--no-", 1)
+    if isinstance(value, list):
+        value = ",".join(map(str, value))
+    return f"{name} {value}"
+
+
+def differing(runs: list[RunSummary]) -> list[str]:
+    """The recipe settings whose values are not the same in every run, in config order."""
+    keys = [k for k in runs[0].settings if k not in NOT_RECIPE]
+    keys += [k for r in runs[1:] for k in r.settings if k not in keys and k not in NOT_RECIPE]
+    return [k for k in keys if len({json.dumps(r.settings.get(k)) for r in runs}) > 1]
+
+
+def load_runs(paths: list[Path]) -> list[RunSummary]:
+    """Each run labelled by its folder's name and the flags in which it differs from the others."""
+    runs = [load_run(p) for p in paths]
+    keys = differing(runs)
+    labelled = []
+    for run in runs:
+        flags = " ".join(_flag(k, run.settings.get(k)) for k in keys)
+        labelled.append(RunSummary(run.path, run.settings, run.records, f"{run.path.name} {flags}".strip()))
+    return labelled
