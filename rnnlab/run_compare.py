@@ -98,9 +98,8 @@ def _flag(key: str, value: Any) -> str:
 
 def differing(runs: list[RunSummary]) -> list[str]:
     """The recipe settings whose values are not the same in every run, in config order."""
-    keys = [k for k in runs[0].settings if k not in NOT_RECIPE]
-    keys += [k for r in runs[1:] for k in r.settings if k not in keys and k not in NOT_RECIPE]
-    return [k for k in keys if len({json.dumps(r.settings.get(k)) for r in runs}) > 1]
+    keys = [k for k in runs[0].settings if k not in NOT_RECIPE]  # the same keys in every run: see load_run
+    return [k for k in keys if len({json.dumps(r.settings[k]) for r in runs}) > 1]
 
 
 def load_runs(paths: list[Path]) -> list[RunSummary]:
@@ -109,6 +108,6 @@ def load_runs(paths: list[Path]) -> list[RunSummary]:
     keys = differing(runs)
     labelled = []
     for run in runs:
-        flags = " ".join(_flag(k, run.settings.get(k)) for k in keys)
+        flags = " ".join(_flag(k, run.settings[k]) for k in keys)
         labelled.append(RunSummary(run.path, run.settings, run.records, f"{run.path.name} {flags}".strip()))
     return labelled
