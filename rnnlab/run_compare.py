@@ -16,8 +16,17 @@ from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
 from rnnlab.runs import read_metrics
 
-# Settings that say where or how often, not what was trained: never part of a label.
-NOT_RECIPE = {"data.data_dir", "train.log_every", "train.checkpoint_every", "train.reuse_cpu_memory", "train.threads"}
+# Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
+# from --dataset and --sequence (no flag sets them).
+NOT_RECIPE = {
+    "data.data_dir",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.reuse_cpu_memory",
+    "train.threads",
+    "model.input_size",
+    "model.num_classes",
+}
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ def _flag(key: str, value: Any) -> str:
     name = "--" + key.split(".", 1)[1].replace("_", "-")
     if isinstance(value, bool):
         return name if value else name.replace("--", "--no-", 1)
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         value = ",".join(map(str, value))
     return f"{name} {value}"
 
