@@ -1,9 +1,16 @@
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from rnnlab.checkpoint import atomic_write_bytes, load_checkpoint, model_from_checkpoint, save_checkpoint
+from rnnlab.checkpoint import (
+    atomic_write_bytes,
+    atomic_write_text,
+    load_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.errors import UserError
 from rnnlab.model import build_model
@@ -82,3 +89,16 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path) -> None:
         atomic_write_bytes(p, explode)
     assert p.read_bytes() == b"old"
     assert [f.name for f in tmp_path.iterdir()] == ["c.pt"]  # no temporary left behind
+
+
+def test_files_written_atomically_get_the_umasks_permissions_or_keep_their_own(tmp_path) -> None:
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "config.json"
+        atomic_write_text(fresh, "{}")
+        assert fresh.stat().st_mode & 0o777 == 0o644  # as open() gives, not mkstemp's 0o600
+        fresh.chmod(0o640)
+        atomic_write_text(fresh, "{}\n")
+        assert fresh.stat().st_mode & 0o777 == 0o640 and fresh.read_text() == "{}\n"
+    finally:
+        os.umask(umask)
