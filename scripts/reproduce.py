@@ -69,6 +69,12 @@ EXPERIMENTS = {
         RunConfig(PIXEL_MODEL, DataConfig(sequence="pixels"), PIXEL_TRAIN),
         {"max_steps": 20},
     ),
+    "lstm-pixels-chrono": (
+        0.989,
+        "rnnlab: the recipe above with chrono gate biases (--chrono 784, Tallec & Ollivier 2018); target ~98.9%",
+        RunConfig(replace(PIXEL_MODEL, chrono=784), DataConfig(sequence="pixels"), PIXEL_TRAIN),
+        {"max_steps": 20},
+    ),
     "lstm-permuted-pixels": (
         0.90,
         "Cooijmans et al. 2016, LSTM baseline on permuted pixel MNIST: ~90%",
