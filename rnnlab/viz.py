@@ -117,9 +117,10 @@ def runs_compared(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> P
     for ax in (acc, loss):
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    acc.legend(fontsize=8)
+    rows = math.ceil(len(runs) / 2)  # the legend goes under both panels, where it hides no curve
+    fig.legend(*acc.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"{len(runs)} runs compared")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
     return _save(fig, path)
 
 
