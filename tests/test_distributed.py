@@ -61,7 +61,8 @@ def test_only_rank_zero_writes(ddp_runs) -> None:
     lines = (run / "metrics.jsonl").read_text().splitlines()
     steps = [line for line in lines if '"kind": "step"' in line]
     assert len(steps) == 16  # 1024 samples / (2 x 64) = 8 steps per epoch, 2 epochs, one line each, not two
-    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "checkpoint.pt", "metrics.jsonl", "ranks.pt"]
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ["best.pt", "checkpoint.pt", "config.json", "metrics.jsonl", "ranks.pt"]  # fit writes config.json
 
 
 def test_a_signal_on_one_rank_stops_every_rank_at_the_same_step(tmp_path) -> None:
