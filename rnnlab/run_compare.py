@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
-from rnnlab.runs import read_metrics
+from rnnlab.runs import read_config, read_metrics
 
 # Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
 # from --dataset and --sequence (no flag sets them).
@@ -60,18 +59,18 @@ class RunSummary:
         return statistics.median(full) if full else None
 
     def to_dict(self) -> dict[str, Any]:
-        best = self.best
+        best, epochs = self.best, self.epochs
         return {
             "run": str(self.path),
             "label": self.label,
-            "epochs": len(self.epochs),
+            "epochs": len(epochs),
             "steps": self.steps,
             "best_val_accuracy": best["val_accuracy"] if best else None,
             "best_epoch": best["epoch"] + 1 if best else None,
-            "last_val_accuracy": self.epochs[-1]["val_accuracy"] if self.epochs else None,
+            "last_val_accuracy": epochs[-1]["val_accuracy"] if epochs else None,
             "test_accuracy": self.test_accuracy,
             "seconds_per_epoch": self.seconds_per_epoch,
-            "val_accuracy_by_epoch": [r["val_accuracy"] for r in self.epochs],
+            "val_accuracy_by_epoch": [r["val_accuracy"] for r in epochs],
         }
 
 
@@ -82,15 +81,12 @@ def _flat(raw: dict[str, Any]) -> dict[str, Any]:
 def load_run(path: Path) -> RunSummary:
     if not path.is_dir():
         raise UserError(f"RUNS: {path} is not a folder; give run folders written by `rnnlab train`")
-    config = path / "config.json"
-    if not config.is_file():
-        raise UserError(f"RUNS: {path} has no config.json; give run folders written by `rnnlab train`")
+    # through RunConfig, so that a setting a run predates reads as its default, not as a difference
+    settings = _flat(read_config(path, "RUNS").to_dict())
     try:
-        # through RunConfig, so that a setting a run predates reads as its default, not as a difference
-        settings = _flat(RunConfig.from_dict(json.loads(config.read_text())).to_dict())
         records = read_metrics(path)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UserError(f"RUNS: {path} holds an unreadable config.json or metrics.jsonl ({exc})") from None
+    except ValueError as exc:
+        raise UserError(f"RUNS: {path / 'metrics.jsonl'} is not readable JSON lines ({exc})") from None
     if not any(r.get("kind") in ("epoch", "final") for r in records):
         raise UserError(f"RUNS: {path} has not finished an epoch yet; nothing to compare")
     return RunSummary(path, settings, records)
@@ -115,8 +111,4 @@ def load_runs(paths: list[Path]) -> list[RunSummary]:
     """Each run labelled by its folder's name and the flags in which it differs from the others."""
     runs = [load_run(p) for p in paths]
     keys = differing(runs)
-    labelled = []
-    for run in runs:
-        flags = " ".join(_flag(k, run.settings[k]) for k in keys)
-        labelled.append(RunSummary(run.path, run.settings, run.records, f"{run.path.name} {flags}".strip()))
-    return labelled
+    return [replace(run, label=" ".join([run.path.name, *(_flag(k, run.settings[k]) for k in keys)])) for run in runs]

@@ -64,14 +64,15 @@ def write_config(path: Path, cfg: RunConfig) -> None:
     atomic_write_text(path / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
 
 
-def read_config(run: Path) -> RunConfig:
+def read_config(run: Path, what: str = "--resume") -> RunConfig:
+    """The run's config; ``what`` names the argument that gave the folder, for the error."""
     f = run / "config.json"
     if not f.is_file():
-        raise UserError(f"--resume: {run} has no config.json; give a run folder written by `rnnlab train`")
+        raise UserError(f"{what}: {run} has no config.json; give a run folder written by `rnnlab train`")
     try:
         return RunConfig.from_dict(json.loads(f.read_text()))
     except (ValueError, TypeError) as exc:
-        raise UserError(f"--resume: {f} is not a valid rnnlab config ({exc})") from None
+        raise UserError(f"{what}: {f} is not a valid rnnlab config ({exc})") from None
 
 
 class MetricsLog:
