@@ -34,7 +34,7 @@ class OneLineErrors(TyperGroup):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
-            _fail(str(exc), getattr(exc, "exit_code", 2))
+            _fail(str(exc), exc.exit_code, exc.label)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as exc:  # typer's Abort (Ctrl-C at a prompt) has no common base across versions
@@ -44,8 +44,8 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _fail(message: str, code: int) -> None:
-    err_console.print(f"rnnlab: error: {' '.join(message.split())}", markup=False, highlight=False)
+def _fail(message: str, code: int, label: str = "error") -> None:
+    err_console.print(f"rnnlab: {label}: {' '.join(message.split())}", markup=False, highlight=False)
     sys.exit(code)
 
 

@@ -4,6 +4,9 @@
 class UserError(Exception):
     """A mistake in what the user asked for (a flag, a file, a device); the message says what to do."""
 
+    label = "error"  # the word after `rnnlab:`; a stop the user asked for is not an error
+    exit_code = 2
+
 
 class ConfigError(UserError):
     """A flag value that cannot work; the message starts with the flag's name."""

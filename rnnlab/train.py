@@ -54,8 +54,11 @@ class NullReporter:
 class Interrupted(UserError):
     """SIGINT/SIGTERM: a checkpoint was written and the run can be resumed."""
 
+    label = "stopped"
+
     def __init__(self, signame: str, run_dir: Path, step: int) -> None:
-        super().__init__(f"{signame} at step {step}: checkpoint saved; continue with `rnnlab train --resume {run_dir}`")
+        resume = f"`rnnlab train --resume {run_dir}`"
+        super().__init__(f"by {signame} at step {step}; checkpoint saved; continue with {resume}")
         self.exit_code = 143 if signame == "SIGTERM" else 130
         self.step = step
 

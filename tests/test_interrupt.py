@@ -97,7 +97,8 @@ def test_signal_checkpoints_mid_epoch_and_resume_matches(tmp_path, uninterrupted
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == code, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "checkpoint saved" in lines[0] and "--resume" in lines[0], stderr
+    assert len(lines) == 1 and lines[0].startswith(f"rnnlab: stopped: by {sig.name} at step "), stderr
+    assert "checkpoint saved" in lines[0] and "--resume" in lines[0], stderr
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert 0 < ckpt["batch_in_epoch"] < 162 and ckpt["epoch"] == 0  # it stopped in the middle of an epoch
     _resume_and_compare(out, uninterrupted)
