@@ -1,6 +1,6 @@
 """``python -m rnnlab`` (and ``torchrun -m rnnlab``) run the same CLI as the ``rnnlab`` script."""
 
-from rnnlab.cli import main
+from rnnlab.entry import main
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,8 @@ import typer
 from typer.core import TyperGroup
 
 from rnnlab import cli_options as opt
-from rnnlab.errors import UserError
+from rnnlab.entry import CTRL_C
+from rnnlab.errors import Stopped, UserError
 from rnnlab.report import console, err_console
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
@@ -35,13 +36,20 @@ class OneLineErrors(TyperGroup):
             _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
             _fail(str(exc), exc.exit_code, exc.label)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
+        except KeyboardInterrupt:  # outside any command body (invoke below handles those)
+            _fail(CTRL_C, 130, Stopped.label)
         except Exception as exc:  # typer's Abort (Ctrl-C at a prompt) has no common base across versions
             if type(exc).__name__ != "Abort":
                 raise
             _fail("aborted", 1)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Ctrl-C inside a command says so in one line; typer would otherwise exit 130 in silence."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Stopped(CTRL_C) from None
 
 
 def _fail(message: str, code: int, label: str = "error") -> None:
@@ -56,10 +64,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train, compare and look inside recurrent networks (RNN, LSTM, GRU) that read images as sequences.",
 )
-
-
-def main() -> None:
-    app()
 
 
 @app.command()

@@ -4,8 +4,15 @@
 class UserError(Exception):
     """A mistake in what the user asked for (a flag, a file, a device); the message says what to do."""
 
-    label = "error"  # the word after `rnnlab:`; a stop the user asked for is not an error
+    label = "error"  # the word after `rnnlab:`
     exit_code = 2
+
+
+class Stopped(UserError):
+    """The user stopped the command (Ctrl-C, SIGTERM): not an error, so it says `stopped`."""
+
+    label = "stopped"
+    exit_code = 130
 
 
 class ConfigError(UserError):

@@ -27,7 +27,7 @@ from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.config import RunConfig, TrainConfig
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
-from rnnlab.errors import UserError
+from rnnlab.errors import Stopped, UserError
 from rnnlab.evaluate import EvalResult, evaluate
 from rnnlab.model import build_model
 from rnnlab.runs import MetricsLog, remove_stale_temporaries, write_config
@@ -51,10 +51,8 @@ class NullReporter:
     def finish(self) -> None: ...
 
 
-class Interrupted(UserError):
+class Interrupted(Stopped):
     """SIGINT/SIGTERM: a checkpoint was written and the run can be resumed."""
-
-    label = "stopped"
 
     def __init__(self, signame: str, run_dir: Path, step: int) -> None:
         resume = f"`rnnlab train --resume {run_dir}`"

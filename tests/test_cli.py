@@ -140,3 +140,36 @@ def test_help_keeps_bracketed_defaults(command: str, expect: str, monkeypatch) -
     result = run(command, "--help")
     assert result.exit_code == 0
     assert expect in " ".join(result.output.split())
+
+
+class _InterruptImport:
+    """A meta-path finder that behaves as a Ctrl-C arriving while `rnnlab.cli` (and so torch) is importing."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "rnnlab.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_the_cli_imports_ends_in_one_line(monkeypatch, capsys) -> None:
+    import sys
+
+    from rnnlab import entry
+
+    monkeypatch.delitem(sys.modules, "rnnlab.cli")
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.splitlines() == ["rnnlab: stopped: by SIGINT (Ctrl-C)"]
+
+
+def test_ctrl_c_inside_a_command_ends_in_one_line(tmp_path, monkeypatch, capfd) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rnnlab.train.fit", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        app(["train", "--dataset", "digits", "--out", str(tmp_path / "run")], prog_name="rnnlab")
+    assert stop.value.code == 130
+    assert capfd.readouterr().err.strip() == "rnnlab: stopped: by SIGINT (Ctrl-C)"
