@@ -1,6 +1,7 @@
 """The CLI through typer's CliRunner: what each command hands to the library, and how it fails."""
 
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -152,8 +153,6 @@ class _InterruptImport:
 
 
 def test_ctrl_c_while_the_cli_imports_ends_in_one_line(monkeypatch, capsys) -> None:
-    import sys
-
     from rnnlab import entry
 
     monkeypatch.delitem(sys.modules, "rnnlab.cli")
