@@ -36,8 +36,6 @@ class OneLineErrors(TyperGroup):
             _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
             _fail(str(exc), exc.exit_code, exc.label)
-        except KeyboardInterrupt:  # outside any command body (invoke below handles those)
-            _fail(CTRL_C, 130, Stopped.label)
         except Exception as exc:  # typer's Abort (Ctrl-C at a prompt) has no common base across versions
             if type(exc).__name__ != "Abort":
                 raise
