@@ -1,6 +1,24 @@
-"""``python -m rnnlab`` (and ``torchrun -m rnnlab``) run the same CLI as the ``rnnlab`` script."""
+"""The `rnnlab` script and ``python -m rnnlab`` (also ``torchrun -m rnnlab``): the CLI's entry point.
 
-from rnnlab.entry import main
+Kept free of heavy imports: a Ctrl-C while the CLI loads ends in the same one line as every other stop, not in a
+traceback from inside an import.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rnnlab.errors import CTRL_C
+
+
+def main() -> None:
+    try:
+        from rnnlab.cli import app
+    except KeyboardInterrupt:
+        print(f"rnnlab: stopped: {CTRL_C}", file=sys.stderr)
+        sys.exit(130)
+    app()
+
 
 if __name__ == "__main__":
     main()

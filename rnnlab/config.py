@@ -10,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnlab.cells import CELLS, ENGINES
 from rnnlab.errors import ConfigError
 
-CELLS = ("lstm", "gru", "rnn")
 READOUTS = ("last", "state", "mean")
 LAYOUTS = ("batch", "time")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -73,9 +73,9 @@ class ModelConfig:
     forget_bias: float = 1.0
     """Added to the LSTM forget-gate bias at init (0.0 reproduces seed 000)."""
     init: str = "uniform"
-    """Initial recurrent weights: uniform (PyTorch's), orthogonal, or identity (see rnnlab.init)."""
+    """Initial recurrent weights: uniform (PyTorch's), orthogonal, or identity (see rnnlab.model.init)."""
     chrono: int = 0
-    """LSTM gate biases by chrono initialisation for dependencies up to this many steps (rnnlab.init); 0 = off."""
+    """LSTM gate biases by chrono initialisation for dependencies up to this many steps (rnnlab.model.init); 0 = off."""
     num_classes: int = 10
     """Output classes; set from the dataset."""
 
@@ -194,7 +194,7 @@ class TrainConfig:
     threads: int = 0
     """CPU threads for PyTorch; 0 leaves PyTorch's default."""
     reuse_cpu_memory: bool = True
-    """On CPU under glibc, keep freed memory for the next step instead of unmapping it (rnnlab.cpu_memory)."""
+    """On CPU under glibc, keep freed memory for the next step instead of unmapping it (rnnlab.train.cpu_memory)."""
 
     def __post_init__(self) -> None:
         check_positive("--epochs", self.epochs)
@@ -218,8 +218,6 @@ class TrainConfig:
         check_positive("--checkpoint-every", self.checkpoint_every, allow_zero=True)
         check_choice("--on-nan", self.on_nan, ON_NAN)
         check_positive("--threads", self.threads, allow_zero=True)
-        from rnnlab.cells import ENGINES  # local: the registry imports torch
-
         check_choice("--engine", self.engine, tuple(ENGINES))
 
 

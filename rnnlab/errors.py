@@ -1,5 +1,7 @@
 """Errors a user can cause: the CLI turns them into one line on stderr and exit code 2, never a traceback."""
 
+CTRL_C = "by SIGINT (Ctrl-C)"
+
 
 class UserError(Exception):
     """A mistake in what the user asked for (a flag, a file, a device); the message says what to do."""

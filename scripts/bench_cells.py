@@ -20,8 +20,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from rnnlab.compare import CompareConfig, compare_cells
 from rnnlab.config import ModelConfig
+from rnnlab.lab.compare_cells import CompareConfig, compare_cells
 
 FULL = {"cell": ("lstm", "gru"), "batch": (16, 128, 1024), "seq": (28, 784), "hidden": (128, 256), "layers": (1, 2)}
 QUICK = {"cell": ("lstm", "gru"), "batch": (16,), "seq": (12,), "hidden": (32,), "layers": (1, 2)}

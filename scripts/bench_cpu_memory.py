@@ -1,4 +1,4 @@
-"""What keeping freed memory (rnnlab.cpu_memory) does to CPU training steps: fresh processes, taking turns.
+"""What keeping freed memory (rnnlab.train.cpu_memory) does to CPU training steps: fresh processes, taking turns.
 
     python scripts/bench_cpu_memory.py [--rounds 3] [--steps 12] [--out cpu_memory.json]
 
@@ -33,9 +33,9 @@ def child(workload: str, mode: str, steps: int) -> dict[str, float]:
     import torch
 
     from rnnlab.config import ModelConfig, TrainConfig
-    from rnnlab.cpu_memory import keep_freed_memory
-    from rnnlab.model import build_model
-    from rnnlab.train import make_optimizer
+    from rnnlab.model.classifier import build_model
+    from rnnlab.train.cpu_memory import keep_freed_memory
+    from rnnlab.train.optim import make_optimizer
 
     if mode == "kept" and not keep_freed_memory():
         raise SystemExit("this machine's C library is not glibc: nothing to compare")

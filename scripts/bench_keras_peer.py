@@ -24,7 +24,7 @@ import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import SequenceData, load_sequences
-from rnnlab.train import fit
+from rnnlab.train.loop import fit
 
 
 def keras_epoch(data: SequenceData, steps: int, seed: int) -> tuple[float, float]:

@@ -5,11 +5,11 @@
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
 same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
 using PyTorch's nn.Dropout, whose CPU masks rnnlab's Dropout replaces), the trainer's own step
-(rnnlab.train._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
+(rnnlab.train.loop._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
 logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
 --profile N adds where the bare step's time goes: the N operators with the most self time under
 torch.profiler, in ms per step. Like `rnnlab train` on CPU, the process keeps freed memory for reuse
-(rnnlab.cpu_memory) unless --system-malloc is given; scripts/bench_cpu_memory.py compares the two.
+(rnnlab.train.cpu_memory) unless --system-malloc is given; scripts/bench_cpu_memory.py compares the two.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.cpu_memory import keep_freed_memory
 from rnnlab.data import SequenceData
-from rnnlab.distributed import DistInfo
-from rnnlab.model import build_model
-from rnnlab.train import _train_step, fit, make_optimizer
-from rnnlab.train_state import TrainState
+from rnnlab.model.classifier import build_model
+from rnnlab.train.cpu_memory import keep_freed_memory
+from rnnlab.train.distributed import DistInfo
+from rnnlab.train.loop import _train_step, fit
+from rnnlab.train.optim import make_optimizer
+from rnnlab.train.state import TrainState
 
 B, T, I, H, L, C = 128, 28, 28, 256, 2, 10  # noqa: E741  (the legend: batch, steps, inputs, ...)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnlab.visualize import visualize_run
+from rnnlab.look.visualize import visualize_run
 
 KEEP = ("digit", "step_probs_grid", "step_probs_heatmap", "hidden_states", "cell_states")
 

@@ -21,11 +21,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rnnlab.checkpoint import load_checkpoint, model_from_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import SequenceData, load_sequences, sequence_shape
-from rnnlab.evaluate import evaluate
-from rnnlab.train import fit, resolve_device
+from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
+from rnnlab.train.device import resolve_device
+from rnnlab.train.evaluation import evaluate
+from rnnlab.train.loop import fit
 
 
 def test_accuracy_at_best_validation(run_dir: Path, cfg: RunConfig, data: SequenceData) -> float:

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from rnnlab import train
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.distributed import shutdown
-from rnnlab.train import Interrupted, fit
+from rnnlab.train import loop as train
+from rnnlab.train.distributed import shutdown
+from rnnlab.train.loop import Interrupted, fit
 
 CFG = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),

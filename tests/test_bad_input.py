@@ -8,12 +8,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnnlab.checkpoint import save_checkpoint
 from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.model import build_model
-from rnnlab.runs import write_config
-from rnnlab.train import fit
+from rnnlab.model.classifier import build_model
+from rnnlab.runs.checkpoint import save_checkpoint
+from rnnlab.runs.folder import write_config
+from rnnlab.train.loop import fit
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 

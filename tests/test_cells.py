@@ -2,6 +2,7 @@
 day it is registered): outputs, final states, and the gradients of the input and of every parameter."""
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -9,10 +10,10 @@ from torch import nn
 
 from rnnlab.cells import ENGINES, Engine, available_engines, get_engine, reference, register
 from rnnlab.cells.bptt import GRUFunction, LSTMFunction, RNNFunction
-from rnnlab.compare import engine_results, max_abs_diffs
 from rnnlab.config import ModelConfig
 from rnnlab.errors import UserError
-from rnnlab.model import build_model
+from rnnlab.lab.compare_cells import engine_results, max_abs_diffs
+from rnnlab.model.classifier import build_model
 
 CPU_ENGINES = [name for name, why in available_engines("cpu").items() if why is None]
 STACKS = {"1 layer": ((7,), 1), "2 layers": ((7,), 2), "per-layer sizes": ((5, 9), 2)}
@@ -134,7 +135,7 @@ def test_a_swapped_gate_is_caught(monkeypatch) -> None:
 
 
 def test_an_off_by_one_time_step_is_caught() -> None:
-    register(Engine("shifted-test-only", "planted bug", _shifted_engine))
+    register(Engine("shifted-test-only", "planted bug", SimpleNamespace(run_layer=_shifted_engine)))
     try:
         model = _model("gru", "2 layers", False, "time")
         x = torch.randn(6, 3, 4, generator=torch.Generator().manual_seed(5))
@@ -154,7 +155,13 @@ def test_unknown_or_unavailable_engine_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown engine 'warp'"):
         get_engine("warp")
     register(
-        Engine("gpu-only-test", "needs a GPU", _shifted_engine, lambda d: None if d.type == "cuda" else "needs CUDA")
+        Engine(
+            "gpu-only-test",
+            "needs a GPU",
+            SimpleNamespace(
+                run_layer=_shifted_engine, unavailable=lambda d: None if d.type == "cuda" else "needs CUDA"
+            ),
+        )
     )
     try:
         with pytest.raises(UserError, match="cannot run on cpu: needs CUDA"):

@@ -23,7 +23,7 @@ def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
         seen.update(cfg=cfg, run_dir=run_dir, resume=resume, data=data)
         raise SystemExit(0)
 
-    monkeypatch.setattr("rnnlab.train.fit", fake_fit)
+    monkeypatch.setattr("rnnlab.train.loop.fit", fake_fit)
     out = tmp_path / "r"
     result = run(
         "train",
@@ -64,7 +64,7 @@ def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
 
 def test_default_train_is_seed_001s_model(tmp_path, monkeypatch) -> None:
     seen = {}
-    monkeypatch.setattr("rnnlab.train.fit", lambda cfg, *a, **k: (seen.update(cfg=cfg), exit(0)))
+    monkeypatch.setattr("rnnlab.train.loop.fit", lambda cfg, *a, **k: (seen.update(cfg=cfg), exit(0)))
     monkeypatch.setattr("rnnlab.data.load_sequences", lambda cfg: None)
     assert run("train", "--out", str(tmp_path / "r")).exit_code == 0
     cfg = seen["cfg"]
@@ -153,7 +153,7 @@ class _InterruptImport:
 
 
 def test_ctrl_c_while_the_cli_imports_ends_in_one_line(monkeypatch, capsys) -> None:
-    from rnnlab import entry
+    from rnnlab import __main__ as entry
 
     monkeypatch.delitem(sys.modules, "rnnlab.cli")
     monkeypatch.setattr(sys, "meta_path", [_InterruptImport(), *sys.meta_path])
@@ -167,7 +167,7 @@ def test_ctrl_c_inside_a_command_ends_in_one_line(tmp_path, monkeypatch, capfd) 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rnnlab.train.fit", interrupted)
+    monkeypatch.setattr("rnnlab.train.loop.fit", interrupted)
     with pytest.raises(SystemExit) as stop:
         app(["train", "--dataset", "digits", "--out", str(tmp_path / "run")], prog_name="rnnlab")
     assert stop.value.code == 130

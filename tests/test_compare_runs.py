@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.runs import read_metrics
-from rnnlab.train import fit
+from rnnlab.runs.folder import read_metrics
+from rnnlab.train.loop import fit
 
 BASE = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rnnlab.dropout import Dropout
+from rnnlab.model.dropout import Dropout
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from rnnlab.config import ModelConfig
-from rnnlab.init import init_chrono, init_recurrent
-from rnnlab.model import build_model
+from rnnlab.model.classifier import build_model
+from rnnlab.model.init import init_chrono, init_recurrent
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 CANDIDATE = {"lstm": 2, "gru": 2, "rnn": 0}  # i,f,g,o -> g; r,z,n -> n; the tanh RNN's one block

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnlab.checkpoint import load_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
-from rnnlab.train import fit
+from rnnlab.runs.checkpoint import load_checkpoint
+from rnnlab.train.loop import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1294 digits / batch 8 = 162 steps per epoch: a signal a few steps in lands mid-epoch.

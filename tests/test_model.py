@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rnnlab.config import ModelConfig
-from rnnlab.model import build_model, count_parameters
+from rnnlab.model.classifier import build_model, count_parameters
 
 CASES = list(itertools.product(("lstm", "gru", "rnn"), ("batch", "time"), (False, True), ((16,), (8, 12))))
 

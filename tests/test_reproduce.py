@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.checkpoint import load_checkpoint, model_from_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
+from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reproduce.py"
 

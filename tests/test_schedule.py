@@ -6,7 +6,7 @@ import pytest
 
 from rnnlab.config import TrainConfig
 from rnnlab.errors import ConfigError
-from rnnlab.schedule import lr_at
+from rnnlab.train.optim import lr_at
 
 
 def rates(total: int, **kw) -> list[float]:

@@ -8,12 +8,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from rnnlab import train as train_module
-from rnnlab.checkpoint import load_checkpoint
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
-from rnnlab.runs import read_metrics
-from rnnlab.train import Interrupted, fit
+from rnnlab.runs.checkpoint import load_checkpoint
+from rnnlab.runs.folder import read_metrics
+from rnnlab.train import loop as train_module
+from rnnlab.train.loop import Interrupted, fit
+from rnnlab.train.optim import make_optimizer
 
 DIGITS = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(64,), layers=1, dropout=0.0),
@@ -136,7 +137,7 @@ def test_log_window_rate_counts_only_samples_this_process_timed(monkeypatch) -> 
 
 def test_rmsprop_follows_keras_and_cooijmans_not_torchs_defaults() -> None:
     params = [torch.nn.Parameter(torch.zeros(3))]
-    opt = train_module.make_optimizer(params, replace(DIGITS.train, optimizer="rmsprop", lr=2e-3, momentum=0.5))
+    opt = make_optimizer(params, replace(DIGITS.train, optimizer="rmsprop", lr=2e-3, momentum=0.5))
     assert isinstance(opt, torch.optim.RMSprop)
     group = opt.param_groups[0]
     assert (group["lr"], group["alpha"], group["eps"], group["momentum"]) == (2e-3, 0.9, 1e-5, 0.5)

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from rnnlab.cells import get_engine
 from rnnlab.cli import app
-from rnnlab.compare import engine_results
 from rnnlab.config import ModelConfig
 from rnnlab.errors import UserError
-from rnnlab.model import build_model
+from rnnlab.lab.compare_cells import engine_results
+from rnnlab.model.classifier import build_model
 
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (compiled Triton kernels)")
 

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from rnnlab.checkpoint import load_checkpoint, model_from_checkpoint
 from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
-from rnnlab.train import fit
+from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
+from rnnlab.train.loop import fit
 
 BASE = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),

@@ -1,33 +1,67 @@
 """The engine registry: every way of computing a recurrent layer from nn.LSTM/GRU/RNN's own parameters.
 
-An engine is one function ``run(layer, x, state, lengths) -> (output, state)`` with nn.LSTM's shapes
-(time-major). Tests iterate over this registry, so an engine is tested the day it is registered. An engine
-that cannot run on a device says why; it is never silently replaced by another.
+An engine is a module that defines how it runs one direction of a layer,
+``direction(cell, x, h0, c0, params, reverse, lengths) -> (out, h_T, c_T)`` (see ``common.DirectionFn``); the
+shared ``common.run_directions`` turns that into a whole layer with nn.LSTM's shapes. An engine that computes
+whole layers itself (``cudnn``) defines ``run_layer`` instead. A module may define ``unavailable(device)``, the
+reason it cannot run there. Tests iterate over this registry, so an engine is tested the day it is registered; an
+engine that cannot run on a device says why and is never silently replaced by another.
+
+The registry names its modules rather than importing them, so that reading it (the CLI's choices) costs no torch.
 Legend: T time steps, B batch, I input features, H hidden units, D directions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-
-from rnnlab.cells import bptt, cudnn, triton_engine, unrolled
-from rnnlab.cells.common import State
 from rnnlab.errors import UserError
 
-RunFn = Callable[[nn.RNNBase, Tensor, "State | None", "Tensor | None"], tuple[Tensor, State]]
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+
+    from rnnlab.cells.common import State
+
+CELLS = ("lstm", "gru", "rnn")  # PyTorch's nn.LSTM, nn.GRU and nn.RNN (tanh)
 
 
 @dataclass(frozen=True)
 class Engine:
     name: str
     summary: str
-    run: RunFn  # (layer, x (T,B,I), state each (D,B,H) | None, lengths (B,) | None) -> (out (T,B,D*H), state)
-    unavailable: Callable[[torch.device], str | None] = lambda device: None  # a reason, or None if it can run
-    cells: tuple[str, ...] = ("lstm", "gru", "rnn")  # the cells it implements
+    implementation: str | ModuleType | SimpleNamespace  # a module's dotted name, imported on first use, or the module
+    cells: tuple[str, ...] = CELLS  # the cells it implements
+
+    def module(self) -> Any:
+        impl = self.implementation
+        return importlib.import_module(impl) if isinstance(impl, str) else impl
+
+    def run(
+        self,
+        layer: nn.RNNBase,
+        x: Tensor,  # (T, B, I)
+        state: State | None,  # each (D, B, H)
+        lengths: Tensor | None,  # (B,)
+    ) -> tuple[Tensor, State]:  # out (T, B, D*H), state each (D, B, H)
+        impl = self.module()
+        if hasattr(impl, "run_layer"):
+            return impl.run_layer(layer, x, state, lengths)
+        from rnnlab.cells.common import run_directions
+
+        return run_directions(layer, x, state, lengths, impl.direction)
+
+    def unavailable(self, device: torch.device | str) -> str | None:
+        """Why this engine cannot run on ``device``, or None when it can."""
+        check = getattr(self.module(), "unavailable", None)
+        if check is None:
+            return None
+        import torch
+
+        return check(torch.device(device))
 
 
 ENGINES: dict[str, Engine] = {}
@@ -38,16 +72,19 @@ def register(engine: Engine) -> Engine:
     return engine
 
 
-register(Engine("cudnn", "PyTorch's nn.LSTM/GRU/RNN module (cuDNN on GPU, ATen/oneDNN on CPU)", cudnn.run))
-register(Engine("unrolled", "Python loop over time calling the reference cells; autograd backward", unrolled.run))
-register(Engine("bptt", "autograd.Function with hand-written backpropagation through time", bptt.run))
+register(Engine("cudnn", "PyTorch's nn.LSTM/GRU/RNN module (cuDNN on GPU, ATen/oneDNN on CPU)", "rnnlab.cells.cudnn"))
+register(
+    Engine(
+        "unrolled", "a Python loop over time calling the reference cells; autograd backward", "rnnlab.cells.unrolled"
+    )
+)
+register(Engine("bptt", "an autograd.Function per cell with backpropagation through time by hand", "rnnlab.cells.bptt"))
 register(
     Engine(
         "triton",
-        "persistent fused Triton kernels, forward and backward (LSTM, GRU); interpreted on CPU",
-        triton_engine.run,
-        triton_engine.unavailable,
-        triton_engine.CELLS,
+        "fused Triton kernels, forward and backward (LSTM, GRU); interpreted on CPU",
+        "rnnlab.cells.triton.engine",
+        ("lstm", "gru"),
     )
 )
 
@@ -58,7 +95,7 @@ def get_engine(name: str, device: torch.device | str | None = None) -> Engine:
         raise UserError(f"--engine: unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
     engine = ENGINES[name]
     if device is not None:
-        reason = engine.unavailable(torch.device(device))
+        reason = engine.unavailable(device)
         if reason:
             raise UserError(f"--engine {name} cannot run on {device}: {reason}")
     return engine
@@ -66,4 +103,4 @@ def get_engine(name: str, device: torch.device | str | None = None) -> Engine:
 
 def available_engines(device: torch.device | str) -> dict[str, str | None]:
     """Every registered engine with the reason it cannot run on ``device`` (None when it can)."""
-    return {name: e.unavailable(torch.device(device)) for name, e in ENGINES.items()}
+    return {name: e.unavailable(device) for name, e in ENGINES.items()}

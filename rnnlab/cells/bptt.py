@@ -12,27 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from rnnlab.cells.common import Params, State, run_directions
-
-
-def _input_product(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
-    T, B, _ = x.shape
-    return torch.addmm(bias, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)  # (T, B, G*H)
-
-
-def _param_grads(
-    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, hs: Tensor, w_ih: Tensor
-) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
-    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each."""
-    T, B, GH = dpre.shape
-    flat = dpre.reshape(T * B, GH)
-    flat_hh = flat if dpre_hh is dpre else dpre_hh.reshape(T * B, GH)
-    dx = (flat @ w_ih).view(T, B, -1) if ctx.needs_input_grad[0] else None
-    dw_ih = flat.t() @ x.reshape(T * B, -1)
-    dw_hh = flat_hh.t() @ hs[:-1].reshape(T * B, -1)
-    return dx, dw_ih, dw_hh, flat.sum(0), flat_hh.sum(0)
+from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -50,7 +32,7 @@ class LSTMFunction(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        acts = _input_product(x, w_ih, b_ih + b_hh)  # becomes the activated gates i, f, g, o in place
+        acts = input_product(x, w_ih, b_ih + b_hh)  # becomes the activated gates i, f, g, o in place
         hs = x.new_empty(T + 1, B, H)
         cs = x.new_empty(T + 1, B, H)
         tcs = x.new_empty(T, B, H)  # tanh(c_t)
@@ -94,7 +76,7 @@ class LSTMFunction(torch.autograd.Function):
             torch.mul(coef_o[t], dh, out=d[:, 3 * H :])
             dc.mul_(f[t])
             dh = torch.addmm(dout[t - 1], d, w_hh) if t > 0 else d @ w_hh
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
         return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, None
 
 
@@ -131,7 +113,7 @@ def _lstm_masked_backward(
         torch.mul(coef_o[t], dh_new, out=d[:, 3 * H :])
         dc_state = dc_state * (1 - m) + dc_new * f[t]
         dh_state = torch.addmm(dh_state * (1 - m), d, w_hh)
-    dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+    dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
     return dx, dh_state, dc_state, dw_ih, dw_hh, db_ih, db_hh, None
 
 
@@ -149,7 +131,7 @@ class GRUFunction(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        xw = _input_product(x, w_ih, b_ih)  # (T, B, 3H)
+        xw = input_product(x, w_ih, b_ih)  # (T, B, 3H)
         hw_n = x.new_empty(T, B, H)  # W_hn h + b_hn, which the reset gate scales
         rz = x.new_empty(T, B, 2 * H)
         n = x.new_empty(T, B, H)
@@ -194,7 +176,7 @@ class GRUFunction(torch.autograd.Function):
                 torch.mul(coef_x[t], dh_new.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
                 torch.mul(coef_h[t], dh_new.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
                 dh = (dh * (1 - mask[t])).addcmul_(dh_new, z[t]).addmm_(dpre_h[t], w_hh)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre_x, dpre_h, x, hs, w_ih)
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x, hs, w_ih)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
 
 
@@ -211,7 +193,7 @@ class RNNFunction(torch.autograd.Function):
         mask: Tensor | None,  # (T, B, 1) or None
     ) -> tuple[Tensor, Tensor]:
         T = x.shape[0]
-        hs = torch.cat((h0.unsqueeze(0), _input_product(x, w_ih, b_ih + b_hh)))  # (T+1, B, H)
+        hs = torch.cat((h0.unsqueeze(0), input_product(x, w_ih, b_ih + b_hh)))  # (T+1, B, H)
         w_hh_t = w_hh.t()
         for t in range(T):
             hs[t + 1].addmm_(hs[t], w_hh_t).tanh_()
@@ -237,11 +219,11 @@ class RNNFunction(torch.autograd.Function):
             for t in range(T - 1, -1, -1):
                 torch.mul(coef[t], (dout[t] + dh) * mask[t], out=dpre[t])
                 dh = torch.addmm(dh * (1 - mask[t]), dpre[t], w_hh)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre, dpre, x, hs, w_ih)
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
 
 
-def direction(
+def _direction(
     cell: str,
     x: Tensor,  # (T, B, I)
     h: Tensor,  # (B, H)
@@ -265,26 +247,18 @@ def direction(
     return (out.flip(0) if reverse else out), h_n, c_n
 
 
-def run(
-    layer: nn.RNNBase,
+def direction(
+    cell: str,
     x: Tensor,  # (T, B, I)
-    state: State | None,  # each (D, B, H)
+    h: Tensor,  # (B, H)
+    c: Tensor | None,  # (B, H), LSTM only
+    p: Params,
+    reverse: bool,
     lengths: Tensor | None,  # (B,)
-) -> tuple[Tensor, State]:
+) -> tuple[Tensor, Tensor, Tensor | None]:
     if autocast_on(x.device.type):
         # Hand-written kernels run in float32: cast once here rather than let autocast split the graph.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            state = None if state is None else _to_float(state)
-            return run_directions(layer, x.float(), state, lengths, direction)
-    return run_directions(layer, x, state, lengths, direction)
-
-
-def autocast_on(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 took no device type
-        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
-
-
-def _to_float(state: State) -> State:
-    return (state[0].float(), state[1].float()) if isinstance(state, tuple) else state.float()
+            c = None if c is None else c.float()
+            return _direction(cell, x.float(), h.float(), c, p, reverse, lengths)
+    return _direction(cell, x, h, c, p, reverse, lengths)

@@ -6,7 +6,7 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions (1
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -79,3 +79,29 @@ def run_directions(
 def step_mask(lengths: Tensor | None, t: int) -> Tensor | None:
     """(B, 1) bool: which samples still have a valid step at time t; None when every sequence is full length."""
     return None if lengths is None else (t < lengths).unsqueeze(1)
+
+
+def input_product(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
+    """x W_ih^T + bias for every step at once: one matmul (T*B, I) x (I, G*H), as every engine begins."""
+    T, B, _ = x.shape
+    return torch.addmm(bias, x.reshape(T * B, -1), w_ih.t()).view(T, B, -1)  # (T, B, G*H)
+
+
+def param_grads(
+    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, hs: Tensor, w_ih: Tensor
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
+    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each."""
+    T, B, GH = dpre.shape
+    flat = dpre.reshape(T * B, GH)
+    flat_hh = flat if dpre_hh is dpre else dpre_hh.reshape(T * B, GH)
+    dx = (flat @ w_ih).view(T, B, -1) if ctx.needs_input_grad[0] else None
+    dw_ih = flat.t() @ x.reshape(T * B, -1)
+    dw_hh = flat_hh.t() @ hs[:-1].reshape(T * B, -1)
+    return dx, dw_ih, dw_hh, flat.sum(0), flat_hh.sum(0)
+
+
+def autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 took no device type
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()

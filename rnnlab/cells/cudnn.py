@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnlab.cells.common import State
 
 
-def run(
+def run_layer(
     layer: nn.RNNBase,
     x: Tensor,  # (T, B, I)
     state: State | None,  # each (D, B, H)

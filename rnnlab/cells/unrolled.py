@@ -7,10 +7,10 @@ Legend: T time steps, B batch, I input features, H hidden units.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnlab.cells import reference
-from rnnlab.cells.common import Params, State, run_directions, step_mask
+from rnnlab.cells.common import Params, step_mask
 
 
 def step(cell: str, xw: Tensor, h: Tensor, c: Tensor | None, p: Params) -> tuple[Tensor, Tensor | None]:
@@ -44,12 +44,3 @@ def direction(
             c = None if c is None or c_new is None else torch.where(mask, c_new, c)
             outs[t] = torch.where(mask, h_new, torch.zeros_like(h_new))
     return torch.stack(outs), h, c
-
-
-def run(
-    layer: nn.RNNBase,
-    x: Tensor,  # (T, B, I)
-    state: State | None,  # each (D, B, H)
-    lengths: Tensor | None,  # (B,)
-) -> tuple[Tensor, State]:
-    return run_directions(layer, x, state, lengths, direction)

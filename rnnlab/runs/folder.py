@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rnnlab.checkpoint import atomic_write_text
+from rnnlab.runs.files import atomic_write_text
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
 

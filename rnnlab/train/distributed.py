@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from rnnlab.errors import UserError
+from rnnlab.runs.folder import default_run_dir
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,33 @@ def any_rank(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> t
     t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return tuple(bool(v) for v in t.tolist())
+
+
+def strip_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def relaunch_with_torchrun(nproc: int, out: Path | None, argv: list[str]) -> int:
+    """Run ``python -m torch.distributed.run --nproc_per_node N -m rnnlab <argv>``; returns its exit code."""
+    args = strip_nproc(argv)
+    if out is None and "--resume" not in args:
+        args += ["--out", str(default_run_dir())]  # every rank must agree on one folder
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "rnnlab",
+        *args,
+    ]
+    return subprocess.call(cmd)

@@ -16,7 +16,7 @@ from torch import Tensor
 from rnnlab.cells import get_engine, unrolled
 from rnnlab.cells.common import Params, layer_params
 from rnnlab.data import batches, layout_shape
-from rnnlab.model import SequenceClassifier
+from rnnlab.model.classifier import SequenceClassifier
 
 
 def _batched(model: SequenceClassifier, seq: Tensor) -> Tensor:

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import torch
 
-from rnnlab import probe, viz
-from rnnlab.checkpoint import atomic_write_text, config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.data import IMAGE_SIZES, as_image, load_sequences
 from rnnlab.errors import UserError
-from rnnlab.runs import read_metrics
+from rnnlab.look import figures as viz
+from rnnlab.look import probe
+from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
+from rnnlab.runs.files import atomic_write_text
+from rnnlab.runs.folder import read_metrics
 
 
 @dataclass(frozen=True)

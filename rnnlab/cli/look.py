@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from rnnlab import cli_options as opt
 from rnnlab.cli import app
+from rnnlab.cli import options as opt
+from rnnlab.cli.tables import console
 from rnnlab.errors import UserError
-from rnnlab.report import console
 
 
 @app.command()
@@ -25,8 +25,8 @@ def visualize(
 ) -> None:
     """Draw how the net reads one digit: the image, class probabilities after each step, hidden (and cell)
     states, training curves and the test confusion matrix. Prints the paths it wrote."""
-    from rnnlab.report import step_table
-    from rnnlab.visualize import visualize_run
+    from rnnlab.cli.tables import step_table
+    from rnnlab.look.visualize import visualize_run
 
     if split not in ("test", "train"):
         raise UserError(f"--split: unknown split {split!r}; choose test or train")
@@ -47,10 +47,10 @@ def compare_runs(
     and test accuracy; each run is labelled by the flags in which it differs from the others."""
     import json
 
-    from rnnlab import viz
-    from rnnlab.report import runs_table
-    from rnnlab.run_compare import load_runs
-    from rnnlab.runs import check_writable
+    from rnnlab.look import figures as viz
+    from rnnlab.cli.tables import runs_table
+    from rnnlab.lab.compare_runs import load_runs
+    from rnnlab.runs.folder import check_writable
 
     if out.suffix.lower() != ".png":
         raise UserError(f"--out: {out} must name a .png file")
@@ -84,16 +84,16 @@ def inspect(
     layout: opt.Layout = "batch",
 ) -> None:
     """Print the path a batch takes through the model, every tensor's shape, and every parameter."""
+    from rnnlab.cli.tables import parameter_table, shape_table
     from rnnlab.config import DataConfig
     from rnnlab.data import sequence_shape
-    from rnnlab.model import build_model
-    from rnnlab.probe import shape_walk
-    from rnnlab.report import parameter_table, shape_table
+    from rnnlab.look.probe import shape_walk
+    from rnnlab.model.classifier import build_model
 
     if batch_size <= 0:
         raise UserError(f"--batch-size: must be > 0, got {batch_size}")
     if run is not None:
-        from rnnlab.checkpoint import config_of, load_checkpoint
+        from rnnlab.runs.checkpoint import config_of, load_checkpoint
 
         cfg = config_of(load_checkpoint(run))
         model_cfg, data_cfg = cfg.model, cfg.data

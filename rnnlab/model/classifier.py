@@ -17,8 +17,8 @@ from torch import Tensor, nn
 from rnnlab.cells import get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
-from rnnlab.dropout import Dropout
-from rnnlab.init import init_chrono, init_recurrent
+from rnnlab.model.dropout import Dropout
+from rnnlab.model.init import init_chrono, init_recurrent
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 

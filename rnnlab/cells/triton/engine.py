@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from rnnlab.cells.bptt import _input_product, _param_grads, autocast_on
-from rnnlab.cells.common import Params, State, run_directions
+from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
 from rnnlab.errors import UserError
 
 CELLS = ("lstm", "gru")
@@ -23,7 +22,7 @@ CELLS = ("lstm", "gru")
 
 def unavailable(device: torch.device) -> str | None:
     try:
-        from rnnlab.cells import triton_kernels
+        from rnnlab.cells.triton import kernels as triton_kernels
     except ImportError as exc:
         return f"triton is not installed ({exc})"
     if device.type == "cuda" or triton_kernels.INTERPRETED:
@@ -35,7 +34,7 @@ BLOCK_B = 16  # batch rows per program: the smallest tile tl.dot takes
 
 
 def _launch(B: int, H: int, dtype: torch.dtype) -> dict[str, Any]:
-    from rnnlab.cells.triton_kernels import INTERPRETED
+    from rnnlab.cells.triton.kernels import INTERPRETED
 
     block_h = max(16, min(64, triton_next_pow2(H)))
     precision = "tf32" if dtype == torch.float32 and torch.backends.cudnn.allow_tf32 else "ieee"
@@ -64,12 +63,12 @@ class TritonLSTM(torch.autograd.Function):
         b_hh: Tensor,
         op_dtype: torch.dtype,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        from rnnlab.cells import triton_kernels as k
+        from rnnlab.cells.triton import kernels as k
 
         T, B, _ = x.shape
         H = w_hh.shape[1]
         state_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        xw = _input_product(x.to(op_dtype), w_ih.to(op_dtype), (b_ih + b_hh).to(op_dtype)).to(state_dtype).contiguous()
+        xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), (b_ih + b_hh).to(op_dtype)).to(state_dtype).contiguous()
         whh = w_hh.to(op_dtype).contiguous()
         hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
         cs = torch.empty_like(hs)
@@ -83,7 +82,7 @@ class TritonLSTM(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells import triton_kernels as k
+        from rnnlab.cells.triton import kernels as k
 
         x, w_ih, whh, acts, hs, cs = ctx.saved_tensors
         T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
@@ -103,7 +102,7 @@ class TritonLSTM(torch.autograd.Function):
             **ctx.cfg["meta"],
         )
         dh0 = dgates[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
         return cast(dx), cast(dh0), cast(dc), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
 
@@ -113,12 +112,12 @@ class TritonGRU(torch.autograd.Function):
     def forward(
         ctx: Any, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, op_dtype: torch.dtype
     ) -> tuple[Tensor, Tensor]:
-        from rnnlab.cells import triton_kernels as k
+        from rnnlab.cells.triton import kernels as k
 
         T, B, _ = x.shape
         H = w_hh.shape[1]
         state_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        xw = _input_product(x.to(op_dtype), w_ih.to(op_dtype), b_ih.to(op_dtype)).to(state_dtype).contiguous()
+        xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), b_ih.to(op_dtype)).to(state_dtype).contiguous()
         whh = w_hh.to(op_dtype).contiguous()
         hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
         hs[0] = h0
@@ -132,7 +131,7 @@ class TritonGRU(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells import triton_kernels as k
+        from rnnlab.cells.triton import kernels as k
 
         x, w_ih, whh, gates, hwn, hs = ctx.saved_tensors
         T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
@@ -142,7 +141,7 @@ class TritonGRU(torch.autograd.Function):
             dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h, T, B, H, **ctx.cfg["meta"]
         )
         dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
         return cast(dx), cast(dh0), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
 
@@ -187,12 +186,3 @@ def direction(
             (out, h_n), c_n = TritonGRU.apply(x, h.to(x.dtype), *p, op_dtype), None
     out = out.to(x.dtype)
     return (out.flip(0) if reverse else out), h_n.to(x.dtype), None if c_n is None else c_n.to(x.dtype)
-
-
-def run(
-    layer: nn.RNNBase,
-    x: Tensor,  # (T, B, I)
-    state: State | None,  # each (D, B, H)
-    lengths: Tensor | None,  # (B,)
-) -> tuple[Tensor, State]:
-    return run_directions(layer, x, state, lengths, direction)

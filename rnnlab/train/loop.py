@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -21,18 +20,18 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data.distributed import DistributedSampler
 
-from rnnlab import cpu_memory
 from rnnlab.cells import get_engine
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.config import RunConfig, TrainConfig
 from rnnlab.data import SequenceData, batches, load_sequences
-from rnnlab.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
 from rnnlab.errors import Stopped, UserError
-from rnnlab.evaluate import EvalResult, evaluate
-from rnnlab.model import build_model
-from rnnlab.runs import MetricsLog, remove_stale_temporaries, write_config
-from rnnlab.schedule import lr_at, set_lr
-from rnnlab.train_state import TrainState, payload, restore
+from rnnlab.model.classifier import build_model
+from rnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.runs.folder import MetricsLog, remove_stale_temporaries, write_config
+from rnnlab.train.device import configure_torch, resolve_device
+from rnnlab.train.distributed import DistInfo, all_reduce_sum, any_rank, init_distributed
+from rnnlab.train.evaluation import EvalResult, evaluate
+from rnnlab.train.optim import lr_at, make_optimizer, set_lr
+from rnnlab.train.state import TrainState, payload, restore
 
 
 class Reporter(Protocol):
@@ -71,35 +70,6 @@ class TrainResult:
     seconds: float
     history: list[dict[str, Any]]
     model: torch.nn.Module  # the trained model, as this process holds it
-
-
-def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is visible here; use --device cpu (or auto)")
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return torch.device("cuda", info.local_rank)
-
-
-def configure_torch(tc: TrainConfig, device: torch.device) -> None:
-    cpu_memory.keep_freed_memory_on(device.type, tc.reuse_cpu_memory)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    if tc.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what PyTorch documents for cuBLAS
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-
-
-def make_optimizer(params: Any, tc: TrainConfig) -> torch.optim.Optimizer:
-    if tc.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
-    if tc.optimizer == "rmsprop":  # alpha and eps as in Keras / Blocks' RMSProp (max_scaling 1e5), not torch's 0.99
-        return torch.optim.RMSprop(
-            params, lr=tc.lr, alpha=0.9, eps=1e-5, momentum=tc.momentum, weight_decay=tc.weight_decay
-        )
-    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
 
 
 @contextlib.contextmanager

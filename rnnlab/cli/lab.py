@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from rnnlab import cli_options as opt
 from rnnlab.cli import app
+from rnnlab.cli import options as opt
+from rnnlab.cli.tables import console
 from rnnlab.errors import UserError
-from rnnlab.report import console
 
 
 @app.command("compare-cells")
@@ -34,12 +34,12 @@ def compare_cells(
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
 ) -> None:
     """Run one model under every engine: differences against the float64 reference, speed and memory."""
-    from rnnlab.compare import CompareConfig
-    from rnnlab.compare import compare_cells as run_compare
+    from rnnlab.cli.tables import compare_table
     from rnnlab.config import ModelConfig, parse_sizes
-    from rnnlab.cpu_memory import keep_freed_memory_on
-    from rnnlab.report import compare_table
-    from rnnlab.train import resolve_device
+    from rnnlab.lab.compare_cells import CompareConfig
+    from rnnlab.lab.compare_cells import compare_cells as run_compare
+    from rnnlab.train.cpu_memory import keep_freed_memory_on
+    from rnnlab.train.device import resolve_device
 
     if layout not in ("batch", "time", "both"):
         raise UserError(f"--layout: unknown layout {layout!r}; choose batch, time or both")
@@ -72,7 +72,7 @@ def compare_cells(
     )
     console.print(compare_table(rows, title))
     if json_path is not None:
-        from rnnlab.checkpoint import atomic_write_text
+        from rnnlab.runs.files import atomic_write_text
 
         atomic_write_text(json_path, json.dumps(rows, indent=2) + "\n")
         console.print(f"wrote {json_path}")
@@ -84,8 +84,8 @@ def gradcheck() -> None:
 
     Exit code 1 if any check fails.
     """
-    from rnnlab.gradcheck import TOLERANCE, run_gradcheck
-    from rnnlab.report import gradcheck_table
+    from rnnlab.cli.tables import gradcheck_table
+    from rnnlab.lab.gradcheck import TOLERANCE, run_gradcheck
 
     with console.status("checking gradients in float64"):
         rows = run_gradcheck()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rnnlab.evaluate import EvalResult
+from rnnlab.train.evaluation import EvalResult
 
 # Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140

@@ -21,7 +21,7 @@ from rnnlab.cells import ENGINES, available_engines
 from rnnlab.config import ModelConfig, check_positive
 from rnnlab.data import layout_shape
 from rnnlab.errors import ConfigError
-from rnnlab.model import SequenceClassifier, build_model
+from rnnlab.model.classifier import SequenceClassifier, build_model
 
 REFERENCE = "unrolled"
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import UserError
-from rnnlab.runs import read_config, read_metrics
+from rnnlab.runs.folder import read_config, read_metrics
 
 # Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
 # from --dataset and --sequence (no flag sets them).

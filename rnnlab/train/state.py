@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from rnnlab.checkpoint import load_weights
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
+from rnnlab.runs.checkpoint import load_weights
 
 
 @dataclass

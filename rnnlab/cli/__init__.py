@@ -15,10 +15,9 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from rnnlab import cli_options as opt
-from rnnlab.entry import CTRL_C
-from rnnlab.errors import Stopped, UserError
-from rnnlab.report import console, err_console
+from rnnlab.cli import options as opt
+from rnnlab.cli.tables import console, err_console
+from rnnlab.errors import CTRL_C, Stopped, UserError
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
 _CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -157,14 +156,15 @@ def train(
 
     With no flags: seed 001's model (2-layer LSTM-256, dropout 0.5, Adam 1e-3, batch 128) on MNIST rows.
     """
-    from rnnlab import distributed, runs
+    from rnnlab.cli.tables import RichReporter, results_table
     from rnnlab.config import DataConfig, RunConfig, TrainConfig
     from rnnlab.data import load_sequences
-    from rnnlab.report import RichReporter, results_table
-    from rnnlab.train import fit
+    from rnnlab.runs import folder as runs
+    from rnnlab.train import distributed
+    from rnnlab.train.loop import fit
 
     if nproc > 1 and not distributed.launched_by_torchrun():
-        from rnnlab.launch import relaunch_with_torchrun
+        from rnnlab.train.distributed import relaunch_with_torchrun
 
         raise typer.Exit(relaunch_with_torchrun(nproc, out, sys.argv[1:]))
     is_main = int(os.environ.get("RANK", "0")) == 0
@@ -243,7 +243,7 @@ def train(
 
 def _check_device(device: str, engine: str) -> None:
     from rnnlab.cells import get_engine
-    from rnnlab.train import resolve_device
+    from rnnlab.train.device import resolve_device
 
     get_engine(engine, resolve_device(device))
 
@@ -264,13 +264,13 @@ def eval_(
 ) -> None:
     """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory."""
     from rnnlab.cells import get_engine
-    from rnnlab.checkpoint import config_of, load_checkpoint, model_from_checkpoint
+    from rnnlab.cli.tables import eval_table
     from rnnlab.config import TrainConfig
-    from rnnlab.cpu_memory import keep_freed_memory_on
     from rnnlab.data import load_sequences
-    from rnnlab.evaluate import evaluate
-    from rnnlab.report import eval_table
-    from rnnlab.train import resolve_device
+    from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
+    from rnnlab.train.cpu_memory import keep_freed_memory_on
+    from rnnlab.train.device import resolve_device
+    from rnnlab.train.evaluation import evaluate
 
     if split not in ("test", "val"):
         raise UserError(f"--split: unknown split {split!r}; choose test or val")
@@ -294,5 +294,5 @@ def eval_(
         console.print(eval_table(ckpt["path"], engine, result))
 
 
-from rnnlab import cli_lab as _cli_lab  # noqa: E402,F401  (registers compare-cells, gradcheck on `app`)
-from rnnlab import cli_viz as _cli_viz  # noqa: E402,F401  (registers visualize, compare-runs, inspect)
+from rnnlab.cli import lab as _cli_lab  # noqa: E402,F401  (registers compare-cells, gradcheck on `app`)
+from rnnlab.cli import look as _cli_viz  # noqa: E402,F401  (registers visualize, compare-runs, inspect)

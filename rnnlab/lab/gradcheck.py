@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from rnnlab.compare import Traced, engine_results
 from rnnlab.config import ModelConfig
 from rnnlab.data import layout_shape
-from rnnlab.model import build_model
+from rnnlab.lab.compare_cells import Traced, engine_results
+from rnnlab.model.classifier import build_model
 
 TOLERANCE = 1e-10  # float64: hand-written and autograd gradients agree to rounding
 

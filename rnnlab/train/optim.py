@@ -7,6 +7,7 @@ exactly the rates an uninterrupted one would: nothing extra goes into the checkp
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -32,3 +33,13 @@ def lr_at(step: int, total: int, tc: TrainConfig) -> float:
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
+
+
+def make_optimizer(params: Any, tc: TrainConfig) -> torch.optim.Optimizer:
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    if tc.optimizer == "rmsprop":  # alpha and eps as in Keras / Blocks' RMSProp (max_scaling 1e5), not torch's 0.99
+        return torch.optim.RMSprop(
+            params, lr=tc.lr, alpha=0.9, eps=1e-5, momentum=tc.momentum, weight_decay=tc.weight_decay
+        )
+    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)

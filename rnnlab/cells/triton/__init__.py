@@ -1,0 +1,1 @@
+"""The ``triton`` engine: fused Triton kernels (``kernels``) and the autograd Functions launching them (``engine``)."""

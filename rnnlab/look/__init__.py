@@ -1,0 +1,8 @@
+"""Looking inside a model: per-step predictions, states and gates, figures.
+
+Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
+"""
+
+from rnnlab.lazy import submodules
+
+__getattr__, __dir__ = submodules(__name__, ("probe", "figures", "visualize"))
