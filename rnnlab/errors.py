@@ -17,9 +17,15 @@ class Stopped(UserError):
     exit_code = 130
 
 
-class ConfigError(UserError):
-    """A flag value that cannot work; the message starts with the flag's name."""
+def flag_name(field: str) -> str:
+    """The flag that sets a config field: ``final_lr_ratio`` -> ``--final-lr-ratio``."""
+    return "--" + field.replace("_", "-")
 
-    def __init__(self, flag: str, message: str) -> None:
-        super().__init__(f"{flag}: {message}")
-        self.flag = flag
+
+class ConfigError(UserError):
+    """A value that cannot work; the message starts with the flag of the field that holds it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{flag_name(field)}: {reason}")
+        self.field = field  # readers of config.json name the field instead of the flag
+        self.reason = reason

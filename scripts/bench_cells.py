@@ -1,6 +1,6 @@
 """Forward and forward+backward medians of every engine over a grid of shapes, with ratios to cudnn.
 
-    python scripts/bench_cells.py                 # the full grid, meant for a GPU (issue "Triton")
+    python scripts/bench_cells.py                 # the full grid, meant for a GPU
     python scripts/bench_cells.py --quick         # a small grid that runs on CPU in about a minute
 
 Grid: cell in {lstm, gru}, B in {16, 128, 1024}, T in {28, 784}, H in {128, 256}, L in {1, 2}; engines cudnn,
@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnlab.config import ModelConfig
-from rnnlab.lab.compare_cells import CompareConfig, compare_cells
+from rnnlab.config.commands import CompareConfig
+from rnnlab.lab.compare_cells import compare_cells
 
 FULL = {"cell": ("lstm", "gru"), "batch": (16, 128, 1024), "seq": (28, 784), "hidden": (128, 256), "layers": (1, 2)}
 QUICK = {"cell": ("lstm", "gru"), "batch": (16,), "seq": (12,), "hidden": (32,), "layers": (1, 2)}
@@ -44,7 +45,7 @@ def main() -> None:
         cfg = CompareConfig(
             model,
             seq=seq,
-            batch=batch,
+            batch_size=batch,
             layouts=("time",),
             device=args.device,
             engines=tuple(args.engines.split(",")),

@@ -21,8 +21,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.data import SequenceData, load_sequences, sequence_shape
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, sequence_shape
+from rnnlab.data import SequenceData, load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
 from rnnlab.train.device import resolve_device
 from rnnlab.train.evaluation import evaluate
@@ -48,9 +48,9 @@ PIXEL_TRAIN = TrainConfig(epochs=50, batch_size=100, lr=1e-3, clip=1.0, optimize
 
 # name: (published figure, source, config, short-mode overrides)
 EXPERIMENTS = {
-    "seed001-lstm256x2-rows": (
+    "tf-tutorial-lstm256x2-rows": (
         0.9858,
-        "seed 001: 98.58% after 2000 iterations of batch 128",
+        "the classic TensorFlow MNIST RNN tutorial (2-layer LSTM-256): 98.58% after 2000 steps of batch 128",
         RunConfig(ModelConfig(), DataConfig(), TrainConfig(max_steps=2000, epochs=10)),
         {"max_steps": 150},
     ),

@@ -135,7 +135,7 @@ def test_a_swapped_gate_is_caught(monkeypatch) -> None:
 
 
 def test_an_off_by_one_time_step_is_caught() -> None:
-    register(Engine("shifted-test-only", "planted bug", SimpleNamespace(run_layer=_shifted_engine)))
+    register(Engine("shifted-test-only", SimpleNamespace(run_layer=_shifted_engine)))
     try:
         model = _model("gru", "2 layers", False, "time")
         x = torch.randn(6, 3, 4, generator=torch.Generator().manual_seed(5))
@@ -157,7 +157,6 @@ def test_unknown_or_unavailable_engine_is_a_user_error() -> None:
     register(
         Engine(
             "gpu-only-test",
-            "needs a GPU",
             SimpleNamespace(
                 run_layer=_shifted_engine, unavailable=lambda d: None if d.type == "cuda" else "needs CUDA"
             ),

@@ -128,11 +128,12 @@ def test_existing_run_is_never_overwritten_without_force(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("command", "expect"),
     [
-        ("train", "Passes over the training set [default: 5]."),
+        ("train", "Passes over the training set. [default: 5]"),
         ("train", "Run folder [default: runs/<timestamp>]."),
         ("eval", "[default: the one it trained with]"),
-        ("compare-cells", "[default: every registered engine]"),
-        ("visualize", "Folder for the PNGs [default: RUN/figures]."),
+        ("compare-cells", "[default: every engine that runs compiled here; an interpreted one runs only when named]"),
+        ("visualize", "Folder for what the command writes [default: RUN/figures]."),
+        ("train", "Folder holding <Dataset>/raw/*-ubyte [default: $RNNLAB_DATA_DIR, else ~/.cache/rnnlab]."),
     ],
 )
 def test_help_keeps_bracketed_defaults(command: str, expect: str, monkeypatch) -> None:

@@ -35,11 +35,11 @@ def runs(tmp_path_factory):
 
 
 def test_labels_name_only_the_differing_flags_and_numbers_come_from_the_logs(runs, tmp_path) -> None:
-    out = tmp_path / "figs" / "cmp.png"  # a folder that does not exist yet
+    out = tmp_path / "figs"  # a folder that does not exist yet
     folders = [str(runs / n) for n in ("plain", "chrono", "chrono-sgd")]
     result = CliRunner().invoke(app, ["compare-runs", *folders, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["runs"]
     assert [r["label"] for r in rows] == [
         "plain --chrono 0 --lr 0.001 --optimizer adam",
         "chrono --chrono 64 --lr 0.001 --optimizer adam",
@@ -52,12 +52,13 @@ def test_labels_name_only_the_differing_flags_and_numbers_come_from_the_logs(run
         assert row["best_val_accuracy"] == max(val) and row["best_epoch"] == val.index(max(val)) + 1
         assert row["test_accuracy"] == [r["test_accuracy"] for r in records if r["kind"] == "test"][-1]
         assert row["steps"] == 8  # 2 epochs of 256 * 0.9 samples in batches of 64
-    with Image.open(out) as image:
+    assert json.loads(result.stdout)["figure"] == str(out / "runs-compared.png")
+    with Image.open(out / "runs-compared.png") as image:
         assert image.format == "PNG" and image.size[0] > 600
 
 
 def test_the_table_is_the_default_and_one_run_needs_no_flags(runs, tmp_path) -> None:
-    result = CliRunner().invoke(app, ["compare-runs", str(runs / "chrono"), "--out", str(tmp_path / "one.png")])
+    result = CliRunner().invoke(app, ["compare-runs", str(runs / "chrono"), "--out", str(tmp_path / "one")])
     assert result.exit_code == 0, result.output
     assert "runs compared" in result.output and "chrono" in result.output and "--chrono" not in result.output
 
@@ -68,12 +69,12 @@ def test_the_table_is_the_default_and_one_run_needs_no_flags(runs, tmp_path) -> 
         ("nowhere", "x.png", "not a folder"),
         ("empty", "x.png", "no config.json"),
         ("no-epoch", "x.png", "not finished an epoch"),
-        ("plain", "x.pdf", "--out"),
-        ("plain", ".", "--out"),
+        ("plain", "a-file.txt", "--out"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(runs, tmp_path, target, out, expect) -> None:
     (tmp_path / "empty").mkdir()
+    (tmp_path / "a-file.txt").write_text("not a folder")
     started = tmp_path / "no-epoch"
     started.mkdir()
     (started / "config.json").write_text(json.dumps(BASE.to_dict()))
@@ -82,4 +83,4 @@ def test_bad_input_is_one_line_exit_2(runs, tmp_path, target, out, expect) -> No
     result = CliRunner().invoke(app, ["compare-runs", str(folder), "--out", str(tmp_path / out)])
     assert result.exit_code == 2, result.output
     assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "x.png").exists()
+    assert not list(tmp_path.rglob("*.png"))

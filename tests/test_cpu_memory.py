@@ -86,7 +86,7 @@ def test_eval_and_compare_cells_keep_freed_memory_on_cpu_unless_told_not_to(monk
     monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
     evaluated = runner.invoke(app, ["eval", str(out), "--device", "cpu", flag])
     assert evaluated.exit_code == 0, evaluated.output
-    one_engine = ["--engines", "cudnn", "--layout", "batch", "--seq", "3", "--batch", "2", "--repeats", "1"]
+    one_engine = ["--engines", "cudnn", "--layout", "batch", "--seq", "3", "--batch-size", "2", "--repeats", "1"]
     compared = runner.invoke(app, ["compare-cells", *one_engine, *tiny, flag])
     assert compared.exit_code == 0, compared.output
     kept = flag == "--reuse-cpu-memory"

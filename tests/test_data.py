@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from rnnlab.config import DataConfig
-from rnnlab.data import as_sequences, batches, default_data_dir, load_images, load_sequences, sequence_shape, to_layout
+from rnnlab.config import DataConfig, sequence_shape
+from rnnlab.data import as_sequences, batches, default_data_dir, load_images, load_sequences, to_layout
 from rnnlab.errors import UserError
 
 

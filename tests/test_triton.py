@@ -48,7 +48,7 @@ def test_compare_cells_runs_triton_beside_cudnn(tmp_path) -> None:
         "cudnn,triton",
         "--hidden",
         "16",
-        "--batch",
+        "--batch-size",
         "4",
         "--seq",
         "5",
@@ -60,12 +60,12 @@ def test_compare_cells_runs_triton_beside_cudnn(tmp_path) -> None:
         "time",
         "--device",
         "cpu",
-        "--json",
+        "--json-file",
         str(out),
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    rows = {r["engine"]: r for r in json.loads(out.read_text())}
+    rows = {r["engine"]: r for r in json.loads(out.read_text())["rows"]}
     assert rows["triton"]["status"] == "ok" and rows["triton"]["max_abs_diff_output"] < 1e-5
     for key in (
         "engine",

@@ -4,8 +4,9 @@ An engine is a module that defines how it runs one direction of a layer,
 ``direction(cell, x, h0, c0, params, reverse, lengths) -> (out, h_T, c_T)`` (see ``common.DirectionFn``); the
 shared ``common.run_directions`` turns that into a whole layer with nn.LSTM's shapes. An engine that computes
 whole layers itself (``cudnn``) defines ``run_layer`` instead. A module may define ``unavailable(device)``, the
-reason it cannot run there. Tests iterate over this registry, so an engine is tested the day it is registered; an
-engine that cannot run on a device says why and is never silently replaced by another.
+reason it cannot run there, ``interpreted(device)`` and ``variant(...)``, what it runs there. Tests iterate over this
+registry, so an engine is tested the day it is registered; an engine that cannot run on a device says why and is
+never silently replaced by another.
 
 The registry names its modules rather than importing them, so that reading it (the CLI's choices) costs no torch.
 Legend: T time steps, B batch, I input features, H hidden units, D directions.
@@ -32,7 +33,6 @@ CELLS = ("lstm", "gru", "rnn")  # PyTorch's nn.LSTM, nn.GRU and nn.RNN (tanh)
 @dataclass(frozen=True)
 class Engine:
     name: str
-    summary: str
     implementation: str | ModuleType | SimpleNamespace  # a module's dotted name, imported on first use, or the module
     cells: tuple[str, ...] = CELLS  # the cells it implements
 
@@ -63,6 +63,20 @@ class Engine:
 
         return check(torch.device(device))
 
+    def interpreted(self, device: torch.device | str) -> bool:
+        """Whether it runs on ``device`` only through an interpreter (correct, and minutes slower)."""
+        check = getattr(self.module(), "interpreted", None)
+        if check is None:
+            return False
+        import torch
+
+        return bool(check(torch.device(device)))
+
+    def variant(self, cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> str | None:
+        """The kernel variant it runs for this shape, where it has several (named in every measurement)."""
+        describe = getattr(self.module(), "variant", None)
+        return None if describe is None else describe(cell, batch, hidden, dtype, device)
+
 
 ENGINES: dict[str, Engine] = {}
 
@@ -72,21 +86,10 @@ def register(engine: Engine) -> Engine:
     return engine
 
 
-register(Engine("cudnn", "PyTorch's nn.LSTM/GRU/RNN module (cuDNN on GPU, ATen/oneDNN on CPU)", "rnnlab.cells.cudnn"))
-register(
-    Engine(
-        "unrolled", "a Python loop over time calling the reference cells; autograd backward", "rnnlab.cells.unrolled"
-    )
-)
-register(Engine("bptt", "an autograd.Function per cell with backpropagation through time by hand", "rnnlab.cells.bptt"))
-register(
-    Engine(
-        "triton",
-        "fused Triton kernels, forward and backward (LSTM, GRU); interpreted on CPU",
-        "rnnlab.cells.triton.engine",
-        ("lstm", "gru"),
-    )
-)
+register(Engine("cudnn", "rnnlab.cells.cudnn"))  # PyTorch's nn.LSTM/GRU/RNN (cuDNN on GPU, ATen/oneDNN on CPU)
+register(Engine("unrolled", "rnnlab.cells.unrolled"))  # a Python loop over the reference cells; autograd backward
+register(Engine("bptt", "rnnlab.cells.bptt"))  # backpropagation through time written by hand
+register(Engine("triton", "rnnlab.cells.triton.engine", ("lstm", "gru")))  # fused Triton kernels
 
 
 def get_engine(name: str, device: torch.device | str | None = None) -> Engine:

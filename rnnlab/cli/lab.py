@@ -1,96 +1,150 @@
-"""The laboratory commands: compare-cells and gradcheck (registered on the app in cli.py)."""
+"""The laboratory commands: compare engines (compare-cells), check gradients (gradcheck), compare runs."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from rnnlab.cli import app
-from rnnlab.cli import options as opt
-from rnnlab.cli.tables import console
-from rnnlab.errors import UserError
+from rnnlab import lab, look, runs, train
+from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
+from rnnlab.cli.tables import compare_table, console, gradcheck_summary, gradcheck_table, runs_table
+from rnnlab.config import ModelConfig, TrainConfig
+from rnnlab.config.commands import CompareConfig, GradcheckConfig
+from rnnlab.errors import CTRL_C, Stopped, UserError
+
+JsonFile = Annotated[
+    Path | None, typer.Option("--json-file", help="Also write the JSON object to this file.", metavar="FILE")
+]
 
 
-@app.command("compare-cells")
-def compare_cells(
-    cell: opt.Cell = "lstm",
-    layers: opt.Layers = 1,
-    hidden: opt.Hidden = "128",
-    bidirectional: opt.Bidirectional = False,
-    input_size: Annotated[int, typer.Option(help="Features per time step I.")] = 28,
-    seq: Annotated[int, typer.Option(help="Time steps T.")] = 28,
-    batch: Annotated[int, typer.Option(help="Batch size B.")] = 128,
-    layout: Annotated[str, typer.Option(help="batch, time or both.")] = "both",
-    device: opt.Device = "auto",
-    dtype: Annotated[str, typer.Option(help="float32, float64 or bfloat16.")] = "float32",
-    engines: Annotated[
-        str | None, typer.Option(help="Comma-separated engines \\[default: every registered engine].")
-    ] = None,
-    repeats: Annotated[int, typer.Option(help="Timed repetitions per measurement (the median is reported).")] = 10,
-    reuse_cpu_memory: opt.ReuseCpuMemory = True,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the rows to this JSON file.")] = None,
-) -> None:
-    """Run one model under every engine: differences against the float64 reference, speed and memory."""
-    from rnnlab.cli.tables import compare_table
-    from rnnlab.config import ModelConfig, parse_sizes
-    from rnnlab.lab.compare_cells import CompareConfig
-    from rnnlab.lab.compare_cells import compare_cells as run_compare
-    from rnnlab.train.cpu_memory import keep_freed_memory_on
-    from rnnlab.train.device import resolve_device
+def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> None:
+    if as_json:
+        print(json.dumps(document))
+    if json_file is not None:
+        runs.files.atomic_write_text(json_file, json.dumps(document, indent=1) + "\n")
+        if not as_json:
+            console.print(f"wrote {json_file}", highlight=False)
 
-    if layout not in ("batch", "time", "both"):
-        raise UserError(f"--layout: unknown layout {layout!r}; choose batch, time or both")
-    model = ModelConfig(
-        cell=cell,
-        input_size=input_size,
-        hidden=parse_sizes(hidden),
-        layers=layers,
-        dropout=0.0,
-        bidirectional=bidirectional,
-    )
-    names = tuple(e.strip() for e in engines.split(",") if e.strip()) if engines else ()
-    dev = resolve_device(device)
-    kept = keep_freed_memory_on(dev.type, reuse_cpu_memory)
-    cfg = CompareConfig(
-        model,
-        seq=seq,
-        batch=batch,
-        layouts=("batch", "time") if layout == "both" else (layout,),
-        device=str(dev),
-        dtype=dtype,
-        engines=names,
-        repeats=repeats,
-    )
-    with console.status("measuring") as status:
-        rows = run_compare(cfg, lambda msg: status.update(f"measuring {msg}"))
+
+@takes(
+    ModelConfig,
+    CompareConfig,
+    TrainConfig,
+    only=("cell", "layers", "hidden", "bidirectional", "input_size", "seq", "batch_size", "layout", "dtype",
+          "engines", "repeats", "device", "reuse_cpu_memory"),
+    defaults={"layers": Default(1), "hidden": Default((128,))},
+)  # fmt: skip
+def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFile = None) -> None:
+    """Run one model under every engine: differences against the float64 reference, speed and memory.
+
+    Ctrl-C keeps the rows already measured: they are printed (and written where --json-file asks).
+    """
+    model = ModelConfig(dropout=0.0, **flags.of(ModelConfig))
+    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device
+    dev = train.device.resolve_device(flags.values["device"])
+    kept = train.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
+    cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
+    sizes = ",".join(map(str, model.hidden))
     title = (
-        f"{cell} L={layers} H={hidden}{' bidirectional' if bidirectional else ''} "
-        f"B={batch} T={seq} I={input_size} {dtype} on {dev}{', freed memory kept' if kept else ''}"
+        f"{model.cell} L={model.layers} H={sizes}{' bidirectional' if model.bidirectional else ''} "
+        f"B={cfg.batch_size} T={cfg.seq} I={model.input_size} {cfg.dtype} on {dev}"
+        f"{', freed memory kept' if kept else ''}"
     )
-    console.print(compare_table(rows, title))
-    if json_path is not None:
-        from rnnlab.runs.files import atomic_write_text
+    rows: list[dict[str, Any]] = []
+    stopped = False
+    try:
+        with console.status("measuring", spinner="dots") as status:
+            for row in lab.compare_cells.measure(cfg, lambda msg: status.update(f"measuring {msg}")):
+                rows.append(row)
+    except KeyboardInterrupt:
+        stopped = True
+    rows = lab.compare_cells.with_ratios(rows)
+    if not as_json:
+        console.print(compare_table(rows, title))
+    _emit({"title": title, "device": str(dev), "stopped": stopped, "rows": rows}, as_json, json_file)
+    if stopped:
+        raise Stopped(f"{CTRL_C}; the {len(rows)} rows measured before it are kept")
 
-        atomic_write_text(json_path, json.dumps(rows, indent=2) + "\n")
-        console.print(f"wrote {json_path}")
 
-
-@app.command()
-def gradcheck() -> None:
-    """Check bptt's hand-written backward in float64: gradcheck, and per-parameter differences to autograd.
+@takes(
+    ModelConfig,
+    GradcheckConfig,
+    only=("cell", "layers", "hidden", "bidirectional", "input_size", "engine", "seq", "batch_size"),
+    defaults={
+        "cell": Default(None, "every cell the engine implements"),
+        "layers": Default(2),
+        "hidden": Default((3, 2)),
+        "bidirectional": Default(True),
+        "input_size": Default(3),
+    },
+)
+def gradcheck_command(flags: Flags, verbose: Verbose = False, as_json: Json = False) -> None:
+    """Check an engine's gradients in float64: finite differences, and per parameter the difference to autograd.
 
     Exit code 1 if any check fails.
     """
-    from rnnlab.cli.tables import gradcheck_table
-    from rnnlab.lab.gradcheck import TOLERANCE, run_gradcheck
-
-    with console.status("checking gradients in float64"):
-        rows = run_gradcheck()
-    console.print(gradcheck_table(rows))
+    values = flags.of(ModelConfig)
+    cell = values.pop("cell")
+    cfg = GradcheckConfig(model=ModelConfig(dropout=0.0, readout="state", **values), **flags.of(GradcheckConfig))
+    cells = (cell,) if cell else ()
+    implemented = lab.gradcheck.cells_of(replace(cfg, cells=()))
+    if cell and cell not in implemented:
+        raise UserError(f"--cell: --engine {cfg.engine} implements {', '.join(implemented)}; got {cell}")
+    cfg = replace(cfg, cells=cells)
+    with console.status(f"checking {cfg.engine}'s gradients in float64"):
+        rows = lab.gradcheck.run_gradcheck(cfg)
     failed = [r for r in rows if not r.ok]
-    console.print(f"{len(rows) - len(failed)} of {len(rows)} checks passed (tolerance {TOLERANCE:g} on differences)")
+    if as_json:
+        document = {"engine": cfg.engine, "tolerance": lab.gradcheck.TOLERANCE, "rows": [asdict(r) for r in rows]}
+        print(json.dumps(document))
+    else:
+        console.print(gradcheck_table(rows, cfg.engine) if verbose else gradcheck_summary(rows, cfg.engine))
+        console.print(
+            f"{len(rows) - len(failed)} of {len(rows)} checks passed "
+            f"(tolerance {lab.gradcheck.TOLERANCE:g} on differences)"
+        )
     if failed:
         raise typer.Exit(1)
+
+
+def compare_runs_command(
+    run_folders: Annotated[
+        list[Path], typer.Argument(help="Run folders written by `rnnlab train` (finished or not).", metavar="RUN...")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the figure runs-compared.png \\[default: the current folder].")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Compare runs: validation accuracy per epoch and training loss on shared axes, and a table of best, last
+    and test accuracy; each run is labelled by the flags in which it differs from the others.
+
+    With --json the numbers go to stdout and the figure is drawn only where --out asks for it.
+    """
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file; give a folder (the figure is written as runs-compared.png in it)")
+    summaries = lab.compare_runs.load_runs(run_folders)
+    figure = None
+    if out is not None or not as_json:
+        folder = out or Path(".")
+        runs.folder.check_writable(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        figure = folder / "runs-compared.png"
+        look.figures.runs_compared([(r.label, r.records) for r in summaries], figure)
+    rows = [r.to_dict() for r in summaries]
+    if as_json:
+        print(json.dumps({"runs": rows, "figure": None if figure is None else str(figure)}))
+    else:
+        console.print(runs_table(rows))
+        console.print(str(figure), highlight=False, soft_wrap=True)
+
+
+COMMANDS = {
+    "compare-cells": compare_cells_command,
+    "gradcheck": gradcheck_command,
+    "compare-runs": compare_runs_command,
+}

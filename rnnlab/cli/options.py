@@ -1,123 +1,190 @@
-"""The CLI's options, declared once (Annotated aliases) and shared by every command that takes them."""
+"""Commands' options built from the config fields that declare them, and the few shared ones that no config holds.
+
+``@takes(ModelConfig, DataConfig, ...)`` adds every flag-backed field of those configs to a command as an option
+(name, help, panel, choices, default: all from the field) and hands the command one ``Flags`` value: the values as
+the configs take them, and which flags were typed. Nothing here restates a field.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from rnnlab.config import DataConfig, ModelConfig, parse_sizes
-from rnnlab.data import sequence_shape
+from rnnlab.config import Flag, flag_of
+from rnnlab.errors import flag_name
 
-M, D, T, OUT = "Model", "Data", "Training", "Output"
-
-Cell = Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).", rich_help_panel=M)]
-Layers = Annotated[int, typer.Option(help="Number of stacked recurrent layers.", rich_help_panel=M)]
-Hidden = Annotated[
-    str,
-    typer.Option(help="Hidden units: one size for every layer (256) or one per layer (128,256).", rich_help_panel=M),
-]
-Dropout = Annotated[
-    float, typer.Option(help="Dropout between layers and on the stack's output, in [0, 1).", rich_help_panel=M)
-]
-Bidirectional = Annotated[bool, typer.Option(help="Read each sequence both ways and concatenate.", rich_help_panel=M)]
-Proj = Annotated[
-    int, typer.Option(help="Linear input projection to this size before the first layer; 0 = none.", rich_help_panel=M)
-]
-Readout = Annotated[
-    str,
-    typer.Option(
-        help="What the classifier reads: last (output), state (final h) or mean (over time).", rich_help_panel=M
-    ),
-]
-Init = Annotated[
-    str,
-    typer.Option(
-        help="Initial recurrent weights: uniform (PyTorch's), orthogonal (per gate; zero biases), or identity "
-        "(orthogonal, with the cell's candidate block the identity: Cooijmans et al.'s pixel-MNIST start).",
-        rich_help_panel=M,
-    ),
-]
-ForgetBias = Annotated[float, typer.Option(help="Added to the LSTM forget-gate bias at init.", rich_help_panel=M)]
-Chrono = Annotated[
-    int,
-    typer.Option(
-        help="LSTM only: chrono initialisation (Tallec & Ollivier 2018) for dependencies up to this many steps: "
-        "forget-gate biases log U(1, N-1), input-gate biases their negatives, in place of --forget-bias. 0 = off.",
-        rich_help_panel=M,
-    ),
-]
-
-Dataset = Annotated[
-    str, typer.Option(help="mnist, fashion-mnist, kmnist (torchvision) or digits (offline).", rich_help_panel=D)
-]
-DataDir = Annotated[
-    str | None,
-    typer.Option(
-        help="Folder holding <Dataset>/raw/*-ubyte. Default: $RNNLAB_DATA_DIR, else ~/.cache/rnnlab.", rich_help_panel=D
-    ),
-]
-Sequence = Annotated[
-    str,
-    typer.Option(
-        help="Image as sequence: rows (T=28, I=28), cols, pixels (T=784, I=1) or permuted.", rich_help_panel=D
-    ),
-]
-PermuteSeed = Annotated[
-    int, typer.Option(help="Seed of the fixed pixel order for --sequence permuted.", rich_help_panel=D)
-]
-Lengths = Annotated[
-    str,
-    typer.Option(help="full, or random: each sample keeps a random number (>= 1) of leading steps.", rich_help_panel=D),
-]
-Layout = Annotated[str, typer.Option(help="batch: tensors (B, T, I); time: (T, B, I).", rich_help_panel=D)]
-ValFraction = Annotated[
-    float, typer.Option(help="Share of the training set held out for validation.", rich_help_panel=D)
-]
-TrainSubset = Annotated[int, typer.Option(help="Train on only the first N images; 0 = all.", rich_help_panel=D)]
-TestSubset = Annotated[int, typer.Option(help="Evaluate on only the first N test images; 0 = all.", rich_help_panel=D)]
-
-Engine = Annotated[
-    str, typer.Option(help="How the recurrent layers are computed: see `rnnlab compare-cells`.", rich_help_panel=T)
-]
-Device = Annotated[str, typer.Option(help="auto (cuda when present), cpu or cuda.", rich_help_panel=T)]
-BatchSize = Annotated[int, typer.Option(help="Samples per batch.", rich_help_panel=T)]
-ReuseCpuMemory = Annotated[
-    bool,
-    typer.Option(
-        help="On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS; 1.4-2.1x faster "
-        "CPU training steps in docs/BENCHMARKS.md. The process keeps its peak memory until it exits.",
-        rich_help_panel=T,
-    ),
-]
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
-def model_config(
-    *,
-    cell: str,
-    layers: int,
-    hidden: str,
-    dropout: float,
-    bidirectional: bool,
-    proj: int,
-    readout: str,
-    forget_bias: float,
-    data: DataConfig,
-    init: str = "uniform",
-    chrono: int = 0,
-) -> ModelConfig:
-    """The model for ``data`` (already validated): the input size follows from the dataset and the view."""
-    _, input_size = sequence_shape(data.dataset, data.sequence)
-    return ModelConfig(
-        cell=cell,
-        input_size=input_size,
-        hidden=parse_sizes(hidden),
-        layers=layers,
-        dropout=dropout,
-        bidirectional=bidirectional,
-        proj=proj,
-        readout=readout,
-        forget_bias=forget_bias,
-        init=init,
-        chrono=chrono,
+@dataclass(frozen=True)
+class Default:
+    """A command's own default for a field: ``value``, shown in --help as ``shown`` (else as the value)."""
+
+    value: Any
+    shown: str | None = None
+
+
+def _cli_type(kind: Any, flag: Flag) -> Any:
+    """What the command line hands over: text where the field parses it (sizes, names), else the field's type."""
+    if flag.parse is not None:
+        return str
+    return kind
+
+
+def _metavar(flag: Flag) -> str | None:
+    if flag.metavar:
+        return flag.metavar
+    if flag.choices:
+        return "|".join(flag.choices)
+    return None
+
+
+def _completer(choices: Iterable[str]) -> Callable[[], list[str]]:
+    """The values shell completion offers (typer calls it with no arguments)."""
+
+    def complete() -> list[str]:
+        return list(choices)
+
+    return complete
+
+
+def _shown(flag: Flag, value: Any) -> Any:
+    """The default as the command line would type it."""
+    if value is None or flag.show is None:
+        return value
+    return flag.show(value)
+
+
+def _parameter(f: dataclasses.Field, kind: Any, default: Default | None) -> inspect.Parameter:
+    flag = flag_of(f)
+    assert flag is not None
+    value = f.default if default is None else default.value
+    if value is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    shown = None if default is None else default.shown
+    info = typer.Option(
+        help=flag.help if shown is None else f"{flag.help} \\[default: {shown}]",
+        rich_help_panel=flag.panel,
+        metavar=_metavar(flag),
+        autocompletion=_completer(flag.choices) if flag.choices else None,
+        show_default=shown is None,
     )
+    return inspect.Parameter(
+        f.name, KEYWORD, default=_shown(flag, value), annotation=Annotated[_cli_type(kind, flag), info]
+    )
+
+
+def flag_parameters(
+    cls: type, only: Iterable[str] | None = None, defaults: dict[str, Default] | None = None
+) -> list[inspect.Parameter]:
+    """One option per flag-backed field of ``cls`` (``only``: these fields, even ones not offered by default)."""
+    hints = typing.get_type_hints(cls)
+    wanted = None if only is None else set(only)
+    params = []
+    for f in dataclasses.fields(cls):
+        flag = flag_of(f)
+        if flag is None or (wanted is None and not flag.cli) or (wanted is not None and f.name not in wanted):
+            continue
+        params.append(_parameter(f, hints[f.name], (defaults or {}).get(f.name)))
+    return params
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The config-backed options of one invocation: each field's value as its config takes it, and what was typed."""
+
+    values: dict[str, Any]
+    given: frozenset[str]  # fields whose flag was typed on the command line
+    owners: dict[str, type]  # the config class whose field declares each flag
+
+    def of(self, cls: type, *, typed_only: bool = False) -> dict[str, Any]:
+        """The values of ``cls``'s fields among these flags (``typed_only``: only those typed)."""
+        mine = (k for k in self.values if self.owners[k] is cls and (not typed_only or k in self.given))
+        return {k: self.values[k] for k in mine}
+
+    def typed(self, names: Iterable[str] | None = None) -> list[str]:
+        """The flags typed on the command line (among ``names``), as the user wrote them."""
+        pool = self.given if names is None else self.given & set(names)
+        return [flag_name(n) for n in self.values if n in pool]
+
+
+def _parsers(classes: tuple[type, ...]) -> dict[str, Callable[[str], Any]]:
+    return {
+        f.name: flag.parse
+        for cls in classes
+        for f in dataclasses.fields(cls)
+        if (flag := flag_of(f)) is not None and flag.parse is not None
+    }
+
+
+def takes(
+    *classes: type, only: Iterable[str] | None = None, defaults: dict[str, Default] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give the decorated command an option for every flag-backed field of ``classes``; it receives ``flags``.
+
+    ``only`` picks fields by name (across the classes; a name two classes declare is the first one's);
+    ``defaults`` sets a command's own default for a field.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        own = [
+            p.replace(kind=KEYWORD)
+            for p in inspect.signature(fn, eval_str=True).parameters.values()
+            if p.name != "flags"
+        ]
+        owners: dict[str, type] = {}
+        added = []
+        for cls in classes:  # a field two classes declare is the first one's
+            for p in flag_parameters(cls, only, defaults):
+                if p.name not in owners:
+                    owners[p.name] = cls
+                    added.append(p)
+        names = list(owners)
+        parsers = _parsers(classes)
+
+        @functools.wraps(fn)
+        def command(ctx: typer.Context, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            for name, parse in parsers.items():
+                if name in values and isinstance(values[name], str):
+                    values[name] = parse(values[name])
+            given = frozenset(n for n in names if _typed(ctx, n))
+            return fn(flags=Flags(values, given, owners), **kwargs)
+
+        context = inspect.Parameter("ctx", KEYWORD, annotation=typer.Context)
+        command.__signature__ = inspect.Signature([context, *added, *own])  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in (context, *added, *own)}
+        return command
+
+    return decorate
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+# ---- options no config holds, shared by several commands -----------------------------------------------------------
+
+RUN_HELP = "A run folder (its best.pt, else checkpoint.pt) or a checkpoint file written by `rnnlab train`."
+Run = Annotated[str, typer.Argument(help=RUN_HELP, metavar="RUN")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+Out = Annotated[Path | None, typer.Option(help="Folder for what the command writes \\[default: RUN/figures].")]
+SPLITS = ("test", "val", "train")
+Split = Annotated[
+    str,
+    typer.Option(
+        help="Which part of the data: test, val (held out from training) or train.",
+        metavar="|".join(SPLITS),
+        autocompletion=_completer(SPLITS),
+    ),
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print every row, not only the summary.")]

@@ -1,16 +1,16 @@
-"""Everything rnnlab draws in the terminal with rich: the training progress bar and the result tables."""
+"""The tables and consoles rnnlab prints with rich (the training progress bar is in cli.progress)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rnnlab.train.evaluation import EvalResult
+if TYPE_CHECKING:
+    from rnnlab.train.evaluation import EvalResult
 
 # Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
@@ -28,54 +28,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
-
-
-class RichReporter:
-    """Progress bar with loss, accuracy, learning rate, samples/s and ETA; one line per epoch above it."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn(
-                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2f}%  lr {task.fields[lr]:.1e}  "
-                "{task.fields[sps]:6.0f} samples/s"
-            ),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal and "pytest" in sys.modules,
-        )
-        self.task: Any = None
-
-    def start(self, total_steps: int, done_steps: int, description: str) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task(
-            description, total=total_steps, completed=done_steps, loss=0.0, acc=0.0, lr=0.0, sps=0.0
-        )
-
-    def step(self, step: int, stats: dict[str, float]) -> None:
-        self.progress.update(
-            self.task,
-            completed=step,
-            loss=stats["loss"],
-            acc=100 * stats["accuracy"],
-            lr=stats["lr"],
-            sps=stats["samples_per_s"],
-        )
-
-    def epoch(self, record: dict[str, Any]) -> None:
-        label = f"epoch {record['epoch'] + 1}" if record["kind"] == "epoch" else f"stopped at step {record['step']}"
-        self.progress.console.print(
-            f"{label:>16}  step {record['step']:>6}  "
-            f"train loss {record['train_loss']:.4f} acc {pct(record['train_accuracy'])}"
-            f"  val loss {record['val_loss']:.4f} acc {pct(record['val_accuracy'])}  {record['seconds']:.1f}s"
-        )
-
-    def finish(self) -> None:
-        self.progress.stop()
 
 
 def results_table(
@@ -113,7 +65,8 @@ def _sci(x: float | None) -> str:
 
 def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    for col in ("engine", "layout", "max|Δ| out", "max|Δ| grad", "fwd ms", "fwd+bwd ms", "× cudnn", "memory"):
+    columns = ("engine", "layout", "max|Δ| out", "max|Δ| grad", "fwd ms", "fwd+bwd ms", "× cudnn", "memory")
+    for col in columns:
         table.add_column(col, justify="left" if col in ("engine", "layout") else "right", no_wrap=True)
     for r in rows:
         if r["status"] != "ok":
@@ -121,7 +74,7 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
             continue
         ratio = r.get("ratio_to_cudnn")
         table.add_row(
-            r["engine"],
+            r["engine"] + (f" [dim]({r['variant']})[/]" if r.get("variant") else ""),
             r["layout"],
             _sci(r["max_abs_diff_output"]),
             _sci(r["max_abs_diff_grad"]),
@@ -138,13 +91,37 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
-def gradcheck_table(rows: list[Any]) -> Table:
-    table = Table(title="bptt: hand-written gradients against autograd (float64)")
-    for col in ("cell", "layout", "parameter", "max |hand - autograd|", "ok"):
+def gradcheck_table(rows: list[Any], engine: str) -> Table:
+    table = Table(title=f"{engine}: gradients against autograd and finite differences (float64)")
+    for col in ("cell", "layout", "parameter", f"max |{engine} - autograd|", "ok"):
         table.add_column(col, justify="right" if col.startswith("max") else "left")
     for r in rows:
         diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
         table.add_row(r.cell, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
+    return table
+
+
+def gradcheck_summary(rows: list[Any], engine: str) -> Table:
+    """One line per cell and layout: finite differences passed or not, and the worst parameter (--verbose: all)."""
+    table = Table(title=f"{engine}: gradients in float64", caption="every parameter's row: --verbose")
+    for col in ("cell", "layout", "finite differences", "parameters", "worst |diff| to autograd", "ok"):
+        table.add_column(col, justify="right" if col.startswith(("worst", "param")) else "left")
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for r in rows:
+        groups.setdefault((r.cell, r.layout), []).append(r)
+    for (cell, layout), group in groups.items():
+        fd = [r for r in group if r.name == "gradcheck"]
+        params = [r for r in group if r.name != "gradcheck"]
+        worst = max(params, key=lambda r: r.max_abs_diff)
+        ok = all(r.ok for r in group)
+        table.add_row(
+            cell,
+            layout,
+            "passed" if all(r.ok for r in fd) else "[red]FAILED[/]",
+            str(len(params)),
+            f"{worst.max_abs_diff:.2e} ({worst.name})",
+            "[green]yes[/]" if ok else "[red]NO[/]",
+        )
     return table
 
 

@@ -10,48 +10,19 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from rnnlab.cells import ENGINES, available_engines
-from rnnlab.config import ModelConfig, check_positive
+from rnnlab.config.commands import CompareConfig
 from rnnlab.data import layout_shape
-from rnnlab.errors import ConfigError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 
 REFERENCE = "unrolled"
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    model: ModelConfig
-    seq: int = 28
-    """Time steps T."""
-    batch: int = 128
-    """Batch size B."""
-    layouts: tuple[str, ...] = ("batch", "time")
-    device: str = "cpu"
-    dtype: str = "float32"
-    engines: tuple[str, ...] = ()
-    """Engines to compare; empty means every registered engine (unavailable ones are listed with the reason)."""
-    repeats: int = 10
-    warmup: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_positive("--seq", self.seq)
-        check_positive("--batch", self.batch)
-        check_positive("--repeats", self.repeats)
-        if self.dtype not in DTYPES:
-            raise ConfigError("--dtype", f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
-        for name in self.engines:
-            if name not in ENGINES:
-                raise ConfigError("--engines", f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
 
 class Traced(nn.Module):
@@ -135,62 +106,84 @@ def saved_for_backward_bytes(fn: Callable[[], Tensor], exclude: list[Tensor]) ->
     return sum(sizes)
 
 
-def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: None) -> Iterator[dict[str, Any]]:
+    """One row per engine and layout, as each is measured (a stopped comparison keeps the rows it has)."""
     device = torch.device(cfg.device)
-    dtype = DTYPES[cfg.dtype]
-    names = list(cfg.engines or ENGINES)
+    dtype = TORCH_DTYPES[cfg.dtype]
+    names = list(cfg.engines or default_engines(device))
     reasons = available_engines(device)
-    rows: list[dict[str, Any]] = []
     for layout in cfg.layouts:
         # One model per layout, shared by all engines; dropout off, so every engine computes the same function.
         model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(device).eval()
         g = torch.Generator().manual_seed(cfg.seed + 1)
-        x = torch.randn(layout_shape(cfg.batch, cfg.seq, cfg.model.input_size, layout), generator=g).to(device)
+        x = torch.randn(layout_shape(cfg.batch_size, cfg.seq, cfg.model.input_size, layout), generator=g).to(device)
         ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
         model.to(dtype)
-        xd = x.to(dtype)
         for name in names:
             if reasons[name] is not None:
-                rows.append({"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"})
+                yield {"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"}
                 continue
             progress(f"{name} / {layout}")
-            out_diff, grad_diff = max_abs_diffs(engine_results(model, name, x, dtype), ref)
-            model.engine = name
-            xg = xd.clone().requires_grad_()
+            yield _measure_engine(cfg, model, name, x, dtype, ref, device)
+        model.to(torch.float32)
 
-            def fwd() -> None:
-                with torch.no_grad():
-                    model(xd)  # noqa: B023
 
-            def loss() -> Tensor:
-                return model(xg).float().square().mean()  # noqa: B023
+def default_engines(device: torch.device) -> list[str]:
+    """Every registered engine that runs compiled on ``device``: an interpreted one takes minutes, so it is named."""
+    return [name for name, engine in ENGINES.items() if not engine.interpreted(device)]
 
-            def fwdbwd() -> None:
-                model.zero_grad(set_to_none=True)  # noqa: B023
-                loss().backward()
 
-            fwd_ms = _median_ms(fwd, device, cfg.warmup, cfg.repeats)
-            fwdbwd_ms = _median_ms(fwdbwd, device, cfg.warmup, cfg.repeats)
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-                fwdbwd()
-                peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
-            else:
-                peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
-                kind = "bytes saved for backward"
-            rows.append(
-                {
-                    "engine": name,
-                    "layout": layout,
-                    "status": "ok",
-                    "max_abs_diff_output": out_diff,
-                    "max_abs_diff_grad": grad_diff,
-                    "fwd_ms": fwd_ms,
-                    "fwdbwd_ms": fwdbwd_ms,
-                    "peak_memory_bytes": peak,
-                    "memory_kind": kind,
-                }
-            )
+def _measure_engine(
+    cfg: CompareConfig,
+    model: SequenceClassifier,
+    name: str,
+    x: Tensor,
+    dtype: torch.dtype,
+    ref: dict[str, Tensor],
+    device: torch.device,
+) -> dict[str, Any]:
+    out_diff, grad_diff = max_abs_diffs(engine_results(model, name, x, dtype), ref)
+    model.engine = name
+    xd = x.to(dtype)
+    xg = xd.clone().requires_grad_()
+
+    def fwd() -> None:
+        with torch.no_grad():
+            model(xd)
+
+    def loss() -> Tensor:
+        return model(xg).float().square().mean()
+
+    def fwdbwd() -> None:
+        model.zero_grad(set_to_none=True)
+        loss().backward()
+
+    fwd_ms = _median_ms(fwd, device, cfg.warmup, cfg.repeats)
+    fwdbwd_ms = _median_ms(fwdbwd, device, cfg.warmup, cfg.repeats)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        fwdbwd()
+        peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
+    else:
+        peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
+        kind = "bytes saved for backward"
+    engine = ENGINES[name]
+    return {
+        "engine": name,
+        "layout": model.layout,
+        "status": "ok",
+        "variant": engine.variant(model.cfg.cell, cfg.batch_size, max(model.cfg.hidden_sizes), dtype, device),
+        "max_abs_diff_output": out_diff,
+        "max_abs_diff_grad": grad_diff,
+        "fwd_ms": fwd_ms,
+        "fwdbwd_ms": fwdbwd_ms,
+        "peak_memory_bytes": peak,
+        "memory_kind": kind,
+    }
+
+
+def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each measured row's forward+backward time over cudnn's in the same layout (None where cudnn has none)."""
     for row in rows:
         base = next(
             (r for r in rows if r["engine"] == "cudnn" and r["layout"] == row["layout"] and r["status"] == "ok"), None
@@ -198,3 +191,7 @@ def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda m
         if row["status"] == "ok":
             row["ratio_to_cudnn"] = row["fwdbwd_ms"] / base["fwdbwd_ms"] if base else None
     return rows
+
+
+def compare_cells(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    return with_ratios(list(measure(cfg, progress)))

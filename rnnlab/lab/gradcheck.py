@@ -1,22 +1,24 @@
-"""`rnnlab gradcheck`: the hand-written backward of ``bptt`` against autograd, in float64.
+"""`rnnlab gradcheck`: an engine's gradients in float64, against finite differences and against autograd.
 
-Two checks per cell, on small random shapes (2 layers, bidirectional, both layouts): torch.autograd.gradcheck
-of the whole model under ``bptt`` (finite differences), and seed 003's table: per parameter, the max
-difference between the hand-written gradient and autograd's gradient of the ``unrolled`` engine.
+Two checks per cell and layout, on a small random model (by default 2 bidirectional layers of sizes 3 and 2):
+torch.autograd.gradcheck of the whole model under the engine (finite differences), and per parameter the max
+difference between the engine's gradient and autograd's gradient of the ``unrolled`` engine (the reference).
+For ``bptt`` that checks the backward written by hand; for ``triton``, its backward kernels.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from rnnlab.config import ModelConfig
+from rnnlab.cells import ENGINES
+from rnnlab.config.commands import GradcheckConfig
 from rnnlab.data import layout_shape
 from rnnlab.lab.compare_cells import Traced, engine_results
-from rnnlab.model.classifier import build_model
+from rnnlab.model.classifier import SequenceClassifier, build_model
 
-TOLERANCE = 1e-10  # float64: hand-written and autograd gradients agree to rounding
+TOLERANCE = 1e-10  # float64: an engine's gradients and autograd's agree to rounding
 
 
 @dataclass(frozen=True)
@@ -28,17 +30,14 @@ class GradcheckRow:
     ok: bool
 
 
-def _model(cell: str, layout: str) -> torch.nn.Module:
-    cfg = ModelConfig(
-        cell=cell, input_size=3, hidden=(3, 2), layers=2, dropout=0.0, bidirectional=True, readout="state"
-    )
-    return build_model(cfg, engine="bptt", layout=layout, seed=0).double()
+def _model(cfg: GradcheckConfig, cell: str, layout: str) -> SequenceClassifier:
+    return build_model(replace(cfg.model, cell=cell), engine=cfg.engine, layout=layout, seed=0).double()
 
 
-def finite_difference_check(cell: str, layout: str, seq: int = 4, batch: int = 2) -> bool:
-    model = _model(cell, layout)
+def finite_difference_check(cfg: GradcheckConfig, cell: str, layout: str) -> bool:
+    model = _model(cfg, cell, layout)
     g = torch.Generator().manual_seed(1)
-    shape = layout_shape(batch, seq, 3, layout)
+    shape = layout_shape(cfg.batch_size, cfg.seq, cfg.model.input_size, layout)
     x = torch.randn(shape, dtype=torch.float64, generator=g, requires_grad=True)
     names = [f"m.{k}" for k, _ in model.named_parameters()]
     params = [p.detach().clone().requires_grad_() for p in model.parameters()]
@@ -51,26 +50,29 @@ def finite_difference_check(cell: str, layout: str, seq: int = 4, batch: int = 2
     return torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-7, rtol=1e-5, raise_exception=False)
 
 
-def gradient_table(cell: str, layout: str, seq: int = 5, batch: int = 3) -> list[GradcheckRow]:
-    model = _model(cell, layout)
-    shape = layout_shape(batch, seq, 3, layout)
+def gradient_table(cfg: GradcheckConfig, cell: str, layout: str) -> list[GradcheckRow]:
+    model = _model(cfg, cell, layout)
+    shape = layout_shape(cfg.batch_size, cfg.seq, cfg.model.input_size, layout)
     x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    hand = engine_results(model, "bptt", x, torch.float64)
+    got = engine_results(model, cfg.engine, x, torch.float64)
     auto = engine_results(model, "unrolled", x, torch.float64)
     rows = []
     for key in (k for k in auto if k.startswith("grad:")):
-        diff = (hand[key] - auto[key]).abs().max().item()
+        diff = (got[key] - auto[key]).abs().max().item()
         rows.append(GradcheckRow(cell, layout, key[5:], diff, diff <= TOLERANCE))
     return rows
 
 
-def run_gradcheck(
-    cells: tuple[str, ...] = ("lstm", "gru", "rnn"), layouts: tuple[str, ...] = ("batch", "time")
-) -> list[GradcheckRow]:
+def cells_of(cfg: GradcheckConfig) -> tuple[str, ...]:
+    """The cells asked for, else every cell the engine implements."""
+    return cfg.cells or ENGINES[cfg.engine].cells
+
+
+def run_gradcheck(cfg: GradcheckConfig = GradcheckConfig()) -> list[GradcheckRow]:
     rows: list[GradcheckRow] = []
-    for cell in cells:
-        for layout in layouts:
-            ok = finite_difference_check(cell, layout)
+    for cell in cells_of(cfg):
+        for layout in cfg.layouts:
+            ok = finite_difference_check(cfg, cell, layout)
             rows.append(GradcheckRow(cell, layout, "gradcheck", float("nan"), ok))
-            rows.extend(gradient_table(cell, layout))
+            rows.extend(gradient_table(cfg, cell, layout))
     return rows

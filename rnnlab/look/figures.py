@@ -34,7 +34,7 @@ def digit(image: np.ndarray, label: int, pred: int, prob: float, path: Path) -> 
 
 
 def step_grid(probs: np.ndarray, label: int, step_note: str, path: Path, max_panels: int = 28) -> Path:
-    """A bar chart of the class probabilities after each step (seed 001's 7 x 4 grid for 28 steps)."""
+    """A bar chart of the class probabilities after each step (a 7 x 4 grid for 28 steps)."""
     T, C = probs.shape
     steps = np.unique(np.linspace(0, T - 1, min(T, max_panels)).round().astype(int))
     cols = 4

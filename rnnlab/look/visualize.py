@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.data import IMAGE_SIZES, as_image, load_sequences
+from rnnlab.config import IMAGE_SIZES
+from rnnlab.data import as_image, load_sequences
 from rnnlab.errors import UserError
 from rnnlab.look import figures as viz
 from rnnlab.look import probe
@@ -24,7 +25,6 @@ from rnnlab.runs.folder import read_metrics
 class Picture:
     index: int
     label: int
-    prediction: int
     probs: torch.Tensor  # (T, C) after each step
     step_note: str
     paths: list[Path]
@@ -46,11 +46,11 @@ def visualize_run(
     split: str = "test",
     engine: str | None = None,
     data_dir: str | None = None,
-    confusion_split: bool = True,
+    device: torch.device | str = "cpu",
 ) -> Picture:
     ckpt = load_checkpoint(run)
     cfg = config_of(ckpt)
-    model = model_from_checkpoint(ckpt, engine).eval()
+    model = model_from_checkpoint(ckpt, engine).to(device).eval()
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
     x, y = getattr(data, split)
     if digit is not None:
@@ -66,7 +66,8 @@ def visualize_run(
     seq, label = x[index], int(y[index])
     if lengths is not None:
         seq = seq[: int(lengths[index])]  # the steps this sample has
-    probs = probe.step_probabilities(model, seq)
+    seq = seq.to(device)
+    probs = probe.step_probabilities(model, seq).cpu()
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
     out = out_dir or Path(ckpt["path"]).parent / "figures"
@@ -78,7 +79,7 @@ def visualize_run(
         viz.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png"),
         viz.step_heatmap(probs.numpy(), label, note, out / f"{stem}_step_probs_heatmap.png"),
     ]
-    h, c = probe.last_layer_states(model, seq)
+    h, c = (None if t is None else t.cpu() for t in probe.last_layer_states(model, seq))
     layer = f"layer {cfg.model.layers}" + (" (forward units, then backward)" if cfg.model.bidirectional else "")
     paths.append(viz.states_heatmap(h.numpy(), f"hidden state h_t of {layer}", out / f"{stem}_hidden_states.png"))
     if c is not None:
@@ -86,9 +87,8 @@ def visualize_run(
     records = read_metrics(Path(ckpt["path"]).parent)
     if records:
         paths.append(viz.curves(records, out / "curves.png"))
-    if confusion_split:
-        matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
-        paths.append(viz.confusion(matrix.numpy(), out / "confusion_test.png"))
+    matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
+    paths.append(viz.confusion(matrix.numpy(), out / "confusion_test.png"))
     numbers = {
         "index": index,
         "split": split,
@@ -99,4 +99,4 @@ def visualize_run(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, pred, probs, note, paths)
+    return Picture(index, label, probs, note, paths)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnlab.config import INITS
-
 _CANDIDATE = {"LSTM": 2, "GRU": 2, "RNN_TANH": 0}  # which gate block writes the candidate: i,f,g,o; r,z,n; h
 
 
@@ -28,8 +26,8 @@ def init_recurrent(rnn: nn.RNNBase, scheme: str) -> None:
     """Re-initialise ``rnn`` in place by ``scheme``; uniform keeps what nn.LSTM/GRU/RNN drew."""
     if scheme == "uniform":
         return
-    if scheme not in INITS:
-        raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(INITS)}")
+    if scheme not in ("orthogonal", "identity"):
+        raise ValueError(f"unknown init {scheme!r}")
     hidden = rnn.hidden_size
     for name, p in rnn.named_parameters():
         if name.startswith("weight_ih"):

@@ -1,6 +1,6 @@
 """Accuracy, loss and per-class accuracy over a whole split, in any batch size, under torchrun too.
 
-Every sample is counted exactly once: the last batch may be smaller (seed 000 dropped it), and under torchrun
+Every sample is counted exactly once: the last batch may be smaller (not dropped), and under torchrun
 each rank takes a disjoint share (rank::world) whose sums are all-reduced.
 Legend: N samples, T time steps, I features, C classes.
 """

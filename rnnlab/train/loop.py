@@ -142,7 +142,7 @@ def fit(
         return evaluate(model, xs, ys, tc.batch_size, cfg.data.layout, device, data.num_classes, info, tc.bf16, lengths)
 
     def validate(kind: str, seconds: float) -> dict[str, Any]:
-        sums = all_reduce_sum(torch.tensor(st.sums, dtype=torch.float64, device=device), info).tolist()
+        sums = all_reduce_sum(torch.tensor(st.epoch_sums, dtype=torch.float64, device=device), info).tolist()
         val = score("val")
         record = {
             "kind": kind,
@@ -166,25 +166,25 @@ def fit(
     began = time.perf_counter()
     # the rate's clock: when this process began the log window, and how many of its samples were done by then
     # (a resumed window already holds samples from before the interruption; they must not count as fast)
-    window_clock = (began, st.window[2])
+    window_clock = (began, st.window_sums[2])
     with stop_signals() as caught:
         while st.epoch < tc.epochs and st.step < total:
             sampler.set_epoch(st.epoch)
             order = torch.tensor(list(sampler))
             epoch_began = time.perf_counter()
             batch_iter = batches(
-                x, y, tc.batch_size, cfg.data.layout, order, st.batch, device, data.lengths_of("train")
+                x, y, tc.batch_size, cfg.data.layout, order, st.batch_in_epoch, device, data.lengths_of("train")
             )
             for xb, yb, lb in batch_iter:
                 lr = lr_at(st.step, total, tc)
                 set_lr(opt, lr)
                 stop = _train_step(net, opt, xb, yb, lb, tc, info, device, st, "name" in caught)
-                st.batch, st.step = st.batch + 1, st.step + 1
-                stats = {"lr": lr, **_window_stats(st.window, window_clock)}
+                st.batch_in_epoch, st.step = st.batch_in_epoch + 1, st.step + 1
+                stats = {"lr": lr, **_window_stats(st.window_sums, window_clock)}
                 reporter.step(st.step, stats)
                 if st.step % tc.log_every == 0:
                     log.write({"kind": "step", "epoch": st.epoch, "step": st.step, **stats})
-                    st.window, window_clock = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
+                    st.window_sums, window_clock = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
                 if stop:
                     save()
                     raise Interrupted(caught.get("name", "SIGTERM"), run_dir, st.step)
@@ -192,9 +192,9 @@ def fit(
                     save()
                 if st.step >= total:
                     break
-            if st.batch >= per_epoch:  # the epoch is complete
+            if st.batch_in_epoch >= per_epoch:  # the epoch is complete
                 record = validate("epoch", time.perf_counter() - epoch_began)
-                st.epoch, st.batch, st.sums = st.epoch + 1, 0, [0.0, 0.0, 0.0]
+                st.epoch, st.batch_in_epoch, st.epoch_sums = st.epoch + 1, 0, [0.0, 0.0, 0.0]
                 st.history.append(record)
                 if record["val_accuracy"] > st.best_val_accuracy:
                     st.best_val_accuracy = record["val_accuracy"]
@@ -252,8 +252,8 @@ def _train_step(
     opt.step()
     opt.zero_grad(set_to_none=True)
     stats = (value * len(yb), hits, float(len(yb)))
-    st.sums = [a + b for a, b in zip(st.sums, stats)]
-    st.window = [a + b for a, b in zip(st.window, stats)]
+    st.epoch_sums = [a + b for a, b in zip(st.epoch_sums, stats)]
+    st.window_sums = [a + b for a, b in zip(st.window_sums, stats)]
     return stop
 
 

@@ -1,11 +1,14 @@
 """The trainer's resumable state, and how it goes into a checkpoint and comes back out.
 
 Everything a run needs to continue exactly: the position (epoch, batch within it, step), the epoch's and the
-log window's running sums, the RNG states and the history; with the model and the optimiser beside them.
+log window's running sums, the best validation accuracy and the history; with the model, the optimiser and the
+RNG states beside them. A checkpoint holds TrainState's fields under their own names, so the format is the
+dataclass: a field added here is saved and restored with nothing else to write.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +22,13 @@ from rnnlab.runs.checkpoint import load_weights
 @dataclass
 class TrainState:
     epoch: int = 0  # epochs completed
-    batch: int = 0  # batches completed within the current epoch
+    batch_in_epoch: int = 0  # batches completed within the current epoch
     step: int = 0  # optimiser steps in total
     best_val_accuracy: float = -1.0
-    sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # this epoch's loss sum, hits, samples
-    window: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # the same since the last log line
+    epoch_sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # this epoch's loss sum, hits, samples
+    window_sums: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # the same since the last log line
     skipped: int = 0  # batches skipped by --on-nan skip
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one record per finished epoch
 
 
 def payload(
@@ -39,15 +42,8 @@ def payload(
         "config": cfg.to_dict(),
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
-        "epoch": st.epoch,
-        "batch_in_epoch": st.batch,
-        "step": st.step,
         "rng": rng,
-        "epoch_sums": list(st.sums),
-        "window_sums": list(st.window),
-        "skipped": st.skipped,
-        "best_val_accuracy": st.best_val_accuracy,
-        "history": list(st.history),
+        **dataclasses.asdict(st),
         "metrics": st.history[-1] if st.history else {},
     }
 
@@ -61,10 +57,10 @@ def restore(
         opt.load_state_dict(ckpt["optimizer"])
     except (ValueError, KeyError) as exc:
         raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
-    st.epoch, st.batch, st.step = ckpt["epoch"], ckpt["batch_in_epoch"], ckpt["step"]
-    st.best_val_accuracy, st.sums = ckpt["best_val_accuracy"], list(ckpt["epoch_sums"])
-    st.window, st.skipped = list(ckpt["window_sums"]), ckpt["skipped"]
-    st.history = [r for r in ckpt["history"] if r["kind"] == "epoch"]  # a "final" record only marked a stop
+    for f in dataclasses.fields(TrainState):
+        value = ckpt[f.name]
+        setattr(st, f.name, list(value) if isinstance(value, (list, tuple)) else value)
+    st.history = [r for r in st.history if r["kind"] == "epoch"]  # a "final" record only marked a stop
     torch.set_rng_state(ckpt["rng"]["torch"])
     if device.type == "cuda" and "cuda" in ckpt["rng"]:
         torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)

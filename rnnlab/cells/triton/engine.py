@@ -30,6 +30,19 @@ def unavailable(device: torch.device) -> str | None:
     return "the Triton kernels need a CUDA GPU here (TRITON_INTERPRET=1 runs them on CPU, slowly, where CUDA is absent)"
 
 
+def interpreted(device: torch.device) -> bool:
+    from rnnlab.cells.triton import kernels
+
+    return device.type != "cuda" and kernels.INTERPRETED
+
+
+def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> str:
+    """What runs for this shape: one persistent launch over every step, or the interpreter on a CPU."""
+    if interpreted(device):
+        return "interpreted (TRITON_INTERPRET=1)"
+    return f"persistent batch tiles: {-(-batch // BLOCK_B)} programs of {BLOCK_B} rows"
+
+
 BLOCK_B = 16  # batch rows per program: the smallest tile tl.dot takes
 
 

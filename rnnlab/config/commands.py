@@ -1,0 +1,83 @@
+"""Settings of the commands beside `train`: compare-cells and gradcheck (the model flags come from ModelConfig).
+
+Declared here, torch-free, so that their `--help` is built from these fields like every other flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rnnlab.cells import ENGINES
+from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, option, validate
+from rnnlab.config.run import ModelConfig
+from rnnlab.errors import ConfigError
+
+SHAPE, MEASURE = "Shape", "Measurement"
+DTYPES = ("float32", "float64", "bfloat16")
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """'cudnn, bptt' -> ('cudnn', 'bptt')."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def show_names(names: tuple[str, ...]) -> str:
+    return ",".join(names)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """One model under several engines: the shapes of the batch, the dtype, the engines and how often to time."""
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(layers=1, hidden=(128,), dropout=0.0))
+    seq: int = option(28, "Time steps T.", SHAPE, range=POSITIVE)
+    batch_size: int = option(128, "Batch size B.", SHAPE, range=POSITIVE)
+    layout: str = option("both", "batch (B, T, I), time (T, B, I), or both.", SHAPE, choices=("batch", "time", "both"))
+    dtype: str = option("float32", "The dtype of parameters and inputs.", MEASURE, choices=DTYPES)
+    engines: tuple[str, ...] = option(
+        (),
+        "Comma-separated engines \\[default: every engine that runs compiled here; an interpreted one runs only "
+        "when named].",
+        MEASURE,
+        parse=parse_names,
+        show=show_names,
+        metavar="NAMES",
+    )
+    repeats: int = option(10, "Timed repetitions per measurement (the median is reported).", MEASURE, range=POSITIVE)
+    warmup: int = option(2, "Untimed calls before the timed ones.", MEASURE, range=NON_NEGATIVE)
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        validate(self)
+        unknown = [name for name in self.engines if name not in ENGINES]
+        if unknown:
+            raise ConfigError("engines", f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        return ("batch", "time") if self.layout == "both" else (self.layout,)
+
+
+@dataclass(frozen=True)
+class GradcheckConfig:
+    """A small float64 model whose gradients an engine computes, against finite differences and autograd."""
+
+    engine: str = option(
+        "bptt",
+        "The engine whose backward is checked (bptt: written by hand; triton: its kernels, interpreted on a CPU).",
+        MEASURE,
+        choices=tuple(ENGINES),
+    )
+    cells: tuple[str, ...] = ()  # empty: every cell the engine implements
+    layouts: tuple[str, ...] = ("batch", "time")
+    seq: int = option(4, "Time steps T of the checked sequences.", SHAPE, range=POSITIVE)
+    batch_size: int = option(2, "Batch size B of the checked sequences.", SHAPE, range=POSITIVE)
+    model: ModelConfig = field(
+        default_factory=lambda: ModelConfig(
+            input_size=3, hidden=(3, 2), layers=2, dropout=0.0, bidirectional=True, readout="state"
+        )
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)

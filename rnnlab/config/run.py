@@ -1,0 +1,288 @@
+"""What a run is made with: the model, the data and the training, as frozen dataclasses.
+
+Each field that a flag sets is declared here once, with its help, panel, choices and range (config.flags); the
+CLI's `train` is built from these fields. ``RunConfig.to_dict`` is the plain dict saved as config.json and in every
+checkpoint (``torch.load(weights_only=True)`` reads it); ``from_dict`` reads it back, checking every value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from rnnlab.cells import CELLS, ENGINES
+from rnnlab.config.flags import (
+    DATA,
+    FRACTION,
+    MODEL,
+    NON_NEGATIVE,
+    OUTPUT,
+    POSITIVE,
+    TRAINING,
+    UNIT,
+    option,
+    parse_sizes,
+    show_sizes,
+    validate,
+)
+from rnnlab.errors import ConfigError
+
+# dataset -> (image height, width); every one has 10 classes
+IMAGE_SIZES = {"mnist": (28, 28), "fashion-mnist": (28, 28), "kmnist": (28, 28), "digits": (8, 8)}
+DATASETS = tuple(IMAGE_SIZES)
+SEQUENCES = ("rows", "cols", "pixels", "permuted")
+NUM_CLASSES = 10
+
+
+def sequence_shape(dataset: str, sequence: str) -> tuple[int, int]:
+    """(T, I): time steps and features per step of a dataset's images under a sequence view."""
+    h, w = IMAGE_SIZES[dataset]
+    return {"rows": (h, w), "cols": (w, h), "pixels": (h * w, 1), "permuted": (h * w, 1)}[sequence]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture: everything needed to rebuild the model from a checkpoint, and nothing else."""
+
+    cell: str = option(
+        "lstm", "Recurrent cell: lstm, gru or rnn (tanh), laid out exactly as nn.LSTM/GRU/RNN.", MODEL, choices=CELLS
+    )
+    input_size: int = option(
+        28, "Features per time step; follows from --dataset and --sequence.", MODEL, range=POSITIVE, cli=False
+    )
+    hidden: tuple[int, ...] = option(
+        (256,),
+        "Hidden units: one size for every layer (256) or one per layer (128,256).",
+        MODEL,
+        range=POSITIVE,
+        parse=parse_sizes,
+        show=show_sizes,
+        metavar="SIZES",
+    )
+    layers: int = option(2, "Number of stacked recurrent layers.", MODEL, range=POSITIVE)
+    dropout: float = option(0.5, "Dropout between layers and on the stack's output, in [0, 1).", MODEL, range=FRACTION)
+    bidirectional: bool = option(False, "Read each sequence both ways and concatenate the two outputs.", MODEL)
+    proj: int = option(
+        0, "Size of a linear input projection before the first layer; 0 = none.", MODEL, range=NON_NEGATIVE
+    )
+    readout: str = option(
+        "last",
+        "What the classifier reads: the last step's output (last), the final hidden state (state), or the outputs "
+        "averaged over time (mean).",
+        MODEL,
+        choices=("last", "state", "mean"),
+    )
+    forget_bias: float = option(1.0, "Added to the LSTM forget-gate bias at init (0 = PyTorch's own).", MODEL)
+    init: str = option(
+        "uniform",
+        "Initial recurrent weights: uniform (PyTorch's), orthogonal (each gate's block; zero biases, as Keras), or "
+        "identity (orthogonal, with the cell candidate's block the identity: Cooijmans et al.'s pixel-MNIST start).",
+        MODEL,
+        choices=("uniform", "orthogonal", "identity"),
+    )
+    chrono: int = option(
+        0,
+        "LSTM only: chrono initialisation (Tallec & Ollivier 2018) for dependencies up to N steps: forget-gate "
+        "biases log U(1, N-1), input-gate biases their negatives, in place of --forget-bias. 0 = off.",
+        MODEL,
+        range=NON_NEGATIVE,
+    )
+    num_classes: int = option(NUM_CLASSES, "Output classes; follows from --dataset.", MODEL, range=POSITIVE, cli=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if len(self.hidden) not in (1, self.layers):
+            raise ConfigError(
+                "hidden", f"got {len(self.hidden)} sizes for --layers {self.layers}; give one size or one per layer"
+            )
+        if self.chrono:
+            if self.chrono < 3:
+                raise ConfigError("chrono", f"must be 0 (off) or the longest dependency, >= 3 steps; got {self.chrono}")
+            if self.cell != "lstm":
+                raise ConfigError("chrono", f"sets LSTM gate biases; --cell {self.cell} has none to set")
+            if self.forget_bias != ModelConfig.forget_bias:
+                raise ConfigError("forget_bias", "--chrono sets the forget-gate biases itself; drop --forget-bias")
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        return self.hidden if len(self.hidden) == self.layers else self.hidden * self.layers
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images, how they become sequences, and how batches are laid out."""
+
+    dataset: str = option(
+        "mnist",
+        "mnist, fashion-mnist, kmnist (through torchvision) or digits (scikit-learn's 8x8 digits, offline).",
+        DATA,
+        choices=DATASETS,
+    )
+    data_dir: str | None = option(
+        None,
+        "Folder holding <Dataset>/raw/*-ubyte \\[default: $RNNLAB_DATA_DIR, else ~/.cache/rnnlab].",
+        DATA,
+        resumable=True,
+        metavar="DIR",
+    )
+    sequence: str = option(
+        "rows",
+        "How an image becomes a sequence: rows (T=28 steps of I=28 pixels), cols, pixels (T=784 steps of 1), or "
+        "permuted (the pixels in a fixed random order).",
+        DATA,
+        choices=SEQUENCES,
+    )
+    permute_seed: int = option(
+        0, "Seed of the fixed pixel order of --sequence permuted (saved with the run, reused by eval).", DATA
+    )
+    layout: str = option("batch", "batch: tensors (B, T, I); time: (T, B, I).", DATA, choices=("batch", "time"))
+    lengths: str = option(
+        "full",
+        "full, or random: each sample keeps a random number (>= 1) of its leading steps.",
+        DATA,
+        choices=("full", "random"),
+    )
+    val_fraction: float = option(
+        0.1, "Share of the training set held out for validation (drawn with a fixed seed).", DATA, range=FRACTION
+    )
+    train_subset: int = option(
+        0, "Train on only the first N images (after the validation split); 0 = all.", DATA, range=NON_NEGATIVE
+    )
+    test_subset: int = option(0, "Evaluate on only the first N test images; 0 = all.", DATA, range=NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(T, I) of every sequence."""
+        return sequence_shape(self.dataset, self.sequence)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimiser, schedule, device, engine, and how often to log and checkpoint."""
+
+    epochs: int = option(5, "Passes over the training set.", TRAINING, range=POSITIVE, resumable=True)
+    max_steps: int = option(
+        0, "Stop after N optimiser steps in all; 0 = no limit.", TRAINING, range=NON_NEGATIVE, resumable=True
+    )
+    batch_size: int = option(128, "Samples per optimiser step (per process under torchrun).", TRAINING, range=POSITIVE)
+    lr: float = option(1e-3, "Learning rate (the peak rate under a schedule).", TRAINING, range=POSITIVE)
+    schedule: str = option(
+        "constant",
+        "constant, or cosine / linear decay from --lr to --lr x --final-lr-ratio over the run's steps.",
+        TRAINING,
+        choices=("constant", "cosine", "linear"),
+    )
+    warmup: int = option(
+        0, "Raise the rate linearly from --lr/N to --lr over the first N steps; 0 = none.", TRAINING, range=NON_NEGATIVE
+    )
+    final_lr_ratio: float = option(
+        0.0, "Where cosine and linear decay end, as a fraction of --lr.", TRAINING, range=UNIT
+    )
+    optimizer: str = option(
+        "adam",
+        "adam, sgd, or rmsprop (its squared-gradient average decays by 0.9 per step, as in Keras).",
+        TRAINING,
+        choices=("adam", "sgd", "rmsprop"),
+    )
+    momentum: float = option(0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE)
+    weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE)
+    clip: float = option(0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, range=NON_NEGATIVE)
+    seed: int = option(0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING)
+    device: str = option(
+        "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
+    )
+    engine: str = option(
+        "cudnn",
+        "How the recurrent layers are computed (see `rnnlab compare-cells`).",
+        TRAINING,
+        choices=tuple(ENGINES),
+        resumable=True,
+    )
+    bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING)
+    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", TRAINING)
+    on_nan: str = option(
+        "stop",
+        "On a NaN or infinite loss: stop (keep the last good checkpoint) or skip that batch.",
+        TRAINING,
+        choices=("stop", "skip"),
+        resumable=True,
+    )
+    threads: int = option(
+        0, "CPU threads for PyTorch; 0 = PyTorch's default.", TRAINING, range=NON_NEGATIVE, resumable=True
+    )
+    reuse_cpu_memory: bool = option(
+        True,
+        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS; 1.4-2.1x faster "
+        "CPU training steps in docs/BENCHMARKS.md. The process keeps its peak memory until it exits.",
+        TRAINING,
+        resumable=True,
+    )
+    log_every: int = option(50, "Write a metrics.jsonl line every N steps.", OUTPUT, range=POSITIVE, resumable=True)
+    checkpoint_every: int = option(
+        0,
+        "Also write checkpoint.pt every N steps (it is always written at each epoch's end); 0 = only then.",
+        OUTPUT,
+        range=NON_NEGATIVE,
+        resumable=True,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.final_lr_ratio and self.schedule == "constant":
+            raise ConfigError("final_lr_ratio", "sets where a decay ends; add --schedule cosine or linear")
+        if self.momentum and self.optimizer == "adam":
+            raise ConfigError("momentum", "applies to --optimizer sgd or rmsprop; adam keeps its own averages")
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run was made with: saved as config.json and inside every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> RunConfig:
+        """Rebuild from a saved dict; missing settings take their defaults. Anything else wrong raises ValueError
+        naming the setting (``model.hidden: expected ...``), for the reader to put after the file's name."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected an object with {', '.join(SECTIONS)}, got {type(raw).__name__}")
+        unknown = set(raw) - set(SECTIONS)
+        if unknown:
+            raise ValueError(f"unknown sections {sorted(unknown)}")
+        parts: dict[str, Any] = {}
+        for name, kind in SECTIONS.items():
+            section = raw.get(name, {})
+            if not isinstance(section, dict):
+                raise ValueError(f"{name}: expected an object of settings, got {type(section).__name__}")
+            extra = set(section) - {f.name for f in dataclasses.fields(kind)}
+            if extra:
+                raise ValueError(f"unknown {name} settings {sorted(extra)}")
+            values = dict(section)
+            if isinstance(values.get("hidden"), list):
+                values["hidden"] = tuple(values["hidden"])
+            try:
+                parts[name] = kind(**values)
+            except ConfigError as exc:
+                raise ValueError(f"{name}.{exc.field}: {exc.reason}") from None
+        return cls(**parts)
+
+
+def model_for(data: DataConfig, **fields: Any) -> ModelConfig:
+    """The model for ``data``: its input size and classes follow from the dataset and the sequence view."""
+    return ModelConfig(input_size=data.shape[1], num_classes=NUM_CLASSES, **fields)
