@@ -103,3 +103,18 @@ def test_inspect_reads_a_run(run_dir) -> None:
     assert result.exit_code == 0, result.output
     assert "(3, 8, 8)" in result.output or "(8, 3, 8)" in result.output
     assert "rnns.1.weight_hh_l0" in result.output
+
+
+def test_inspect_refuses_model_flags_given_with_a_run(run_dir) -> None:
+    result = CliRunner().invoke(app, ["inspect", str(run_dir), "--hidden", "64", "--cell", "gru"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("rnnlab: error: --cell, --hidden:") and "drop them" in line
+
+
+def test_visualize_draws_any_split_on_the_device_asked(run_dir, tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["visualize", str(run_dir), "--split", "val", "--device", "cpu", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "val0_step_probs.json").read_text())["split"] == "val"

@@ -24,10 +24,13 @@ _CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ i
 
 
 def _quiet_flags(params: list[Any]) -> list[Any]:
-    """An on/off flag takes no value: show no type after it in --help (typer would print `<bool>`)."""
+    """--help shows no Python type where the name says it all: an on/off flag takes no value (typer would print
+    `<bool>`), and an argument's name (RUN) already says what it is (typer would add `<str>`)."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if param.param_type_name == "argument" and param.metavar is not None:
+            param.display_type_rich = lambda ctx: None
     return params
 
 

@@ -113,10 +113,11 @@ def gradcheck_command(flags: Flags, verbose: Verbose = False, as_json: Json = Fa
 
 def compare_runs_command(
     run_folders: Annotated[
-        list[Path], typer.Argument(help="Run folders written by `rnnlab train` (finished or not).", metavar="RUN...")
+        list[Path], typer.Argument(help="Run folders written by `rnnlab train` (finished or not).", metavar="RUN")
     ],
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the figure runs-compared.png \\[default: the current folder].")
+        Path | None,
+        typer.Option(help="Folder for the figure runs-compared.png \\[default: the current folder].", metavar="DIR"),
     ] = None,
     as_json: Json = False,
 ) -> None:

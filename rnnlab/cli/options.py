@@ -177,7 +177,9 @@ def _typed(ctx: typer.Context, name: str) -> bool:
 RUN_HELP = "A run folder (its best.pt, else checkpoint.pt) or a checkpoint file written by `rnnlab train`."
 Run = Annotated[str, typer.Argument(help=RUN_HELP, metavar="RUN")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
-Out = Annotated[Path | None, typer.Option(help="Folder for what the command writes \\[default: RUN/figures].")]
+Out = Annotated[
+    Path | None, typer.Option(help="Folder for what the command writes \\[default: RUN/figures].", metavar="DIR")
+]
 SPLITS = ("test", "val", "train")
 Split = Annotated[
     str,

@@ -24,7 +24,8 @@ from rnnlab.errors import UserError
 def train_command(
     flags: Flags,
     out: Annotated[
-        Path | None, typer.Option(help="Run folder \\[default: runs/<timestamp>].", rich_help_panel=OUTPUT)
+        Path | None,
+        typer.Option(help="Run folder \\[default: runs/<timestamp>].", rich_help_panel=OUTPUT, metavar="DIR"),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the run already in --out.", rich_help_panel=OUTPUT)
@@ -35,6 +36,7 @@ def train_command(
             help="Continue the run in this folder from its checkpoint.pt (its config is reused; "
             "--epochs and --max-steps may extend it).",
             rich_help_panel=OUTPUT,
+            metavar="RUN",
         ),
     ] = None,
     nproc: Annotated[

@@ -1,0 +1,90 @@
+"""compare-cells and gradcheck through the CLI: JSON on stdout, the default engines, Ctrl-C, a planted gradient bug."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnlab.cells import bptt
+from rnnlab.cli import app
+from rnnlab.lab import compare_cells
+
+TINY = ["--hidden", "8", "--batch-size", "2", "--seq", "3", "--input-size", "4", "--repeats", "1", "--device", "cpu"]
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="the interpreted engine exists where CUDA is absent")
+
+
+def test_compare_cells_json_is_one_object_on_stdout(tmp_path) -> None:
+    saved = tmp_path / "rows.json"
+    args = ["compare-cells", *TINY, "--engines", "cudnn,bptt", "--layout", "time", "--json", "--json-file", str(saved)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [r["engine"] for r in document["rows"]] == ["cudnn", "bptt"]
+    assert document["rows"][1]["max_abs_diff_output"] < 1e-5 and document["stopped"] is False
+    assert json.loads(saved.read_text()) == document
+
+
+@NO_CUDA
+def test_the_interpreted_engine_runs_only_when_named_and_says_so() -> None:
+    default = CliRunner().invoke(app, ["compare-cells", *TINY, "--layout", "time", "--json"])
+    assert default.exit_code == 0, default.output
+    assert "triton" not in [r["engine"] for r in json.loads(default.stdout)["rows"]]
+    named = CliRunner().invoke(app, ["compare-cells", *TINY, "--layout", "time", "--engines", "triton", "--json"])
+    assert named.exit_code == 0, named.output
+    (row,) = json.loads(named.stdout)["rows"]
+    assert row["status"] == "ok" and "interpreted" in row["variant"]
+
+
+def test_ctrl_c_keeps_the_rows_already_measured(tmp_path, monkeypatch) -> None:
+    real, calls = compare_cells._measure_engine, []
+
+    def interrupted_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_cells, "_measure_engine", interrupted_second)
+    saved = tmp_path / "rows.json"
+    args = ["compare-cells", *TINY, "--engines", "cudnn,bptt,unrolled", "--layout", "batch", "--json-file", str(saved)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().splitlines() == [
+        "rnnlab: stopped: by SIGINT (Ctrl-C); the 1 rows measured before it are kept"
+    ]
+    assert "cudnn" in result.stdout and "bptt" not in result.stdout  # the table of what was measured
+    document = json.loads(saved.read_text())
+    assert document["stopped"] is True and [r["engine"] for r in document["rows"]] == ["cudnn"]
+
+
+SMALL = ["--hidden", "2", "--layers", "1", "--no-bidirectional", "--seq", "3", "--batch-size", "2"]
+
+
+def test_gradcheck_passes_for_a_correct_backward_and_prints_a_summary() -> None:
+    result = CliRunner().invoke(app, ["gradcheck", "--cell", "rnn", *SMALL])
+    assert result.exit_code == 0, result.output
+    assert "rnn" in result.output and "passed" in result.output and "--verbose" in result.output
+    verbose = CliRunner().invoke(app, ["gradcheck", "--cell", "rnn", *SMALL, "--verbose", "--json"])
+    rows = json.loads(verbose.stdout)["rows"]
+    assert {r["name"] for r in rows} >= {"gradcheck", "x", "rnns.0.weight_hh_l0"} and all(r["ok"] for r in rows)
+
+
+def test_gradcheck_catches_a_planted_backward_bug(monkeypatch) -> None:
+    real = bptt.RNNFunction.backward
+
+    def off_by_a_little(ctx, dout, dh_T):
+        grads = list(real(ctx, dout, dh_T))
+        grads[3] = grads[3] * (1 + 1e-6)  # dW_hh, 1e-6 relative: far above float64 rounding
+        return tuple(grads)
+
+    monkeypatch.setattr(bptt.RNNFunction, "backward", staticmethod(off_by_a_little))
+    result = CliRunner().invoke(app, ["gradcheck", "--cell", "rnn", *SMALL, "--json"])
+    assert result.exit_code == 1, result.output
+    failed = {r["name"] for r in json.loads(result.stdout)["rows"] if not r["ok"]}
+    assert "rnns.0.weight_hh_l0" in failed
+
+
+def test_gradcheck_refuses_a_cell_the_engine_lacks() -> None:
+    result = CliRunner().invoke(app, ["gradcheck", "--engine", "triton", "--cell", "rnn"])
+    assert result.exit_code == 2 and "--cell" in result.stderr and "lstm, gru" in result.stderr

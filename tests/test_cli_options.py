@@ -1,0 +1,91 @@
+"""Every option comes from the config field that declares it; help is fast, torch-free and shows the choices."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rnnlab import __version__
+from rnnlab.cli import app
+from rnnlab.config import DataConfig, ModelConfig, TrainConfig, flag_of
+from rnnlab.errors import flag_name
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("train", "eval", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect")
+
+
+def _help(*args: str) -> str:
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("cls", [ModelConfig, DataConfig, TrainConfig])
+def test_train_offers_every_flag_backed_field_with_its_help_and_choices(cls) -> None:
+    text = _help("train")
+    for f in dataclasses.fields(cls):
+        flag = flag_of(f)
+        if flag is None or not flag.cli:
+            continue
+        assert flag_name(f.name) in text, f.name
+        assert " ".join(flag.help.replace("\\[", "[").split()) in text, f.name
+        if flag.choices:
+            assert "|".join(flag.choices) in text, f.name  # the choices, not `<str>`
+
+
+def test_help_names_no_python_types() -> None:
+    for command in COMMANDS:
+        text = _help(command)
+        for noise in ("<str>", "<bool>", "<list", "{run}", "<path>"):
+            assert noise not in text, (command, noise)
+
+
+def test_help_answers_without_importing_torch() -> None:
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from rnnlab.cli import app\n"
+        f"for args in ([], *[[c] for c in {COMMANDS!r}]):\n"
+        "    assert CliRunner().invoke(app, [*args, '--help']).exit_code == 0, args\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_version_and_short_help() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith(f"rnnlab {__version__}, torch ")
+    assert CliRunner().invoke(app, ["-h"]).exit_code == 0
+    assert "Usage:" in CliRunner().invoke(app, ["train", "-h"]).output
+
+
+def test_shell_completion_is_offered() -> None:
+    text = _help()
+    assert "--install-completion" in text and "--show-completion" in text
+
+
+def test_a_command_can_set_its_own_default_and_says_so() -> None:
+    assert "[default: 1]" in _help("compare-cells").split("--layers")[1].split("--")[0]
+    assert "[default: 2]" in _help("train").split("--layers")[1].split("--")[0]
+
+
+def test_values_are_checked_by_the_field_and_errors_name_the_flag(tmp_path) -> None:
+    cases = {
+        ("--lr", "nan"): "--lr: must be a finite number",
+        ("--lr", "inf"): "--lr: must be a finite number",
+        ("--dropout", "-0.1"): "--dropout: must be in [0, 1)",
+        ("--hidden", "64,0"): "--hidden",
+        ("--final-lr-ratio", "2"): "--final-lr-ratio: must be in [0, 1]",
+    }
+    for args, expect in cases.items():
+        result = CliRunner().invoke(app, ["train", *args, "--out", str(tmp_path / "r")])
+        assert result.exit_code == 2, (args, result.output)
+        assert expect in result.stderr, (args, result.stderr)
+        assert not (tmp_path / "r").exists()
