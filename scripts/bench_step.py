@@ -25,6 +25,7 @@ import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import SequenceData
+from rnnlab.data.preprocess import CLASS_NAMES, Preprocessing
 from rnnlab.model.classifier import build_model
 from rnnlab.train.cpu_memory import keep_freed_memory
 from rnnlab.train.distributed import DistInfo
@@ -148,6 +149,7 @@ def main() -> None:
         (torch.randn(1280, T, I), torch.randint(0, C, (1280,))),
         (torch.randn(128, T, I), torch.randint(0, C, (128,))),
         C,
+        Preprocessing("mnist", (28, 28), 0.0, 1.0, "rows", 0, CLASS_NAMES["mnist"]),
     )
     run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu", engine=args.engine, reuse_cpu_memory=kept))
     started = time.perf_counter()

@@ -134,7 +134,7 @@ def fit(
 
     def save(name: str = "checkpoint.pt") -> None:
         if info.is_main:
-            save_checkpoint(run_dir / name, payload(cfg, model, opt, st, device))
+            save_checkpoint(run_dir / name, payload(cfg, model, opt, st, device, data.preprocessing))
 
     def score(split: str) -> EvalResult:
         xs, ys = getattr(data, split)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from rnnlab.config import RunConfig
+from rnnlab.data.preprocess import Preprocessing
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_weights
 
@@ -32,7 +33,12 @@ class TrainState:
 
 
 def payload(
-    cfg: RunConfig, model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
+    cfg: RunConfig,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    st: TrainState,
+    device: torch.device,
+    preprocessing: Preprocessing,
 ) -> dict[str, Any]:
     """What checkpoint.pt and best.pt hold; ``metrics`` repeats the last epoch's record for quick reading."""
     rng = {"torch": torch.get_rng_state()}
@@ -40,6 +46,7 @@ def payload(
         rng["cuda"] = torch.cuda.get_rng_state(device)
     return {
         "config": cfg.to_dict(),
+        "preprocessing": preprocessing.to_dict(),
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
         "rng": rng,
