@@ -5,7 +5,7 @@
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
 same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
 using PyTorch's nn.Dropout, whose CPU masks rnnlab's Dropout replaces), the trainer's own step
-(rnnlab.train.loop._train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
+(rnnlab.train.step.train_step: loss check, clipping switch, accuracy), and whole epochs of `fit` (data pipeline,
 logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
 --profile N adds where the bare step's time goes: the N operators with the most self time under
 torch.profiler, in ms per step. Like `rnnlab train` on CPU, the process keeps freed memory for reuse
@@ -29,9 +29,10 @@ from rnnlab.data.preprocess import CLASS_NAMES, Preprocessing
 from rnnlab.model.classifier import build_model
 from rnnlab.train.cpu_memory import keep_freed_memory
 from rnnlab.train.distributed import DistInfo
-from rnnlab.train.loop import _train_step, fit
+from rnnlab.train.loop import fit
 from rnnlab.train.optim import make_optimizer
 from rnnlab.train.state import TrainState
+from rnnlab.train.step import train_step
 
 B, T, I, H, L, C = 128, 28, 28, 256, 2, 10  # noqa: E741  (the legend: batch, steps, inputs, ...)
 
@@ -140,7 +141,7 @@ def main() -> None:
     pair = time_interleaved({"rnnlab": bare, "torch": bare_step(torch_drop, torch_opt)}, args.steps)
     bare_s = pair["rnnlab"]
     trainer_s = time_steps(
-        lambda: _train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state, False), args.steps
+        lambda: train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state, False), args.steps
     )
     rate_after = sgemm_gflops()
     n = 128 * 60  # 60 steps per epoch of random MNIST-shaped data, validation on 1280 samples

@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.train import loop as train
+from rnnlab.train import step as stepping
 from rnnlab.train.distributed import shutdown
 from rnnlab.train.loop import Interrupted, fit
 
@@ -27,7 +27,7 @@ CFG = RunConfig(
 def signal_rank_one_at_step_five() -> None:
     if int(os.environ.get("RANK", "0")) != 1:
         return
-    real, calls = train._train_step, []
+    real, calls = stepping.train_step, []
 
     def step(*args, **kwargs):
         calls.append(1)
@@ -35,7 +35,7 @@ def signal_rank_one_at_step_five() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
         return real(*args, **kwargs)
 
-    train._train_step = step
+    stepping.train_step = step
 
 
 def stopped_together(out: Path) -> None:

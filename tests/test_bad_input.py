@@ -12,7 +12,7 @@ from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.model.classifier import build_model
 from rnnlab.runs.checkpoint import save_checkpoint
-from rnnlab.runs.folder import write_config
+from rnnlab.runs.config_file import write_config
 from rnnlab.train.loop import fit
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -33,8 +33,9 @@ def test_train_offers_every_flag_backed_field_with_its_help_and_choices(cls) -> 
             continue
         assert flag_name(f.name) in text, f.name
         assert " ".join(flag.help.replace("\\[", "[").split()) in text, f.name
-        if flag.choices:
-            assert "|".join(flag.choices) in text, f.name  # the choices, not `<str>`
+        if flag.choices:  # the choices, not `<str>`
+            assert (flag.metavar or "|".join(flag.choices)) in text, f.name
+            assert all(choice in text for choice in flag.choices), f.name
 
 
 def test_help_names_no_python_types() -> None:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlab.runs.folder import read_metrics
+from rnnlab.runs.metrics import read_metrics
 from rnnlab.train.loop import fit
 
 BASE = RunConfig(

@@ -11,9 +11,9 @@ import torch
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint
-from rnnlab.runs.folder import read_metrics
-from rnnlab.train import loop as train_module
-from rnnlab.train.loop import Interrupted, fit
+from rnnlab.runs.metrics import read_metrics
+from rnnlab.train import step as stepping
+from rnnlab.train.loop import Interrupted, NullReporter, fit
 from rnnlab.train.optim import make_optimizer
 
 DIGITS = RunConfig(
@@ -59,15 +59,11 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, stop_at) -> None:
     assert strip(read_metrics(tmp_path / "split")) == strip(read_metrics(tmp_path / "whole"))
 
 
-class _SignalAt:
+class _SignalAt(NullReporter):
     """A reporter that sends this process SIGINT after step N: the real interruption path, mid-run."""
 
     def __init__(self, at: int) -> None:
         self.at = at
-
-    def start(self, total_steps: int, done_steps: int, description: str) -> None: ...
-    def epoch(self, record: dict) -> None: ...
-    def finish(self) -> None: ...
 
     def step(self, step: int, stats: dict) -> None:
         if step == self.at:
@@ -130,8 +126,8 @@ def test_views_and_lengths_train_and_evaluate_under_every_engine(tmp_path, seque
 
 def test_log_window_rate_counts_only_samples_this_process_timed(monkeypatch) -> None:
     # A window resumed from a checkpoint (or spanning an epoch boundary) already holds 60 samples; 40 more in 2 s.
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: 12.0)
-    stats = train_module._window_stats([5.0, 90.0, 100.0], (10.0, 60.0))
+    monkeypatch.setattr(stepping.time, "perf_counter", lambda: 12.0)
+    stats = stepping.window_stats([5.0, 90.0, 100.0], (10.0, 60.0))
     assert stats == {"loss": 0.05, "accuracy": 0.9, "samples_per_s": 20.0}
 
 

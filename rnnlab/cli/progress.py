@@ -1,58 +1,103 @@
-"""The training progress bar: loss, accuracy, learning rate, samples/s and ETA, with one line per epoch above it."""
+"""The training progress bar, and the lines printed above it (each epoch, a resume, a stop requested).
+
+The bar says which epoch it is in and what its loss averages; at 80 columns it keeps the bar, the step count and
+the ETA and drops the figures. Everything else is printed through the bar's own console, so no line is ever
+glued onto the bar's.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
-from rnnlab.cli.tables import console, pct
+from rnnlab.cli.tables import console, number, pct
+
+BAR_MIN = 80  # what the description, a short bar, the step count and the ETA need
+
+
+class FiguresColumn(ProgressColumn):
+    """Loss and accuracy over the last steps, the rate and samples/s; left out where they would squeeze the bar."""
+
+    def render(self, task: Task) -> Text:
+        f = task.fields
+        if "loss" not in f:
+            return Text("")
+        short = f"loss {number(f['loss'])} acc {100 * f['accuracy']:.1f}% (last {f['window']})"
+        full = f"{short} lr {f['lr']:.0e} {f['sps']:,.0f}/s"
+        fitting = [text for text in (full, short) if console.width >= BAR_MIN + len(text)]
+        return Text(fitting[0] if fitting else "")
 
 
 class RichReporter:
-    """Progress bar with loss, accuracy, learning rate, samples/s and ETA; one line per epoch above it."""
+    """Progress bar with epoch k/N, the last steps' loss and accuracy, learning rate, samples/s and ETA."""
 
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=None),
             MofNCompleteColumn(),
-            TextColumn(
-                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:6.2f}%  lr {task.fields[lr]:.1e}  "
-                "{task.fields[sps]:6.0f} samples/s"
-            ),
-            TimeElapsedColumn(),
+            FiguresColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=console,
             disable=not console.is_terminal and "pytest" in sys.modules,
+            expand=False,
         )
         self.task: Any = None
+        self.epochs = 0
+        self.started = False
 
-    def start(self, total_steps: int, done_steps: int, description: str) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task(
-            description, total=total_steps, completed=done_steps, loss=0.0, acc=0.0, lr=0.0, sps=0.0
+    def start(self, total_steps: int, done_steps: int, epochs: int, description: str) -> None:
+        self.epochs = epochs
+        self.progress.console.print(
+            f"training {description}: {total_steps:,} steps. Each epoch's line: train loss and accuracy averaged "
+            "over its batches, then validation on the held-out split.",
+            highlight=False,
         )
+        self.progress.start()
+        self.started = True
+        self.task = self.progress.add_task(f"epoch -/{epochs}", total=total_steps, completed=done_steps)
 
     def step(self, step: int, stats: dict[str, float]) -> None:
         self.progress.update(
             self.task,
             completed=step,
+            description=f"epoch {int(stats['epoch'])}/{self.epochs}",
             loss=stats["loss"],
-            acc=100 * stats["accuracy"],
+            accuracy=stats["accuracy"],
+            window=int(stats["window"]),
             lr=stats["lr"],
             sps=stats["samples_per_s"],
         )
 
-    def epoch(self, record: dict[str, Any]) -> None:
-        label = f"epoch {record['epoch'] + 1}" if record["kind"] == "epoch" else f"stopped at step {record['step']}"
+    def epoch(self, record: dict[str, Any], new_best: bool) -> None:
+        if record["kind"] == "epoch":
+            label = f"epoch {record['epoch'] + 1}/{self.epochs}"
+        else:
+            label = f"stopped at step {record['step']}"
+        best = "  [green]new best[/]" if new_best else ""
         self.progress.console.print(
-            f"{label:>16}  step {record['step']:>6}  "
-            f"train loss {record['train_loss']:.4f} acc {pct(record['train_accuracy'])}"
-            f"  val loss {record['val_loss']:.4f} acc {pct(record['val_accuracy'])}  {record['seconds']:.1f}s"
+            f"{label} (step {record['step']}): train loss {number(record['train_loss'])} "
+            f"acc {pct(record['train_accuracy'])} | val loss {number(record['val_loss'])} "
+            f"acc {pct(record['val_accuracy'])} | {record['seconds']:.1f}s{best}",
+            highlight=False,
         )
 
+    def notice(self, message: str) -> None:
+        self.progress.console.print(message, highlight=False, markup=False, soft_wrap=True)
+
     def finish(self) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
+            self.started = False

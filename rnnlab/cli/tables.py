@@ -11,6 +11,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from rnnlab.train.evaluation import EvalResult
+    from rnnlab.train.loop import TrainResult
 
 # Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
@@ -30,22 +31,41 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def results_table(
-    run_dir: str, steps: int, seconds: float, val: EvalResult, test: EvalResult, best_val: float
-) -> Table:
-    table = Table(title=f"results: {run_dir}")
-    for col in ("split", "accuracy", "loss", "samples"):
-        table.add_column(col, justify="right")
-    table.add_row("validation", pct(val.accuracy), f"{val.loss:.4f}", str(val.samples))
-    table.add_row("test", pct(test.accuracy), f"{test.loss:.4f}", str(test.samples))
+def number(x: float | None) -> str:
+    """A loss: four decimals, or scientific notation where those would hide it (a diverging run's 3.2e+07)."""
+    if x is None:
+        return "-"
+    return f"{x:.3e}" if x != 0 and not 1e-3 <= abs(x) < 1e5 else f"{x:.4f}"
+
+
+def results_table(result: TrainResult) -> Table:
+    """The last and the best parameters of a run, each with its epoch, step, validation and test accuracy."""
+    table = Table(title=f"results: {result.run_dir}")
+    for col in ("parameters", "file", "epoch", "step", "val accuracy", "val loss", "test accuracy", "test loss"):
+        table.add_column(col, justify="left" if col in ("parameters", "file") else "right")
+    for scored, what in ((result.last, "last"), (result.best, "best validation")):
+        table.add_row(
+            what,
+            "checkpoint.pt" if scored.which == "last" else "best.pt",
+            str(scored.epoch),
+            str(scored.step),
+            pct(scored.val.accuracy),
+            number(scored.val.loss),
+            pct(scored.test.accuracy),
+            number(scored.test.loss),
+        )
+    session = result.steps - result.first_step
+    resumed = f" (resumed at step {result.first_step})" if result.first_step else ""
     table.caption = (
-        f"{steps} steps in {seconds:.1f}s; best validation accuracy {pct(best_val if best_val >= 0 else None)}"
+        f"{session:,} steps in this session{resumed}, {result.steps:,} in all: {result.seconds:.1f}s of training "
+        f"(validation included) and {result.eval_seconds:.1f}s of final scoring. `rnnlab eval RUN` scores best.pt"
+        + (f"; {result.stopped_early}" if result.stopped_early else "")
     )
     return table
 
 
-def eval_table(source: str, engine: str, result: EvalResult) -> Table:
-    table = Table(title=f"eval: {source} ({engine})")
+def eval_table(source: str, which: str, engine: str, result: EvalResult) -> Table:
+    table = Table(title=f"eval: {source} ({which}; engine {engine})")
     table.add_column("class", justify="right")
     table.add_column("accuracy", justify="right")
     for k, acc in enumerate(result.per_class_accuracy):
@@ -53,7 +73,7 @@ def eval_table(source: str, engine: str, result: EvalResult) -> Table:
     table.add_section()
     table.add_row("all", pct(result.accuracy))
     table.caption = (
-        f"loss {result.loss:.4f} over {result.samples} samples; {result.samples_per_s:.0f} samples/s; "
+        f"loss {number(result.loss)} over {result.samples} samples; {result.samples_per_s:.0f} samples/s; "
         f"peak memory {human_bytes(result.peak_memory_bytes)} ({result.peak_memory_kind})"
     )
     return table
@@ -163,10 +183,17 @@ def parameter_table(model: Any) -> Table:
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(
-        title="runs compared", caption="test: the model at the end of each run (rnnlab eval RUN scores best.pt)"
-    )
-    for col in ("run", "epochs", "steps", "best validation", "last validation", "test", "s/epoch"):
+    table = Table(title="runs compared", caption="test: of the last parameters, and of best.pt's (the best validation)")
+    for col in (
+        "run",
+        "epochs",
+        "steps",
+        "best validation",
+        "last validation",
+        "test (last)",
+        "test (best)",
+        "s/epoch",
+    ):
         table.add_column(col, justify="left" if col == "run" else "right")
     for r in rows:
         best = f"{pct(r['best_val_accuracy'])} (epoch {r['best_epoch']})" if r["best_epoch"] else "-"
@@ -178,6 +205,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             best,
             pct(r["last_val_accuracy"]),
             pct(r["test_accuracy"]),
+            pct(r["best_test_accuracy"]),
             per_epoch,
         )
     return table

@@ -1,13 +1,14 @@
-"""The run commands: train a model into a run folder, evaluate it."""
+"""The run commands: train a model into a run folder, and evaluate it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,12 +16,46 @@ from rnnlab import cells, data, runs, train
 from rnnlab.cli.options import Default, Flags, Json, Run, Split, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, eval_table, results_table
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_of, flagged_fields, model_for
 from rnnlab.config.flags import OUTPUT, TRAINING
-from rnnlab.errors import UserError
+from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
+from rnnlab.errors import UserError, flag_name
+
+RESUMABLE = [flag_name(f.name) for c in SECTIONS.values() for f in flagged_fields(c) if flag_of(f).resumable]
 
 
-@takes(ModelConfig, DataConfig, TrainConfig)
+def _dataset_defaults() -> dict[str, Default]:
+    """Each field some dataset sets its own default for, shown in --help as `5; digits: 30`."""
+    shown: dict[str, Default] = {}
+    for dataset, values in DATASET_DEFAULTS.items():
+        for name, value in values.items():
+            cls = next(c for c in SECTIONS.values() if name in {f.name for f in dataclasses.fields(c)})
+            field = next(f for f in dataclasses.fields(cls) if f.name == name)
+            flag = flag_of(field)
+            text = (flag.show or str)(value)
+            base = shown[name].shown if name in shown else (flag.show or str)(field.default)
+            shown[name] = Default(field.default, f"{base}; {dataset}: {text}")
+    return shown
+
+
+def _resumed_config(flags: Flags, run: Path, out: Path | None, force: bool) -> RunConfig:
+    """The run's own config, with the flags a run in progress can take applied; any other flag is refused."""
+    fields = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+    refused = [flag_name(n) for n in flags.values if n in flags.given and not flag_of(fields[n]).resumable]
+    refused += [flag for flag, given in (("--out", out is not None), ("--force", force)) if given]
+    if refused:
+        raise UserError(
+            f"--resume: {', '.join(refused)} cannot be given with --resume (the run keeps its own settings); "
+            f"a resume takes only {', '.join(RESUMABLE)}"
+        )
+    cfg = runs.config_file.read_config(run, "--resume")
+    parts = {
+        section: replace(getattr(cfg, section), **flags.of(cls, typed_only=True)) for section, cls in SECTIONS.items()
+    }
+    return RunConfig(**parts)
+
+
+@takes(ModelConfig, DataConfig, TrainConfig, defaults=_dataset_defaults())
 def train_command(
     flags: Flags,
     out: Annotated[
@@ -28,13 +63,18 @@ def train_command(
         typer.Option(help="Run folder \\[default: runs/<timestamp>].", rich_help_panel=OUTPUT, metavar="DIR"),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace the run already in --out.", rich_help_panel=OUTPUT)
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the run already in --out (only once the new run has taken its first step).",
+            rich_help_panel=OUTPUT,
+        ),
     ] = False,
     resume: Annotated[
         Path | None,
         typer.Option(
-            help="Continue the run in this folder from its checkpoint.pt (its config is reused; "
-            "--epochs and --max-steps may extend it).",
+            help="Continue the run in this folder from its checkpoint.pt, with its own settings; only "
+            f"{', '.join(RESUMABLE)} may be given with it.",
             rich_help_panel=OUTPUT,
             metavar="RUN",
         ),
@@ -46,37 +86,32 @@ def train_command(
     """Train a classifier and write a run folder: config.json, metrics.jsonl, checkpoint.pt, best.pt.
 
     With no flags: a 2-layer LSTM-256 (dropout 0.5, Adam 1e-3, batch 128) reading MNIST row by row, the model of
-    the classic TensorFlow MNIST RNN tutorial (98.58% there after 2000 steps).
+    the classic TensorFlow MNIST RNN tutorial (98.58% there after 2000 steps). Ctrl-C stops after the current step
+    with a checkpoint (a second Ctrl-C stops at once); `--resume RUN` continues exactly where it stopped.
     """
     if nproc > 1 and not train.distributed.launched_by_torchrun():
         raise typer.Exit(train.distributed.relaunch_with_torchrun(nproc, out, sys.argv[1:]))
     is_main = int(os.environ.get("RANK", "0")) == 0
     if resume is not None:
-        cfg = runs.folder.read_config(resume)
-        changes = flags.of(TrainConfig, typed_only=True)
-        cfg = replace(
-            cfg, train=replace(cfg.train, **{k: v for k, v in changes.items() if k in ("epochs", "max_steps")})
-        )
-        run_dir = resume
-        if not (run_dir / "checkpoint.pt").is_file():
-            raise UserError(f"--resume: {run_dir} has no checkpoint.pt to continue from")
+        cfg, run_dir = _resumed_config(flags, resume, out, force), resume
     else:
+        values: dict[str, Any] = dict(flags.values)
+        for name, value in DATASET_DEFAULTS.get(values["dataset"], {}).items():
+            if name not in flags.given:
+                values[name] = value
+        flags = replace(flags, values=values)
         data_cfg = DataConfig(**flags.of(DataConfig))
         cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg, TrainConfig(**flags.of(TrainConfig)))
         if out is None and train.distributed.launched_by_torchrun():
             raise UserError("--out: name the run folder when launching with torchrun, so every rank agrees on it")
         run_dir = out or runs.folder.default_run_dir()
         if is_main:
-            runs.folder.prepare_new_run(run_dir, force)
+            runs.folder.check_new_run(run_dir, force)
     cells.get_engine(cfg.train.engine, train.device.resolve_device(cfg.train.device))
     sequences = data.load_sequences(cfg.data)  # fails before any file of the run is touched
-    if resume is None and is_main:
-        runs.folder.clear_run(run_dir)  # fit writes config.json
     result = train.loop.fit(cfg, run_dir, RichReporter(), resume=resume is not None, data=sequences)
     if is_main:
-        console.print(
-            results_table(str(run_dir), result.steps, result.seconds, result.val, result.test, result.best_val_accuracy)
-        )
+        console.print(results_table(result))
     train.distributed.shutdown()
 
 
@@ -93,7 +128,11 @@ def eval_command(
     split: Split = "test",
     as_json: Json = False,
 ) -> None:
-    """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory."""
+    """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory.
+
+    A run folder means its best.pt (the parameters of its best validation), else its checkpoint.pt (the last);
+    the output says which it scored, and at which epoch and step that checkpoint was saved.
+    """
     if split not in ("test", "val", "train"):
         raise UserError(f"--split: unknown split {split!r}; choose test, val or train")
     if batch_size < 0:
@@ -115,10 +154,14 @@ def eval_command(
     result = train.evaluation.evaluate(
         model, x, y, batch_size or len(y), cfg.data.layout, dev, sequences.num_classes, lengths=lengths
     )
+    name = Path(ckpt["path"]).name
+    which = {"best.pt": "best", "checkpoint.pt": "last"}.get(name, name)
+    saved = {"which": which, "epoch": ckpt.get("epoch"), "step": ckpt.get("step")}
     if as_json:
-        print(json.dumps({"checkpoint": ckpt["path"], "engine": engine, "split": split, **result.to_dict()}))
+        print(json.dumps({"checkpoint": ckpt["path"], **saved, "engine": engine, "split": split, **result.to_dict()}))
     else:
-        console.print(eval_table(ckpt["path"], engine, result))
+        where = f"{which}: epoch {saved['epoch']}, step {saved['step']}"
+        console.print(eval_table(ckpt["path"], where, engine, result))
 
 
 COMMANDS = {"train": train_command, "eval": eval_command}

@@ -8,21 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnlab.cells import ENGINES
-from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, option, validate
+from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, option, parse_names, show_names, validate
 from rnnlab.config.run import ModelConfig
 from rnnlab.errors import ConfigError
 
 SHAPE, MEASURE = "Shape", "Measurement"
 DTYPES = ("float32", "float64", "bfloat16")
-
-
-def parse_names(text: str) -> tuple[str, ...]:
-    """'cudnn, bptt' -> ('cudnn', 'bptt')."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def show_names(names: tuple[str, ...]) -> str:
-    return ",".join(names)
 
 
 @dataclass(frozen=True)

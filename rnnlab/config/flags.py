@@ -109,9 +109,10 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f.name, f"{problem}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f.name, f"must be a finite number, got {value}")
-        if flag.choices and value not in flag.choices:
-            raise ConfigError(f.name, f"unknown value {value!r}; choose one of {', '.join(flag.choices)}")
         values = value if isinstance(value, tuple) else (value,)
+        unknown = [v for v in values if flag.choices and v not in flag.choices]
+        if unknown:
+            raise ConfigError(f.name, f"unknown value {unknown[0]!r}; choose from {', '.join(flag.choices)}")
         if flag.range and any(isinstance(v, (int, float)) and not flag.range.holds(v) for v in values):
             raise ConfigError(f.name, f"must be {flag.range.describe()}, got {_show(flag, value)}")
 
@@ -139,3 +140,12 @@ def parse_sizes(text: str | int | tuple[int, ...]) -> tuple[int, ...]:
 
 def show_sizes(sizes: tuple[int, ...]) -> str:
     return ",".join(map(str, sizes))
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """'cudnn, bptt' -> ('cudnn', 'bptt'): how a flag takes several names."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def show_names(names: tuple[str, ...]) -> str:
+    return ",".join(names)

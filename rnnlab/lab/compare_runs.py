@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import UserError
-from rnnlab.runs.folder import read_config, read_metrics
+from rnnlab.runs.config_file import read_config
+from rnnlab.runs.metrics import read_metrics
 
 # Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
 # from --dataset and --sequence (no flag sets them).
@@ -34,6 +35,7 @@ class RunSummary:
     settings: dict[str, Any]  # "section.name" -> value, from config.json
     records: list[dict[str, Any]] = field(repr=False)
     label: str = ""
+    warnings: list[str] = field(default_factory=list)  # damaged lines of metrics.jsonl, skipped
 
     @property
     def epochs(self) -> list[dict[str, Any]]:
@@ -47,10 +49,10 @@ class RunSummary:
     def best(self) -> dict[str, Any] | None:
         return max(self.epochs, key=lambda r: r["val_accuracy"], default=None)
 
-    @property
-    def test_accuracy(self) -> float | None:
-        """Of the model at the end of the run (`rnnlab eval RUN` scores best.pt)."""
-        tests = [r for r in self.records if r["kind"] == "test"]
+    def test_accuracy(self, which: str = "last") -> float | None:
+        """Of the last parameters, or of the best validation's (best.pt); runs from before the best was scored
+        have one test record, of the last."""
+        tests = [r for r in self.records if r["kind"] == "test" and r.get("which", "last") == which]
         return tests[-1]["test_accuracy"] if tests else None
 
     @property
@@ -68,7 +70,8 @@ class RunSummary:
             "best_val_accuracy": best["val_accuracy"] if best else None,
             "best_epoch": best["epoch"] + 1 if best else None,
             "last_val_accuracy": epochs[-1]["val_accuracy"] if epochs else None,
-            "test_accuracy": self.test_accuracy,
+            "test_accuracy": self.test_accuracy(),
+            "best_test_accuracy": self.test_accuracy("best"),
             "seconds_per_epoch": self.seconds_per_epoch,
             "val_accuracy_by_epoch": [r["val_accuracy"] for r in epochs],
         }
@@ -80,16 +83,13 @@ def _flat(raw: dict[str, Any]) -> dict[str, Any]:
 
 def load_run(path: Path) -> RunSummary:
     if not path.is_dir():
-        raise UserError(f"RUNS: {path} is not a folder; give run folders written by `rnnlab train`")
+        raise UserError(f"RUN: {path} is not a folder; give run folders written by `rnnlab train`")
     # through RunConfig, so that a setting a run predates reads as its default, not as a difference
-    settings = _flat(read_config(path, "RUNS").to_dict())
-    try:
-        records = read_metrics(path)
-    except ValueError as exc:
-        raise UserError(f"RUNS: {path / 'metrics.jsonl'} is not readable JSON lines ({exc})") from None
-    if not any(r.get("kind") in ("epoch", "final") for r in records):
-        raise UserError(f"RUNS: {path} has not finished an epoch yet; nothing to compare")
-    return RunSummary(path, settings, records)
+    settings = _flat(read_config(path, "RUN").to_dict())
+    records = read_metrics(path)
+    if not any(r["kind"] in ("epoch", "final") for r in records):
+        raise UserError(f"RUN: {path} has not finished an epoch yet; nothing to compare")
+    return RunSummary(path, settings, records, warnings=records.warnings(path))
 
 
 def _flag(key: str, value: Any) -> str:

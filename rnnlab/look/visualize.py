@@ -18,7 +18,7 @@ from rnnlab.look import figures as viz
 from rnnlab.look import probe
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_text
-from rnnlab.runs.folder import read_metrics
+from rnnlab.runs.metrics import read_metrics
 
 
 @dataclass(frozen=True)

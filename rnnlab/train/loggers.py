@@ -1,0 +1,106 @@
+"""Live curves while a run trains: TensorBoard event files (RUN/logs) and a CSV file (RUN/metrics.csv).
+
+metrics.jsonl is always written; these are for the tools people already watch curves with. TensorBoard goes
+through ``torch.utils.tensorboard`` (the tensorboard package is an optional extra: `pip install 'rnnlab[tensorboard]'`).
+Each logger takes the same records metrics.jsonl gets, and an epoch's figure (class probabilities after each step
+for one validation sample) where it can show one.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Protocol
+
+from rnnlab.errors import UserError
+from rnnlab.runs.files import describe_write_error
+
+SCALARS = {  # metrics.jsonl key -> TensorBoard tag
+    "loss": "train/loss (last log window)",
+    "accuracy": "train/accuracy (last log window)",
+    "lr": "train/learning rate",
+    "samples_per_s": "train/samples per second",
+    "train_loss": "epoch/train loss",
+    "train_accuracy": "epoch/train accuracy",
+    "val_loss": "epoch/validation loss",
+    "val_accuracy": "epoch/validation accuracy",
+    "test_loss": "test/loss",
+    "test_accuracy": "test/accuracy",
+}
+
+
+class Logger(Protocol):
+    def record(self, record: dict[str, Any]) -> None: ...
+    def figure(self, tag: str, figure: Any, step: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class TensorBoardLogger:
+    def __init__(self, folder: Path, purge_step: int | None = None) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError(
+                "--logger tensorboard: the tensorboard package is not installed; "
+                "`pip install tensorboard` (or rnnlab[tensorboard]), or use --logger csv"
+            ) from None
+        # a resumed run starts again at its checkpoint's step: TensorBoard drops what was logged after it
+        self.writer = SummaryWriter(str(folder), purge_step=purge_step)
+
+    def record(self, record: dict[str, Any]) -> None:
+        for key, tag in SCALARS.items():
+            value = record.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if record["kind"] == "test":  # the last and the best parameters each get their own curve
+                    tag = f"test/{record.get('which', 'last')} {tag.split('/', 1)[1]}"
+                self.writer.add_scalar(tag, value, record["step"])
+
+    def figure(self, tag: str, figure: Any, step: int) -> None:
+        self.writer.add_figure(tag, figure, step, close=False)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class CsvLogger:
+    """One row per record, every column a metrics key; the header is written once, when the file is new."""
+
+    COLUMNS = ("kind", "which", "epoch", "step", "lr", "loss", "accuracy", "samples_per_s", "train_loss",
+               "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "seconds")  # fmt: skip
+
+    def __init__(self, path: Path, keep_up_to: int | None = None) -> None:
+        self.path = path
+        if keep_up_to is not None and path.exists():  # resuming: drop the rows after the checkpoint
+            with path.open(newline="") as f:
+                rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= keep_up_to]
+            self._write_rows(rows, "w")
+
+    def _write_rows(self, rows: list[dict[str, Any]], mode: str) -> None:
+        new = mode == "w" or not self.path.exists()
+        try:
+            with self.path.open(mode, newline="") as f:
+                writer = csv.DictWriter(f, self.COLUMNS, extrasaction="ignore")
+                if new:
+                    writer.writeheader()
+                writer.writerows(rows)
+        except OSError as exc:
+            raise UserError(f"{describe_write_error(exc, self.path)}; the rows written before are intact") from None
+
+    def record(self, record: dict[str, Any]) -> None:
+        self._write_rows([record], "a")
+
+    def figure(self, tag: str, figure: Any, step: int) -> None:
+        """A CSV holds no figure."""
+
+    def close(self) -> None:
+        """Every row is written as it comes."""
+
+
+def make_loggers(names: tuple[str, ...], folder: Path, resume_step: int | None) -> list[Logger]:
+    loggers: list[Logger] = []
+    for name in names:
+        if name == "tensorboard":
+            loggers.append(TensorBoardLogger(folder / "logs", None if resume_step is None else resume_step + 1))
+        elif name == "csv":
+            loggers.append(CsvLogger(folder / "metrics.csv", resume_step))
+    return loggers
