@@ -3,6 +3,7 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
-from rnnlab.train.loop import fit
+from rnnlab.runs.config_file import read_run_file
+from rnnlab.train.loop import NullReporter, Trainer, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 # 1294 digits / batch 8 = 162 steps per epoch: a signal a few steps in lands mid-epoch.
@@ -155,6 +159,8 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_p
     after = load_checkpoint(tmp_path / "checkpoint.pt")
     assert after["step"] == good["step"] == 10
     assert all(torch.equal(after["model"][k], good["model"][k]) for k in good["model"])
+    status = read_run_file(tmp_path).status  # what `rnnlab runs` shows
+    assert status["state"] == "failed" and "the loss became nan" in status["detail"]
 
 
 def test_nan_skip_drops_the_batch_and_goes_on(tmp_path) -> None:
@@ -163,3 +169,86 @@ def test_nan_skip_drops_the_batch_and_goes_on(tmp_path) -> None:
     assert result.steps == 30
     assert result.history[-1]["skipped"] >= 1
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+# ---- a second signal stops at once; a signal during the final evaluation; two quick Ctrl-C; a kill -9 storm -----
+
+CLI_ARGS = ["train", "--dataset", "digits", "--hidden", "8", "--layers", "1", "--train-subset", "320",
+            "--batch-size", "32", "--epochs", "2", "--device", "cpu", "--checkpoint-every", "2"]  # fmt: skip
+
+
+class _SignalsAt(NullReporter):
+    """Sends this process the given signals, one after another, after step N (in-process, the real handlers)."""
+
+    def __init__(self, at: int, *signals: signal.Signals) -> None:
+        self.at, self.signals, self.notes = at, signals, []
+
+    def notice(self, message: str) -> None:
+        self.notes.append(message)
+
+    def step(self, step: int, stats: dict) -> None:
+        if step == self.at:
+            for sig in self.signals:
+                os.kill(os.getpid(), sig)
+
+
+def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tmp_path, monkeypatch) -> None:
+    reporter = _SignalsAt(5, signal.SIGINT, signal.SIGINT)
+    monkeypatch.setattr("rnnlab.cli.training.RichReporter", lambda: reporter)
+    result = CliRunner().invoke(app, [*CLI_ARGS, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 130, result.output
+    assert reporter.notes[0] == "SIGINT: stopping after this step, with a checkpoint (Ctrl-C again to stop now)"
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("rnnlab: stopped: by SIGINT (a second signal) at step 5; the last checkpoint, of step 4,")
+    assert "--resume" in line
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
+    assert read_run_file(tmp_path / "run").status["state"] == "stopped"
+
+
+def test_sigterm_during_the_final_evaluation_ends_like_sigterm_in_training(tmp_path, monkeypatch) -> None:
+    real = Trainer._final_scores
+
+    def terminated(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(self)
+
+    monkeypatch.setattr(Trainer, "_final_scores", terminated)
+    result = CliRunner().invoke(app, [*CLI_ARGS, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 143, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        f"rnnlab: stopped: by SIGTERM during the final evaluation; checkpoint.pt holds all 20 steps: score it with "
+        f"`rnnlab eval {tmp_path / 'run'}`"
+    )
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 20
+
+
+def test_two_quick_ctrl_c_end_in_one_line_and_no_traceback(tmp_path) -> None:
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for_steps(out, 3, proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr + stdout
+    (line,) = [line for line in stderr.splitlines() if line.strip()]
+    assert line.startswith("rnnlab: stopped: by SIGINT"), stderr
+
+
+def test_a_storm_of_kill_9_never_costs_exactness(tmp_path, uninterrupted) -> None:
+    """Killed at random moments (seeded), resumed each time; the end is bit-identical to an uninterrupted run."""
+    rng = random.Random(20261123)
+    out = tmp_path / "run"
+    began = time.time()
+    for kill in range(6):
+        proc = _start(out, "--checkpoint-every", "1") if kill == 0 else _resume_proc(out)
+        lines = sum(1 for _ in (out / "metrics.jsonl").open()) if (out / "metrics.jsonl").exists() else 0
+        _wait_for_steps(out, lines + rng.randint(1, 25), proc)
+        time.sleep(rng.uniform(0, 0.05))
+        proc.kill()
+        proc.wait()
+    _resume_and_compare(out, uninterrupted)
+    assert not list(out.glob(".*.tmp"))
+    assert time.time() - began < 120

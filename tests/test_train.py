@@ -150,3 +150,28 @@ def test_identity_init_and_rmsprop_learn_digits_pixel_by_pixel(tmp_path, digits_
     result = fit(cfg, tmp_path, data=digits_pixels)
     assert result.test.accuracy >= 0.7, result.test  # 79.9% when written; chance is 10%
     assert load_checkpoint(tmp_path / "best.pt")["config"]["model"]["init"] == "identity"
+
+
+def test_the_digits_defaults_reach_95_percent_with_no_other_flag(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    out = tmp_path / "digits"
+    result = CliRunner().invoke(app, ["train", "--dataset", "digits", "--device", "cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["train"]["epochs"], cfg["train"]["batch_size"], cfg["model"]["hidden"]) == (30, 32, [128])
+    tests = {r["which"]: r["test_accuracy"] for r in read_metrics(out) if r["kind"] == "test"}
+    assert tests["last"] >= 0.95, tests  # 96.10% when written (best.pt: 95.82%)
+
+
+def test_patience_stops_when_validation_stops_improving(tmp_path, digits) -> None:
+    cfg = replace(DIGITS, train=replace(DIGITS.train, epochs=10, lr=1e-9, patience=2))  # nothing improves
+    result = fit(cfg, tmp_path, data=digits)
+    epochs = [r for r in read_metrics(tmp_path) if r["kind"] == "epoch"]
+    assert len(epochs) == 3 and result.steps == 3 * 41  # the best after epoch 1, then 2 epochs without better
+    assert result.stopped_early.startswith("stopped early after epoch 3: validation accuracy has not improved")
+    assert result.best.epoch == 1 and load_checkpoint(tmp_path / "best.pt")["epoch"] == 1
+    status = json.loads((tmp_path / "config.json").read_text())["status"]
+    assert status["state"] == "finished" and "--patience 2" in status["detail"]

@@ -7,6 +7,7 @@ Errors a user can cause end in one line on stderr and exit code 2 (UserError, an
 
 from __future__ import annotations
 
+import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
@@ -53,6 +54,8 @@ class OneLineErrors(TyperGroup):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
+            if isinstance(exc, Stopped):  # a further Ctrl-C while exiting must not end in a traceback
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             _fail(str(exc), exc.exit_code, exc.label)
         except Exception as exc:  # typer's Abort (Ctrl-C at a prompt) has no common base across versions
             if type(exc).__name__ != "Abort":

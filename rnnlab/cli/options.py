@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import shlex
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class Flags:
     values: dict[str, Any]
     given: frozenset[str]  # fields whose flag was typed on the command line
     owners: dict[str, type]  # the config class whose field declares each flag
+    command: str = ""  # the command as typed (what typer parsed), recorded in every file the command writes
 
     def of(self, cls: type, *, typed_only: bool = False) -> dict[str, Any]:
         """The values of ``cls``'s fields among these flags (``typed_only``: only those typed)."""
@@ -157,7 +159,7 @@ def takes(
                 if name in values and isinstance(values[name], str):
                     values[name] = parse(values[name])
             given = frozenset(n for n in names if _typed(ctx, n))
-            return fn(flags=Flags(values, given, owners), **kwargs)
+            return fn(flags=Flags(values, given, owners, command_line(ctx)), **kwargs)
 
         context = inspect.Parameter("ctx", KEYWORD, annotation=typer.Context)
         command.__signature__ = inspect.Signature([context, *added, *own])  # type: ignore[attr-defined]
@@ -170,6 +172,24 @@ def takes(
 def _typed(ctx: typer.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source is not None and source.name == "COMMANDLINE"
+
+
+def command_line(ctx: typer.Context) -> str:
+    """`rnnlab train --dataset digits --hidden 8 ...`: the command and every option and argument typed, as parsed
+    (the same in a terminal, under torchrun and from Python through typer's runner)."""
+    words = ["rnnlab", ctx.info_name or ""]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if not _typed(ctx, name):
+            continue
+        value = ctx.params.get(name)
+        if param.param_type_name == "argument":
+            words += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        elif getattr(param, "is_flag", False):
+            words.append(param.opts[0] if value else (param.secondary_opts or param.opts)[0])
+        else:
+            words += [param.opts[0], str(value)]
+    return shlex.join(words)
 
 
 # ---- options no config holds, shared by several commands -----------------------------------------------------------

@@ -209,3 +209,30 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             per_epoch,
         )
     return table
+
+
+STATE_STYLE = {"running": "cyan", "finished": "green", "stopped": "yellow", "failed": "red"}
+
+
+def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
+    table = Table(
+        title=f"runs in {folder}",
+        caption="each run is named by its folder and the flags in which it differs from the others; "
+        "test: of the last parameters, and of best.pt's",
+    )
+    for col in ("run", "status", "epochs", "best validation", "test (last)", "test (best)", "engine", "started"):
+        table.add_column(col, justify="right" if col.startswith(("epochs", "best", "test")) else "left")
+    for r in rows:
+        state = r["status"]
+        best = f"{pct(r['best_val_accuracy'])} (epoch {r['best_epoch']})" if r["best_epoch"] else "-"
+        table.add_row(
+            r["label"],
+            f"[{STATE_STYLE.get(state, 'white')}]{state}[/]",
+            f"{r['epochs']}/{r['epochs_planned']}",
+            best,
+            pct(r["test_accuracy"]),
+            pct(r["best_test_accuracy"]),
+            r["engine"],
+            (r["started"] or "-").replace("T", " ")[:16],
+        )
+    return table

@@ -15,7 +15,7 @@ import typer
 from rnnlab import cells, data, runs, train
 from rnnlab.cli.options import Default, Flags, Json, Run, Split, takes
 from rnnlab.cli.progress import RichReporter
-from rnnlab.cli.tables import console, eval_table, results_table
+from rnnlab.cli.tables import console, err_console, eval_table, results_table, run_list_table
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_of, flagged_fields, model_for
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
@@ -109,7 +109,9 @@ def train_command(
             runs.folder.check_new_run(run_dir, force)
     cells.get_engine(cfg.train.engine, train.device.resolve_device(cfg.train.device))
     sequences = data.load_sequences(cfg.data)  # fails before any file of the run is touched
-    result = train.loop.fit(cfg, run_dir, RichReporter(), resume=resume is not None, data=sequences)
+    result = train.loop.fit(
+        cfg, run_dir, RichReporter(), resume=resume is not None, data=sequences, command=flags.command
+    )
     if is_main:
         console.print(results_table(result))
     train.distributed.shutdown()
@@ -164,4 +166,32 @@ def eval_command(
         console.print(eval_table(ckpt["path"], where, engine, result))
 
 
-COMMANDS = {"train": train_command, "eval": eval_command}
+def runs_command(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder of runs (or one run) \\[default: runs].", metavar="[DIR]")
+    ] = Path("runs"),
+    as_json: Json = False,
+) -> None:
+    """List the runs under a folder: status, epochs, best validation, test accuracy, engine, when each started,
+    and the flags in which they differ."""
+    if not folder.is_dir():
+        raise UserError(f"DIR: {folder} is not a folder; give the folder your runs are in (rnnlab train writes runs/)")
+    summaries = []
+    for path in runs.listing.find_runs(folder):
+        try:
+            summaries.append(runs.listing.load_run(path))
+        except UserError as exc:  # one broken run folder must not hide the others
+            err_console.print(f"rnnlab: warning: {exc}; skipped", markup=False)
+    for summary in summaries:
+        for warning in summary.warnings:
+            err_console.print(f"rnnlab: warning: {warning}", markup=False)
+    rows = [r.to_dict() for r in runs.listing.labelled(summaries)]
+    if as_json:
+        print(json.dumps({"folder": str(folder), "runs": rows}))
+    elif not rows:
+        console.print(f"no runs under {folder}", highlight=False)
+    else:
+        console.print(run_list_table(rows, str(folder)))
+
+
+COMMANDS = {"train": train_command, "eval": eval_command, "runs": runs_command}

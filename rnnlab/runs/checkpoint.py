@@ -32,6 +32,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
         for name in ("best.pt", "checkpoint.pt"):
             if (p / name).is_file():
                 return p / name
+        if (p / "config.json").is_file():
+            raise UserError(
+                f"{p} has no checkpoint yet: a run writes one at the end of each epoch (or every N steps with "
+                "--checkpoint-every); wait for its first epoch to end"
+            )
         raise UserError(f"{p} holds no best.pt or checkpoint.pt; give a run folder written by `rnnlab train`")
     if not p.exists():
         raise UserError(f"{p} does not exist; give a run folder or a checkpoint file written by `rnnlab train`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -50,8 +51,12 @@ def init_distributed(device_type: str) -> DistInfo:
 
 
 def shutdown() -> None:
-    """Leave the group together: a rank that tears down while another still talks to it aborts the other."""
+    """Leave the group together: a rank that tears down while another still talks to it aborts the other.
+
+    Collect garbage first: a DistributedDataParallel wrapper left for the interpreter's exit would release its
+    gloo work after the group is gone, which can abort the process (SIGABRT, "terminate called")."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 

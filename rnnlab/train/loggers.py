@@ -35,17 +35,21 @@ class Logger(Protocol):
     def close(self) -> None: ...
 
 
+def _summary_writer() -> type:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError(
+            "--logger tensorboard: the tensorboard package is not installed; "
+            "`pip install tensorboard` (or rnnlab[tensorboard]), or use --logger csv"
+        ) from None
+    return SummaryWriter
+
+
 class TensorBoardLogger:
     def __init__(self, folder: Path, purge_step: int | None = None) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise UserError(
-                "--logger tensorboard: the tensorboard package is not installed; "
-                "`pip install tensorboard` (or rnnlab[tensorboard]), or use --logger csv"
-            ) from None
         # a resumed run starts again at its checkpoint's step: TensorBoard drops what was logged after it
-        self.writer = SummaryWriter(str(folder), purge_step=purge_step)
+        self.writer = _summary_writer()(str(folder), purge_step=purge_step)
 
     def record(self, record: dict[str, Any]) -> None:
         for key, tag in SCALARS.items():
@@ -94,6 +98,12 @@ class CsvLogger:
 
     def close(self) -> None:
         """Every row is written as it comes."""
+
+
+def check_loggers(names: tuple[str, ...]) -> None:
+    """Before a run begins: a logger that cannot work is refused while nothing is written yet."""
+    if "tensorboard" in names:
+        _summary_writer()
 
 
 def make_loggers(names: tuple[str, ...], folder: Path, resume_step: int | None) -> list[Logger]:

@@ -8,6 +8,7 @@ of a new run before the first step has been taken (runs.folder.begin_run).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -25,14 +26,14 @@ from rnnlab.config.run import SECTIONS
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.errors import Stopped, UserError, flag_name
 from rnnlab.model.classifier import build_model
-from rnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.runs.checkpoint import config_of, load_checkpoint, save_checkpoint
 from rnnlab.runs.config_file import RunFile, made_by, now, read_run_file, state_of, write_run_file
 from rnnlab.runs.folder import begin_run, remove_stale_temporaries
 from rnnlab.runs.metrics import MetricsLog
 from rnnlab.train.device import configure_torch, resolve_device
 from rnnlab.train.distributed import all_reduce_sum, init_distributed
 from rnnlab.train.evaluation import EvalResult, evaluate
-from rnnlab.train.loggers import make_loggers
+from rnnlab.train.loggers import check_loggers, make_loggers
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.signals import StopNow, ignoring_signals, stop_requests
@@ -109,16 +110,25 @@ def fit(
     reporter: Reporter | None = None,
     resume: bool = False,
     data: SequenceData | None = None,
+    command: str | None = None,
 ) -> TrainResult:
-    """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt)."""
-    return Trainer(cfg, Path(run_dir), reporter, resume, data).run()
+    """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt); ``command``
+    is recorded in every file it writes (default: this process's command line)."""
+    return Trainer(cfg, Path(run_dir), reporter, resume, data, command).run()
 
 
 class Trainer:
     def __init__(
-        self, cfg: RunConfig, run_dir: Path, reporter: Reporter | None, resume: bool, data: SequenceData | None
+        self,
+        cfg: RunConfig,
+        run_dir: Path,
+        reporter: Reporter | None,
+        resume: bool,
+        data: SequenceData | None,
+        command: str | None,
     ) -> None:
         tc = cfg.train
+        self.made_by = made_by(command)
         self.cfg, self.run_dir, self.resume = cfg, run_dir, resume
         self.info = init_distributed(resolve_device(tc.device).type)
         self.device = resolve_device(tc.device, self.info)
@@ -132,6 +142,7 @@ class Trainer:
                 f"gives {self.data.input_size}; build the model config from the data (rnnlab train does)"
             )
         check_fits(cfg, self.device)
+        check_loggers(tc.logger)
         with out_of_memory(self.device):
             self.model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(self.device)
         self.opt = make_optimizer(self.model.parameters(), tc)
@@ -157,11 +168,17 @@ class Trainer:
             self.record = self.record.with_status(state, detail)
             write_run_file(self.run_dir, self.record)
 
+    def _note_end(self, state: str, detail: str) -> None:
+        """The status of a run that ends badly; the error that ended it is what the user must see, so a status
+        that cannot be written (the disk that just filled up) gives way to it."""
+        with contextlib.suppress(UserError):
+            self._write_status(state, detail)
+
     def _begin_new(self) -> None:
         """After the first step: only now does the run folder (and a run it replaces) change."""
         if self.info.is_main:
             begin_run(self.run_dir)
-            self.record = RunFile(self.cfg)
+            self.record = RunFile(self.cfg, self.made_by)
         self.begun = True
         self._write_status("running")
         self._open_loggers(None)
@@ -180,7 +197,9 @@ class Trainer:
                 f"--resume: {self.run_dir} has no checkpoint.pt yet (one is written at each epoch's end, or every "
                 "N steps with --checkpoint-every); start the run again with --force"
             )
-        restore(load_checkpoint(ckpt_path), self.model, self.opt, self.st, self.device)
+        ckpt = load_checkpoint(ckpt_path)
+        config_of(ckpt)  # a damaged config inside it is named now, not met later
+        restore(ckpt, self.model, self.opt, self.st, self.device)
         self.saved_step = self.st.step
         best = self.run_dir / "best.pt"
         if best.is_file():
@@ -191,7 +210,7 @@ class Trainer:
             for damage in self.log.keep_up_to(self.st.step):
                 self.reporter.notice(f"{damage.describe(self.log.path)}: dropped")
             resumes = [*self.record.resumes, {"at": now(), "epoch": self.st.epoch, "step": self.st.step,
-                                              "changes": changes, "made_by": made_by()}]  # fmt: skip
+                                              "changes": changes, "made_by": self.made_by}]  # fmt: skip
             self.record = replace(self.record, config=self.cfg, resumes=resumes)
         self.begun = True
         self._write_status("running")
@@ -214,7 +233,7 @@ class Trainer:
     def save(self, name: str = "checkpoint.pt") -> None:
         if self.info.is_main:
             body = payload(self.cfg, self.model, self.opt, self.st, self.device, self.data.preprocessing)
-            save_checkpoint(self.run_dir / name, {**body, "made_by": made_by()})
+            save_checkpoint(self.run_dir / name, {**body, "made_by": self.made_by})
         if name == "checkpoint.pt":
             self.saved_step = self.st.step
 
@@ -275,13 +294,13 @@ class Trainer:
                     raise self._stopped_now(stop, stops.phase) from None
             except Interrupted as stop:
                 with ignoring_signals():
-                    self._write_status("stopped", str(stop))
+                    self._note_end("stopped", str(stop))
                 raise
             except Exception as exc:
-                self._write_status("failed", str(exc) if isinstance(exc, UserError) else type(exc).__name__)
+                self._note_end("failed", str(exc) if isinstance(exc, UserError) else type(exc).__name__)
                 raise
             except KeyboardInterrupt:  # where no handler of ours ran (not the main thread)
-                self._write_status("stopped", "by SIGINT")
+                self._note_end("stopped", "by SIGINT")
                 raise
             finally:
                 self.reporter.finish()
@@ -402,7 +421,7 @@ class Trainer:
         else:
             kept = f"{how} at step {st.step}; the last checkpoint, of step {self.saved_step}, is kept"
             detail = self._resume_hint(kept)
-        self._write_status("stopped", detail)
+        self._note_end("stopped", detail)
         return Interrupted(stop.signame, detail, st.step)
 
 

@@ -55,19 +55,53 @@ def payload(
     }
 
 
+def _expect(ckpt: dict[str, Any], key: str, check: Any, what: str) -> Any:
+    """ckpt[key] if ``check`` accepts it, else one line naming the file, the key and what was expected."""
+    value = ckpt.get(key)
+    if not check(value):
+        found = "nothing" if key not in ckpt else f"{type(value).__name__} {str(value)[:40]}"
+        raise UserError(
+            f"{ckpt['path']}: {key}: expected {what}, found {found}; the checkpoint was damaged or edited "
+            "(best.pt, if the run has one, holds an earlier point to continue from by hand)"
+        )
+    return value
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _sums(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v)
+
+
+CHECKS = {  # TrainState's fields as a checkpoint must hold them
+    "epoch": (_whole, "a whole number >= 0"),
+    "batch_in_epoch": (_whole, "a whole number >= 0"),
+    "step": (_whole, "a whole number >= 0"),
+    "best_val_accuracy": (lambda v: isinstance(v, (int, float)) and -1 <= v <= 1, "an accuracy in [0, 1], or -1"),
+    "epoch_sums": (_sums, "three numbers"),
+    "window_sums": (_sums, "three numbers"),
+    "skipped": (_whole, "a whole number >= 0"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(r, dict) and "kind" in r for r in v), "records"),
+}
+
+
 def restore(
     ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
 ) -> None:
-    """Put a checkpoint back into the model, the optimiser, the state and the RNGs (CUDA's where it ran on CUDA)."""
-    load_weights(model, ckpt["model"], ckpt["path"])
+    """Put a checkpoint back into the model, the optimiser, the state and the RNGs (CUDA's where it ran on CUDA),
+    each value checked first: a damaged or hand-edited checkpoint ends in one line, nothing changed."""
+    load_weights(model, _expect(ckpt, "model", lambda v: isinstance(v, dict), "a state_dict"), ckpt["path"])
+    values = {f.name: _expect(ckpt, f.name, *CHECKS[f.name]) for f in dataclasses.fields(TrainState)}
+    rng = _expect(ckpt, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("torch"), torch.Tensor), "RNG states")
     try:
-        opt.load_state_dict(ckpt["optimizer"])
+        opt.load_state_dict(_expect(ckpt, "optimizer", lambda v: isinstance(v, dict), "an optimiser state"))
     except (ValueError, KeyError) as exc:
         raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
-    for f in dataclasses.fields(TrainState):
-        value = ckpt[f.name]
-        setattr(st, f.name, list(value) if isinstance(value, (list, tuple)) else value)
+    for name, value in values.items():
+        setattr(st, name, list(value) if isinstance(value, (list, tuple)) else value)
     st.history = [r for r in st.history if r["kind"] == "epoch"]  # a "final" record only marked a stop
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    if device.type == "cuda" and "cuda" in ckpt["rng"]:
-        torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
+    torch.set_rng_state(rng["torch"])
+    if device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"], device)

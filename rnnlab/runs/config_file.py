@@ -1,0 +1,120 @@
+"""config.json: the run as it now stands (its config), what made it, its resumes, and its status.
+
+One reader checks every value (a hand-edited file fails in one line naming the file and the setting); one writer
+replaces the file atomically. The status (running, finished, stopped, failed) is what `rnnlab runs` lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from rnnlab import __version__
+from rnnlab.config import RunConfig
+from rnnlab.config.run import RUN_RECORD
+from rnnlab.errors import UserError
+from rnnlab.runs.files import atomic_write_text
+
+NAME = "config.json"
+STATES = ("running", "finished", "stopped", "failed")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def made_by(command: str | None = None) -> dict[str, Any]:
+    """Who wrote a run file: rnnlab's and torch's versions, Python's, the command line, the time and the host."""
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = None
+    argv = [Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)]
+    return {
+        "rnnlab": __version__,
+        "torch": torch_version,
+        "python": platform.python_version(),
+        "command": command or shlex.join(argv),
+        "at": now(),
+        "host": socket.gethostname(),
+    }
+
+
+@dataclass(frozen=True)
+class RunFile:
+    config: RunConfig
+    made_by: dict[str, Any] = field(default_factory=made_by)
+    resumes: list[dict[str, Any]] = field(default_factory=list)  # each: at, step, epoch, changes, made_by
+    status: dict[str, Any] = field(default_factory=dict)  # state, since, pid, host, detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.config.to_dict(), "made_by": self.made_by, "resumes": self.resumes, "status": self.status}
+
+    def with_status(self, state: str, detail: str = "") -> RunFile:
+        assert state in STATES, state
+        status = {"state": state, "since": now(), "pid": os.getpid(), "host": socket.gethostname(), "detail": detail}
+        return replace(self, status=status)
+
+
+def read_run_file(run: Path, what: str = "RUN") -> RunFile:
+    """RUN/config.json, checked; ``what`` names the argument that gave the folder, for the error."""
+    f = run / NAME
+    if not f.is_file():
+        hint = "give a run folder written by `rnnlab train`"
+        raise UserError(f"{what}: {run} has no {NAME}; {hint}" if run.is_dir() else f"{what}: {run} is not a folder")
+    try:
+        raw = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {f}: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"{f} is not valid JSON ({exc}); restore it, or start the run again with --force") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{f}: expected an object of settings, got {type(raw).__name__}")
+    extra = {k: raw.pop(k, None) for k in RUN_RECORD}
+    try:
+        cfg = RunConfig.from_dict(raw)
+    except ValueError as exc:
+        raise UserError(f"{f}: {exc}") from None
+    for key, kind in (("made_by", dict), ("resumes", list), ("status", dict)):
+        if extra[key] is not None and not isinstance(extra[key], kind):
+            raise UserError(f"{f}: {key}: expected {'an object' if kind is dict else 'a list'}")
+    return RunFile(cfg, extra["made_by"] or {}, extra["resumes"] or [], extra["status"] or {})
+
+
+def read_config(run: Path, what: str = "RUN") -> RunConfig:
+    return read_run_file(run, what).config
+
+
+def write_run_file(run: Path, record: RunFile) -> None:
+    atomic_write_text(run / NAME, json.dumps(record.to_dict(), indent=2) + "\n")
+
+
+def write_config(run: Path, cfg: RunConfig) -> None:
+    """config.json for a run made outside `rnnlab train` (tests, scripts): the config and who made it."""
+    write_run_file(run, RunFile(cfg))
+
+
+def state_of(record: RunFile) -> str:
+    """The status as it is now: a run marked running whose process is gone was stopped (killed)."""
+    state = record.status.get("state", "")
+    if state != "running":
+        return state or "unknown"
+    pid, host = record.status.get("pid"), record.status.get("host")
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return "running"  # another machine's process: take its word
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "stopped"
+    except PermissionError:
+        pass
+    return "running"

@@ -1,0 +1,138 @@
+"""Many runs at once: what each one is (status, epochs, best validation, test accuracy), and the flags in which
+they differ, so that runs that differ in one setting read as that setting (`rnnlab runs`, `rnnlab compare-runs`).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rnnlab.config import RunConfig
+from rnnlab.errors import UserError, flag_name
+from rnnlab.runs.config_file import RunFile, read_run_file, state_of
+from rnnlab.runs.metrics import read_metrics
+
+# Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
+# from --dataset and --sequence (no flag sets them).
+NOT_RECIPE = {
+    "data.data_dir",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.reuse_cpu_memory",
+    "train.threads",
+    "train.logger",
+    "model.input_size",
+    "model.num_classes",
+}
+
+
+def settings_of(cfg: RunConfig) -> dict[str, Any]:
+    """"section.name" -> value, through RunConfig: a setting a run predates reads as its default, not a difference."""
+    return {f"{section}.{k}": v for section, values in cfg.to_dict().items() for k, v in values.items()}
+
+
+def flag_text(key: str, value: Any) -> str:
+    name = flag_name(key.split(".", 1)[1])
+    if isinstance(value, bool):
+        return name if value else name.replace("--", "--no-", 1)
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    return f"{name} {value}"
+
+
+def differing(settings: list[dict[str, Any]]) -> list[str]:
+    """The recipe settings whose values are not the same in every run, in config order."""
+    keys = [k for k in settings[0] if k not in NOT_RECIPE]  # every run has every key: see settings_of
+    return [k for k in keys if len({json.dumps(s[k]) for s in settings}) > 1]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    record: RunFile
+    records: list[dict[str, Any]] = field(repr=False)  # metrics.jsonl's good records
+    warnings: list[str] = field(default_factory=list)  # its damaged lines, skipped
+    label: str = ""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return settings_of(self.record.config)
+
+    @property
+    def epochs(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["kind"] in ("epoch", "final")]
+
+    @property
+    def steps(self) -> int:
+        return max((r["step"] for r in self.records), default=0)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return max(self.epochs, key=lambda r: r["val_accuracy"], default=None)
+
+    def test_accuracy(self, which: str = "last") -> float | None:
+        """Of the last parameters, or of the best validation's (best.pt); runs from before the best was scored
+        have one test record, of the last."""
+        tests = [r for r in self.records if r["kind"] == "test" and r.get("which", "last") == which]
+        return tests[-1]["test_accuracy"] if tests else None
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        full = [r["seconds"] for r in self.records if r["kind"] == "epoch"]
+        return statistics.median(full) if full else None
+
+    @property
+    def state(self) -> str:
+        """running, finished, stopped or failed (a run from before statuses were kept: judged by its log)."""
+        if self.record.status:
+            return state_of(self.record)
+        return "finished" if self.test_accuracy() is not None else "stopped"
+
+    def to_dict(self) -> dict[str, Any]:
+        best, epochs = self.best, self.epochs
+        return {
+            "run": str(self.path),
+            "label": self.label,
+            "status": self.state,
+            "detail": self.record.status.get("detail", ""),
+            "started": self.record.made_by.get("at"),
+            "engine": self.record.config.train.engine,
+            "epochs": len(epochs),
+            "epochs_planned": self.record.config.train.epochs,
+            "steps": self.steps,
+            "best_val_accuracy": best["val_accuracy"] if best else None,
+            "best_epoch": best["epoch"] + 1 if best else None,
+            "last_val_accuracy": epochs[-1]["val_accuracy"] if epochs else None,
+            "test_accuracy": self.test_accuracy(),
+            "best_test_accuracy": self.test_accuracy("best"),
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "val_accuracy_by_epoch": [r["val_accuracy"] for r in epochs],
+        }
+
+
+def load_run(path: Path, what: str = "RUN") -> RunSummary:
+    if not path.is_dir():
+        raise UserError(f"{what}: {path} is not a folder; give run folders written by `rnnlab train`")
+    records = read_metrics(path)
+    return RunSummary(path, read_run_file(path, what), records, records.warnings(path))
+
+
+def labelled(runs: list[RunSummary]) -> list[RunSummary]:
+    """Each run labelled by its folder's name and the flags in which it differs from the others."""
+    keys = differing([r.settings for r in runs]) if runs else []
+    return [replace(r, label=" ".join([r.path.name, *(flag_text(k, r.settings[k]) for k in keys)])) for r in runs]
+
+
+def find_runs(root: Path, depth: int = 3) -> list[Path]:
+    """The run folders (those holding config.json) at or under ``root``, in name order."""
+    if (root / "config.json").is_file():
+        return [root]
+    if depth == 0 or not root.is_dir():
+        return []
+    found: list[Path] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found += find_runs(child, depth - 1)
+    return found

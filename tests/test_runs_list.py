@@ -1,0 +1,48 @@
+"""`rnnlab runs DIR`: one row per run folder with its status, epochs, best validation, test accuracy, engine, when it
+started, and the flags in which it differs from the others."""
+
+import json
+import os
+import socket
+
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+
+TINY = ["--dataset", "digits", "--hidden", "8", "--layers", "1", "--train-subset", "96", "--batch-size", "32",
+        "--device", "cpu"]  # fmt: skip
+
+
+def test_runs_lists_every_run_with_its_status(tmp_path) -> None:
+    root = tmp_path / "runs"
+    for name, extra in (("a", ["--epochs", "2"]), ("b", ["--epochs", "2", "--lr", "0.01"])):
+        assert CliRunner().invoke(app, ["train", *TINY, *extra, "--out", str(root / name)]).exit_code == 0
+    # a run that failed, one whose process was killed while it ran, and one still running (this process)
+    statuses = {
+        "c": {"state": "failed", "detail": "the loss became nan at step 4"},
+        "d": {"state": "running", "pid": 2**22 + 12345, "host": socket.gethostname()},  # no process has this pid
+        "e": {"state": "running", "pid": os.getpid(), "host": socket.gethostname()},
+    }
+    for name, status in statuses.items():
+        (root / name).mkdir()
+        raw = json.loads((root / "a" / "config.json").read_text())
+        (root / name / "config.json").write_text(json.dumps({**raw, "status": status}))
+    (root / "not-a-run").mkdir()
+    result = CliRunner().invoke(app, ["runs", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {os.path.basename(r["run"]): r for r in json.loads(result.stdout)["runs"]}
+    assert set(rows) == {"a", "b", "c", "d", "e"}
+    assert {k: r["status"] for k, r in rows.items()} == {
+        "a": "finished", "b": "finished", "c": "failed", "d": "stopped", "e": "running",
+    }  # fmt: skip
+    assert "the loss became" in rows["c"]["detail"]
+    assert rows["a"]["label"] == "a --lr 0.001" and rows["b"]["label"] == "b --lr 0.01"
+    assert rows["a"]["epochs"] == 2 and rows["a"]["epochs_planned"] == 2 and rows["a"]["engine"] == "cudnn"
+    assert 0 < rows["a"]["best_val_accuracy"] <= 1 and rows["a"]["test_accuracy"] is not None and rows["a"]["started"]
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(root)])
+    assert table.exit_code == 0 and "finished" in table.output and "failed" in table.output
+
+
+def test_runs_of_an_empty_folder_says_so(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["runs", str(tmp_path)])
+    assert result.exit_code == 0 and "no runs under" in result.output
