@@ -25,19 +25,28 @@ def visualize_command(
     index: Annotated[int | None, typer.Option(help="Sample of the split \\[default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
     split: Split = "test",
+    layer: Annotated[
+        int | None,
+        typer.Option(help="Whose states and gates to draw, counted from 1 \\[default: the last layer]."),
+    ] = None,
     out: Out = None,
 ) -> None:
-    """Draw how the net reads one digit: the image, class probabilities after each step, hidden (and cell)
-    states, training curves and the test confusion matrix. Prints the paths it wrote."""
+    """Draw how the net reads one digit: the image, class probabilities after each step, the hidden (and cell)
+    states and the gate activations of one layer in each direction, training curves and the test confusion matrix.
+    Prints the per-step prediction (a long sequence's summarised; every step in the JSON file written) and the
+    paths it wrote."""
     if split not in ("test", "val", "train"):
         raise UserError(f"--split: unknown split {split!r}; choose test, val or train")
     TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
     device = train.device.resolve_device(flags.values["device"])
     with console.status("computing and drawing"):
         picture = look.visualize.visualize_run(
-            run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device
+            run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device, layer
         )
-    console.print(step_table(picture.probs, picture.label, f"{split} sample {picture.index}", picture.step_note))
+    probs = picture.probs
+    shown, summary = look.probe.shown_steps(probs.argmax(1).tolist())
+    what = f"{split} sample {picture.index}"
+    console.print(step_table(probs, picture.label, what, picture.step_note, shown, summary))
     for path in picture.paths:
         console.print(str(path), highlight=False, soft_wrap=True)
 

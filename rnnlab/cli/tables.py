@@ -125,14 +125,19 @@ def gradcheck_summary(rows: list[Any], engine: str) -> Table:
     return table
 
 
-def step_table(probs: Any, label: int, what: str, note: str) -> Table:
-    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=note)
+def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], summary: str | None) -> Table:
+    """The prediction after each of ``steps`` (0-based; all of a short sequence), a change of top class marked."""
+    rows = probs.tolist()
+    tops = [max(range(len(row)), key=row.__getitem__) for row in rows]
+    caption = note if summary is None else f"{summary}; every step is in the JSON file\n{note}"
+    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=caption)
     for col in ("after step", "top class", "P(top)", f"P(true={label})"):
         table.add_column(col, justify="right")
-    for t, row in enumerate(probs.tolist()):
-        top = max(range(len(row)), key=row.__getitem__)
+    for t in steps:
+        top, row = tops[t], rows[t]
         mark = "[green]" if top == label else "[red]"
-        table.add_row(str(t + 1), f"{mark}{top}[/]", f"{row[top]:.3f}", f"{row[label]:.3f}")
+        was = f" [dim](was {tops[t - 1]})[/]" if t and tops[t - 1] != top else ""
+        table.add_row(str(t + 1), f"{mark}{top}[/]{was}", f"{row[top]:.3f}", f"{row[label]:.3f}")
     return table
 
 
