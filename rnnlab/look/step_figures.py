@@ -149,7 +149,7 @@ def gates(directions: Sequence[tuple[str, dict[str, np.ndarray]]], title: str, p
 
 
 def prediction(
-    read: np.ndarray,  # the image as the file holds it, in gray
+    read: np.ndarray,  # the picture as the file holds it, in gray, in [0, 1]
     seen: np.ndarray,  # (H, W): what the model read, in [0, 1]
     probs: np.ndarray,  # (T, C)
     names: Sequence[str],
@@ -161,7 +161,7 @@ def prediction(
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     left, middle, right = fig.subplots(1, 3, width_ratios=[1, 1, 3.4])
     for ax, image, what in ((left, read, "the file, in gray"), (middle, seen, "what the model read")):
-        ax.imshow(image, cmap="gray", vmin=0, vmax=1 if image.max() <= 1 else 255)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
         ax.set_title(what, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
