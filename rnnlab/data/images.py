@@ -50,11 +50,12 @@ class ReadImage:
 
 def read_images(source: Any, dataset: str, size: tuple[int, int]) -> list[ReadImage]:
     """One source as the model's images: a path (PNG, JPEG, .npy), a PIL image, or a numpy array / tensor."""
+    from PIL import Image
+
     if isinstance(source, (str, Path)):
         return _read_file(Path(source), dataset, size)
-    name = type(source).__name__
-    if hasattr(source, "getbbox"):  # a PIL image
-        return [_picture(f"a {name}", source, dataset, size)]
+    if isinstance(source, Image.Image):
+        return [_picture(f"a {source.width}x{source.height} picture", source, dataset, size)]
     return _array(f"an array {tuple(np.shape(source))}", np.asarray(source), size)
 
 

@@ -21,10 +21,9 @@ from torch import Tensor
 
 from rnnlab.cells import get_engine
 from rnnlab.config import RunConfig
-from rnnlab.data.images import read_images
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.errors import UserError
-from rnnlab.look.predict import Prediction, predict_sources
+from rnnlab.look.predict import Prediction, model_inputs, predict_sources, read_sources
 from rnnlab.look.probe import batched
 from rnnlab.look.steps import StepTrace, trace_steps
 from rnnlab.model.classifier import SequenceClassifier
@@ -51,17 +50,15 @@ class Loaded:
 
     def sequences(self, *sources: Any) -> Tensor:  # (N, T, I)
         """Sources as the model reads them: prepared, normalised, in its sequence view."""
-        images = [r for s in _flat(sources) for r in read_images(s, self.preprocessing.dataset, self.size)]
-        return self.preprocessing.to_sequences(torch.stack([torch.from_numpy(r.image) for r in images]))
+        images, errors = read_sources(self.preprocessing, _flat(sources))
+        if errors:
+            raise UserError(errors[0])
+        return model_inputs(self.preprocessing, images)[1]
 
     def trace(self, source: Any) -> StepTrace:
-        """Every layer's states and gates at every step, for one image (any source ``predict`` takes) or for
-        sequences already made: (T, I), or a batch in the model's layout."""
-        if isinstance(source, Tensor) and source.shape[-1] == self.model.cfg.input_size and source.ndim in (2, 3):
-            x = batched(self.model, source) if source.ndim == 2 else source
-        else:
-            x = batched(self.model, self.sequences(source)[0])
-        return trace_steps(self.model, x.to(self.device))
+        """Every layer's states and gates at every step, for one image (any single source ``predict`` takes).
+        For sequences already made, in the model's layout: rnnlab.trace(run.model, x)."""
+        return trace_steps(self.model, batched(self.model, self.sequences(source)[0]).to(self.device))
 
     def engine(self, name: str) -> Loaded:
         """Run the same parameters under another engine (nothing is copied); returns this run."""

@@ -61,13 +61,30 @@ class Prediction:
         }
 
 
+def read_sources(preprocessing: Preprocessing, sources: Iterable[Any]) -> tuple[list[ReadImage], list[str]]:
+    """Every source read as the model's images, and one line for each source that could not be read."""
+    read: list[ReadImage] = []
+    errors: list[str] = []
+    for source in sources:
+        try:
+            read += read_images(source, preprocessing.dataset, preprocessing.image_size)
+        except UserError as exc:
+            errors.append(str(exc))
+    return read, errors
+
+
+def model_inputs(preprocessing: Preprocessing, images: list[ReadImage]) -> tuple[Tensor, Tensor]:
+    """(N, H, W) pixels in [0, 1], and the (N, T, I) sequences the model reads from them."""
+    pixels = torch.from_numpy(np.stack([r.image for r in images]))
+    return pixels, preprocessing.to_sequences(pixels)
+
+
 def run_images(model: SequenceClassifier, preprocessing: Preprocessing, images: list[ReadImage]) -> list[Prediction]:
     """Images already read (light on dark, at the model's size) through the model, step by step."""
     if not images:
         return []
-    device = next(model.parameters()).device
-    pixels = torch.from_numpy(np.stack([r.image for r in images]))  # (N, H, W)
-    sequences = preprocessing.to_sequences(pixels).to(device)  # (N, T, I)
+    pixels, sequences = model_inputs(preprocessing, images)
+    sequences = sequences.to(next(model.parameters()).device)
     names = _names(model, preprocessing)
     return [
         Prediction(r.source, r.read, pixels[k], probe.step_probabilities(model, sequences[k]).cpu(), names)
@@ -84,13 +101,7 @@ def predict_sources(
     model: SequenceClassifier, preprocessing: Preprocessing, sources: Iterable[Any]
 ) -> tuple[list[Prediction], list[str]]:
     """Every source read and run: the predictions, and one line for each source that could not be read."""
-    read: list[ReadImage] = []
-    errors: list[str] = []
-    for source in sources:
-        try:
-            read += read_images(source, preprocessing.dataset, preprocessing.image_size)
-        except UserError as exc:
-            errors.append(str(exc))
+    read, errors = read_sources(preprocessing, sources)
     return run_images(model, preprocessing, read), errors
 
 

@@ -160,7 +160,7 @@ def prediction(
     T, C = probs.shape
     fig = Figure(figsize=(12, 3.4), layout="constrained")
     left, middle, right = fig.subplots(1, 3, width_ratios=[1, 1, 3.4])
-    for ax, image, what in ((left, read, "the file, in gray"), (middle, seen, "what the model read")):
+    for ax, image, what in ((left, read, "as given, in gray"), (middle, seen, "what the model read")):
         ax.imshow(image, cmap="gray", vmin=0, vmax=1)
         ax.set_title(what, fontsize=9)
         ax.set_xticks([])
