@@ -129,7 +129,7 @@ def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> 
         paths.append(draw.states(panels("c"), title, _png(base, "cell_states")))
     if directions[0].gates:
         gate_values = [(d.direction, {g: v[:, 0].cpu().numpy() for g, v in d.gates.items()}) for d in directions]
-        title = f"{trace.cell.upper()} gate activations at each step, {name}, {what}"
+        title = f"gate activations at each step, {name}, {what}"
         paths.append(draw.gates(gate_values, title, _png(base, "gates")))
     return paths
 
