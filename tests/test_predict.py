@@ -211,6 +211,15 @@ def test_each_bad_file_gets_one_line_and_the_others_still_run(digits_run, tmp_pa
     ]
 
 
+def test_a_figure_folder_that_is_a_file_is_one_line(digits_run, tmp_path) -> None:
+    good = tmp_path / "good.png"
+    draw("2", 100, (150, 150), (40, 10), light=True).save(good)
+    (tmp_path / "taken").write_text("a file")
+    result = _invoke(str(digits_run), str(good), "--figure", str(tmp_path / "taken"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"rnnlab: error: --figure: {tmp_path / 'taken'} is a file; give a folder\n"
+
+
 def test_a_run_that_cannot_be_used_is_one_line(tmp_path) -> None:
     result = _invoke(str(tmp_path / "nowhere"), str(tmp_path / "a.png"))
     assert result.exit_code == 2 and result.stderr.count("\n") == 1

@@ -128,10 +128,13 @@ def _gray(picture: Any) -> np.ndarray:
     return np.asarray(picture.convert("L"), dtype=np.float64) / 255.0
 
 
+def _border(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+
+
 def light_on_dark(gray: np.ndarray) -> np.ndarray:
     """MNIST's polarity: a picture whose border is lighter than the whole is inverted."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return 1.0 - gray if border.mean() > gray.mean() else gray
+    return 1.0 - gray if _border(gray).mean() > gray.mean() else gray
 
 
 def frame(image: np.ndarray, size: tuple[int, int], framing: Framing, source: str = "the image") -> np.ndarray:
@@ -139,7 +142,7 @@ def frame(image: np.ndarray, size: tuple[int, int], framing: Framing, source: st
     bounding box scaled to ``framing.box`` of the field (aspect kept), centred, strongest pixel 1."""
     from PIL import Image
 
-    background = float(np.median(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])))
+    background = float(np.median(_border(image)))
     span = float(image.max()) - background
     if span < 0.05:
         raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")

@@ -15,7 +15,7 @@ from rnnlab.data import as_image, load_sequences
 from rnnlab.errors import UserError
 from rnnlab.look import figures, probe, steps
 from rnnlab.look import step_figures as draw
-from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint, preprocessing_of
+from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.folder import read_metrics
 
@@ -64,7 +64,7 @@ def visualize_run(
     layer = check_layer(layer, cfg.model.layers)
     model = model_from_checkpoint(ckpt, engine).to(device).eval()
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
-    names = preprocessing_of(ckpt, data_dir).class_names
+    names = data.preprocessing.class_names
     x, y = getattr(data, split)
     if digit is not None:
         if not 0 <= digit < data.num_classes:
