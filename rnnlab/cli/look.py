@@ -15,13 +15,14 @@ from rnnlab.cli.tables import console, error_line, parameter_table, prediction_t
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
 from rnnlab.errors import UserError
 
+# The flags of a command that uses a trained run: how and where it runs, and where its data is.
+ON_A_RUN = {
+    "only": ("engine", "device", "data_dir"),
+    "defaults": {"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
+}
 
-@takes(
-    TrainConfig,
-    DataConfig,
-    only=("engine", "device", "data_dir"),
-    defaults={"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
-)
+
+@takes(TrainConfig, DataConfig, **ON_A_RUN)
 def visualize_command(
     flags: Flags,
     run: Run,
@@ -62,12 +63,7 @@ IMAGES_HELP = (
 )
 
 
-@takes(
-    TrainConfig,
-    DataConfig,
-    only=("engine", "device", "data_dir"),
-    defaults={"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
-)
+@takes(TrainConfig, DataConfig, **ON_A_RUN)
 def predict_command(
     flags: Flags,
     run: Run,
