@@ -8,11 +8,12 @@ The README's figures come from the default model (`rnnlab train`, MNIST rows, 5 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from rnnlab.look.visualize import visualize_run
 
-KEEP = ("digit", "step_probs_grid", "step_probs_heatmap", "hidden_states", "cell_states")
+KEEP = ("digit", "step_probs_grid", "step_probs_heatmap", "hidden_states", "cell_states", "gates")
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
         if path.suffix == ".json" or not any(k in path.name for k in (*KEEP, "curves", "confusion")):
             path.unlink()
             continue
-        target = path.with_name(path.name.replace(f"test{args.index}_", "example_"))
+        target = path.with_name(re.sub(rf"^test{args.index}_(layer\d+_)?", "example_", path.name))
         path.replace(target)
         print(target)
 

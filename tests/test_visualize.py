@@ -45,11 +45,13 @@ def test_visualize_writes_valid_pngs_and_the_true_numbers(run_dir) -> None:
         "test5_digit.png",
         "test5_step_probs_grid.png",
         "test5_step_probs_heatmap.png",
-        "test5_hidden_states.png",
+        "test5_layer2_hidden_states.png",
         "curves.png",
         "confusion_test.png",
     } <= names
-    assert ("test5_cell_states.png" in names) == ("lstm" in run_dir.name)
+    assert ("test5_layer2_cell_states.png" in names) == ("lstm" in run_dir.name)
+    assert ("test5_layer2_gates.png" in names) == ("rnn" not in run_dir.name)  # a plain RNN has no gates
+    assert not any("layer1" in name for name in names)  # the last layer unless --layer says otherwise
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         with Image.open(png) as im:
@@ -89,6 +91,25 @@ def test_visualize_digit_picks_that_class_and_bad_choices_fail(run_dir) -> None:
         assert bad.exit_code == 2 and flag in bad.stderr
 
 
+def test_visualize_draws_the_layer_asked_in_each_direction(run_dir, tmp_path) -> None:
+    result = CliRunner().invoke(app, ["visualize", str(run_dir), "--layer", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.glob("*.png")}
+    assert "test0_layer1_hidden_states.png" in names and not any("layer2" in n for n in names)
+    if "rnn" in run_dir.name:
+        return
+    with Image.open(tmp_path / "test0_layer1_gates.png") as im:
+        width, height = im.size
+    gates = 4 if "lstm" in run_dir.name else 3
+    assert height >= gates * 150  # one legible row of heatmaps per gate
+    both = "bidirectional" in run_dir.name
+    assert (width > 1.3 * 700) == both, (width, both)  # a column of heatmaps per direction
+    bad = CliRunner().invoke(app, ["visualize", str(run_dir), "--layer", "3", "--out", str(tmp_path / "no")])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "rnnlab: error: --layer: this model has 2 layers (1 to 2); got 3"
+    assert not (tmp_path / "no").exists()
+
+
 def test_inspect_walks_seed_002s_graph() -> None:
     result = CliRunner().invoke(app, ["inspect", "--layers", "1", "--hidden", "128", "--proj", "128", "--dropout", "0"])
     assert result.exit_code == 0, result.output
@@ -118,3 +139,33 @@ def test_visualize_draws_any_split_on_the_device_asked(run_dir, tmp_path) -> Non
     )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "val0_step_probs.json").read_text())["split"] == "val"
+
+
+def test_a_long_sequence_prints_a_summarised_table(tmp_path) -> None:
+    cfg = replace(
+        BASE,
+        model=replace(BASE.model, input_size=1, layers=1, hidden=(8,)),
+        data=replace(BASE.data, sequence="pixels", train_subset=64),
+    )
+    fit(cfg, tmp_path / "run")
+    result = CliRunner().invoke(app, ["visualize", str(tmp_path / "run"), "--out", str(tmp_path / "figs")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "64 steps: shown are step 1, every 3rd step and" in text and "every step is in the JSON file" in text
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    numbers = json.loads((tmp_path / "figs" / "test0_step_probs.json").read_text())
+    assert len(numbers["probs"]) == 64
+    assert 22 < len(rows) < 64  # one per step shown: 1, 3, 6, ..., 63, 64, and the changes
+
+
+def test_steps_are_drawn_from_1() -> None:
+    from matplotlib.figure import Figure
+
+    from rnnlab.look.step_figures import over_steps
+
+    ax = Figure().add_subplot()
+    over_steps(ax, torch.rand(3, 5).numpy(), "viridis", 0, 1)
+    assert ax.get_xlim() == (0.5, 5.5)  # column t is centred on step t + 1
+    assert sorted(ax.get_ylim()) == [0.5, 3.5]
+    ticks = [t for t in ax.get_xticks() if 0.5 <= t <= 5.5]
+    assert ticks and min(ticks) >= 1 and all(float(t).is_integer() for t in ticks)

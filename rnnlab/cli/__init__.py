@@ -17,7 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 
 import rnnlab
 from rnnlab.cli import lab, look, training
-from rnnlab.cli.tables import err_console
+from rnnlab.cli.tables import error_line
 from rnnlab.errors import CTRL_C, Stopped, UserError
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
@@ -72,7 +72,7 @@ class OneLineErrors(TyperGroup):
 
 
 def _fail(message: str, code: int, label: str = "error") -> None:
-    err_console.print(f"rnnlab: {label}: {' '.join(message.split())}", markup=False, highlight=False)
+    error_line(message, label)
     sys.exit(code)
 
 

@@ -1,45 +1,105 @@
-"""The looking-inside commands: how a trained net reads one digit (visualize), and a model's shapes (inspect)."""
+"""The looking-inside commands: how a trained net reads one digit (visualize), what it says of a user's own images
+(predict), and a model's shapes (inspect)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rnnlab import look, model, runs, train
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, Split, takes
-from rnnlab.cli.tables import console, parameter_table, shape_table, step_table
+from rnnlab.cli.tables import console, error_line, parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
 from rnnlab.errors import UserError
 
+# The flags of a command that uses a trained run: how and where it runs, and where its data is.
+ON_A_RUN = {
+    "only": ("engine", "device", "data_dir"),
+    "defaults": {"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
+}
 
-@takes(
-    TrainConfig,
-    DataConfig,
-    only=("engine", "device", "data_dir"),
-    defaults={"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
-)
+
+@takes(TrainConfig, DataConfig, **ON_A_RUN)
 def visualize_command(
     flags: Flags,
     run: Run,
     index: Annotated[int | None, typer.Option(help="Sample of the split \\[default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
     split: Split = "test",
+    layer: Annotated[
+        int | None,
+        typer.Option(help="Whose states and gates to draw, counted from 1 \\[default: the last layer]."),
+    ] = None,
     out: Out = None,
 ) -> None:
-    """Draw how the net reads one digit: the image, class probabilities after each step, hidden (and cell)
-    states, training curves and the test confusion matrix. Prints the paths it wrote."""
+    """Draw how the net reads one digit: the image, class probabilities after each step, the hidden (and cell)
+    states and the gate activations of one layer in each direction, training curves and the test confusion matrix.
+    Prints the per-step prediction (a long sequence's summarised; every step in the JSON file written) and the
+    paths it wrote."""
     if split not in ("test", "val", "train"):
         raise UserError(f"--split: unknown split {split!r}; choose test, val or train")
     TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
     device = train.device.resolve_device(flags.values["device"])
     with console.status("computing and drawing"):
         picture = look.visualize.visualize_run(
-            run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device
+            run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device, layer
         )
-    console.print(step_table(picture.probs, picture.label, f"{split} sample {picture.index}", picture.step_note))
+    probs = picture.probs
+    shown, summary = look.probe.shown_steps(probs.argmax(1).tolist())
+    what = f"{split} sample {picture.index}"
+    console.print(step_table(probs, picture.label, what, picture.step_note, shown, summary))
     for path in picture.paths:
         console.print(str(path), highlight=False, soft_wrap=True)
+
+
+IMAGES_HELP = (
+    "PNG or JPEG files of digits, any size, light or dark background: each is prepared as MNIST's digits were (the "
+    "digit's box scaled to 20 of 28 pixels, centred by its centre of mass; for a digits model, filling the 8x8 "
+    "field); one already at the model's image size is taken as it is. Or .npy arrays: (H, W) or (N, H, W) at the "
+    "model's image size, light on dark, values in [0, 1] or [0, 255]."
+)
+
+
+@takes(TrainConfig, DataConfig, **ON_A_RUN)
+def predict_command(
+    flags: Flags,
+    run: Run,
+    images: Annotated[list[Path], typer.Argument(help=IMAGES_HELP, metavar="IMAGE", show_default=False)],
+    figure: Annotated[
+        Path | None, typer.Option(help="Also write each image's per-step figure into this folder.", metavar="DIR")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables (every step's numbers).")
+    ] = False,
+) -> None:
+    """Run a trained model on your own images: the class probabilities, and per image the prediction after each
+    step. Needs no dataset: the checkpoint carries its preprocessing (--data-dir only upgrades an older
+    checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
+    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
+    device = train.device.resolve_device(flags.values["device"])
+    loaded = look.loaded.load(run, flags.values["engine"], device, flags.values["data_dir"])
+    predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
+    paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []
+    if as_json:
+        print(json.dumps({
+            "checkpoint": str(loaded.path),
+            "engine": loaded.model.engine,
+            "images": [p.to_dict() for p in predictions],
+            "figures": [str(p) for p in paths],
+            "errors": errors,
+        }))  # fmt: skip
+    elif predictions:
+        for table in prediction_tables(predictions, loaded.describe(), look.predict.step_runs):
+            console.print(table)
+        for path in paths:
+            console.print(str(path), highlight=False, soft_wrap=True)
+    for message in errors:
+        error_line(message)
+    if errors:
+        raise typer.Exit(2)
 
 
 @takes(
@@ -76,4 +136,4 @@ def inspect_command(
     console.print(parameter_table(net))
 
 
-COMMANDS = {"visualize": visualize_command, "inspect": inspect_command}
+COMMANDS = {"visualize": visualize_command, "predict": predict_command, "inspect": inspect_command}

@@ -19,6 +19,11 @@ console = Console(width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def error_line(message: str, label: str = "error") -> None:
+    """One line on stderr, `rnnlab: error: ...`: how every error a user can cause ends."""
+    err_console.print(f"rnnlab: {label}: {' '.join(message.split())}", markup=False, highlight=False)
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
@@ -145,15 +150,39 @@ def gradcheck_summary(rows: list[Any], engine: str) -> Table:
     return table
 
 
-def step_table(probs: Any, label: int, what: str, note: str) -> Table:
-    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=note)
+def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], summary: str | None) -> Table:
+    """The prediction after each of ``steps`` (0-based; all of a short sequence), a change of top class marked."""
+    rows = probs.tolist()
+    tops = [max(range(len(row)), key=row.__getitem__) for row in rows]
+    caption = note if summary is None else f"{summary}; every step is in the JSON file\n{note}"
+    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=caption)
     for col in ("after step", "top class", "P(top)", f"P(true={label})"):
         table.add_column(col, justify="right")
-    for t, row in enumerate(probs.tolist()):
-        top = max(range(len(row)), key=row.__getitem__)
+    for t in steps:
+        top, row = tops[t], rows[t]
         mark = "[green]" if top == label else "[red]"
-        table.add_row(str(t + 1), f"{mark}{top}[/]", f"{row[top]:.3f}", f"{row[label]:.3f}")
+        was = f" [dim](was {tops[t - 1]})[/]" if t and tops[t - 1] != top else ""
+        table.add_row(str(t + 1), f"{mark}{top}[/]{was}", f"{row[top]:.3f}", f"{row[label]:.3f}")
     return table
+
+
+def prediction_tables(predictions: list[Any], what: str, runs: Any) -> list[Table]:
+    """The class probabilities of each image, then the top class after each step (as runs of steps)."""
+    names = predictions[0].class_names
+    probs = Table(title=f"predictions of {what}")
+    probs.add_column("image", overflow="fold")
+    probs.add_column("prediction", justify="right")
+    for name in names:
+        probs.add_column(name, justify="right")
+    steps = Table(title="the prediction after each step (steps: class)")
+    steps.add_column("image", overflow="fold")
+    steps.add_column("after each step", overflow="fold")
+    for p in predictions:
+        last = p.probs[-1].tolist()
+        cells = [f"[bold]{v:.2f}[/]" if k == p.label else f"{v:.2f}" for k, v in enumerate(last)]
+        probs.add_row(p.source, f"{p.name} ({100 * p.confidence:.1f}%)", *cells)
+        steps.add_row(p.source, runs(p.step_labels, p.class_names))
+    return [probs, steps]
 
 
 def shape_table(stages: list[tuple[str, list[tuple[str, tuple]]]], title: str) -> Table:

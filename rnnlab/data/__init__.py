@@ -11,6 +11,7 @@ __getattr__, __dir__ = submodules(
     exports={
         "MNIST_FILES": "sets",
         "ImageSet": "sets",
+        "dataset_at_hand": "sets",
         "default_data_dir": "sets",
         "load_images": "sets",
         "resolve_data_dir": "sets",

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from rnnlab.data.preprocess import CLASS_NAMES, Preprocessing
+from rnnlab.data.preprocess import Preprocessing
 from rnnlab.data.sets import ImageSet, load_images
 from rnnlab.data.views import as_sequences
 
 if TYPE_CHECKING:
     from rnnlab.config import DataConfig
-
 
 
 @dataclass(frozen=True)
@@ -58,15 +57,7 @@ def load_sequences(cfg: DataConfig, images: ImageSet | None = None) -> SequenceD
     if cfg.lengths == "random":
         lengths = {name: random_lengths(len(y), x.shape[1], seed=k) for k, (name, (x, y)) in enumerate(splits.items())}
         splits = {name: (pad_after(x, lengths[name]), y) for name, (x, y) in splits.items()}
-    preprocessing = Preprocessing(
-        cfg.dataset,
-        tuple(images.train.images.shape[1:]),
-        images.mean,
-        images.std,
-        cfg.sequence,
-        cfg.permute_seed,
-        CLASS_NAMES[cfg.dataset],
-    )
+    preprocessing = Preprocessing.measure(cfg, images)
     return SequenceData(splits["train"], splits["val"], splits["test"], images.num_classes, preprocessing, lengths)
 
 

@@ -115,6 +115,14 @@ def _load_digits() -> ImageSet:
     return ImageSet(train, test, 10, float(mean), float(std))
 
 
+def dataset_at_hand(dataset: str, data_dir: str | None) -> bool:
+    """Whether ``dataset`` loads without a download: digits always; the others where their files are."""
+    if dataset not in _TORCHVISION:
+        return dataset == "digits"
+    raw = resolve_data_dir(data_dir) / _TORCHVISION[dataset] / "raw"
+    return all((raw / f).is_file() for f in MNIST_FILES)
+
+
 def load_images(dataset: str, data_dir: str | None) -> ImageSet:
     if dataset == "digits":
         return _load_digits()

@@ -13,7 +13,6 @@ from torch import Tensor
 from rnnlab.errors import UserError
 
 
-
 def pixel_permutation(num_pixels: int, seed: int) -> Tensor:
     return torch.randperm(num_pixels, generator=torch.Generator().manual_seed(seed))
 
@@ -32,8 +31,6 @@ def as_sequences(images: Tensor, sequence: str, permute_seed: int = 0) -> Tensor
     if sequence not in VIEWS:
         raise UserError(f"--sequence: unknown view {sequence!r}; choose one of {', '.join(VIEWS)}")
     return VIEWS[sequence](images, permute_seed).contiguous()
-
-
 
 
 def as_image(seq: Tensor, sequence: str, image_size: tuple[int, int], permute_seed: int = 0) -> Tensor:

@@ -1,7 +1,8 @@
-"""Figures (matplotlib's Figure API on the Agg canvas: headless, no global pyplot state).
+"""A run's figures: training curves, runs compared, the confusion matrix (one sequence's figures: step_figures).
 
-Each function takes plain arrays and a path, writes one PNG, and returns the path.
-Legend: T time steps, H hidden units, C classes.
+matplotlib's Figure API on the Agg canvas: headless, no global pyplot state. Each function takes plain arrays and
+a path, writes one PNG, and returns the path.
+Legend: C classes.
 """
 
 from __future__ import annotations
@@ -17,67 +18,10 @@ from matplotlib.figure import Figure
 HIGHLIGHT, OTHER = "#d62728", "#7f7f7f"
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
-
-
-def digit(image: np.ndarray, label: int, pred: int, prob: float, path: Path) -> Path:
-    fig = Figure(figsize=(3.2, 3.6))
-    ax = fig.add_subplot()
-    ax.imshow(image, cmap="gray")
-    ax.set_title(f"label {label}, predicted {pred} ({100 * prob:.1f}%)", color="black" if pred == label else HIGHLIGHT)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return _save(fig, path)
-
-
-def step_grid(probs: np.ndarray, label: int, step_note: str, path: Path, max_panels: int = 28) -> Path:
-    """A bar chart of the class probabilities after each step (a 7 x 4 grid for 28 steps)."""
-    T, C = probs.shape
-    steps = np.unique(np.linspace(0, T - 1, min(T, max_panels)).round().astype(int))
-    cols = 4
-    rows = math.ceil(len(steps) / cols)
-    fig = Figure(figsize=(10, 1.5 * rows + 0.6))
-    colors = [HIGHLIGHT if c == label else OTHER for c in range(C)]
-    for k, t in enumerate(steps):
-        ax = fig.add_subplot(rows, cols, k + 1)
-        ax.bar(range(C), probs[t], color=colors)
-        ax.set_ylim(0, 1)
-        ax.set_xticks(range(C))
-        ax.tick_params(labelsize=6)
-        ax.set_title(f"after step {t + 1}", fontsize=8)
-    fig.suptitle(f"class probabilities as the sequence is read (true class {label} in red); {step_note}", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def step_heatmap(probs: np.ndarray, label: int, step_note: str, path: Path) -> Path:
-    T, C = probs.shape
-    fig = Figure(figsize=(5, 1 + min(T, 60) * 0.12))
-    ax = fig.add_subplot()
-    im = ax.imshow(probs, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xlabel("class")
-    ax.set_ylabel("after step")
-    ax.set_xticks(range(C))
-    ax.get_xticklabels()[label].set_color(HIGHLIGHT)
-    ax.set_title(f"P(class) after each step, true class {label}\n{step_note}", fontsize=9)
-    fig.colorbar(im, ax=ax, label="probability")
-    return _save(fig, path)
-
-
-def states_heatmap(states: np.ndarray, title: str, path: Path) -> Path:
-    """(T, H) states as a time x unit image."""
-    fig = Figure(figsize=(8, 3.5))
-    ax = fig.add_subplot()
-    limit = float(np.abs(states).max()) or 1.0
-    im = ax.imshow(states.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.set_xlabel("time step")
-    ax.set_ylabel("unit")
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax)
-    return _save(fig, path)
 
 
 def curves(records: list[dict[str, Any]], path: Path) -> Path:
@@ -97,7 +41,7 @@ def curves(records: list[dict[str, Any]], path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("training curves")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def runs_compared(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> Path:
@@ -121,7 +65,7 @@ def runs_compared(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> P
     fig.legend(*acc.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"{len(runs)} runs compared")
     fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def confusion(matrix: np.ndarray, path: Path) -> Path:
@@ -141,4 +85,4 @@ def confusion(matrix: np.ndarray, path: Path) -> Path:
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     ax.set_title(f"confusion matrix ({matrix.sum()} samples, accuracy {100 * accuracy:.2f}%)", fontsize=10)
     fig.colorbar(im, ax=ax)
-    return _save(fig, path)
+    return save(fig, path)

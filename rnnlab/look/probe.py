@@ -1,25 +1,24 @@
-"""What `visualize` and `inspect` show, computed from the model: per-step predictions, states, shapes.
+"""What `visualize`, `predict` and `inspect` show, computed from the model: per-step predictions, shapes.
 
 "After step t" means: the prediction the model makes when the sequence ends after step t, i.e. the model run on
 the prefix x[:t+1]. For a one-directional model with readout `last` or `state` that is the head applied to
 the output at step t (one pass); otherwise (bidirectional, or `mean`) each prefix is run on its own.
-Legend: T time steps, I features, H hidden units, D directions, C classes.
+Every step's states and gates are in look.steps. Legend: T time steps, I features, H hidden units, C classes.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from rnnlab.cells import get_engine, unrolled
-from rnnlab.cells.common import Params, layer_params
 from rnnlab.data import batches, layout_shape
 from rnnlab.model.classifier import SequenceClassifier
 
 
-def _batched(model: SequenceClassifier, seq: Tensor) -> Tensor:
+def batched(model: SequenceClassifier, seq: Tensor) -> Tensor:
     """One sequence (T, I) as a batch of one in the model's layout."""
     return seq.unsqueeze(0) if model.layout == "batch" else seq.unsqueeze(1)
 
@@ -28,46 +27,35 @@ def _batched(model: SequenceClassifier, seq: Tensor) -> Tensor:
 def step_probabilities(model: SequenceClassifier, seq: Tensor) -> Tensor:  # (T, C)
     model.eval()
     if not model.cfg.bidirectional and model.cfg.readout in ("last", "state"):
-        outputs = model.trace(_batched(model, seq)).outputs[:, 0]  # (T, H): the output at t is the state after t
+        outputs = model.trace(batched(model, seq)).outputs[:, 0]  # (T, H): the output at t is the state after t
         return torch.softmax(model.head(outputs), dim=-1)
-    return torch.cat([torch.softmax(model(_batched(model, seq[: t + 1])), dim=-1) for t in range(seq.shape[0])])
+    return torch.cat([torch.softmax(model(batched(model, seq[: t + 1])), dim=-1) for t in range(seq.shape[0])])
 
 
-@torch.no_grad()
-def last_layer_states(model: SequenceClassifier, seq: Tensor) -> tuple[Tensor, Tensor | None]:
-    """Hidden states h_t (T, D*H) of the last layer at every step, and for an LSTM its cell states c_t too.
+def shown_steps(top: list[int], budget: int = 28) -> tuple[list[int], str | None]:
+    """Which steps a printed table shows (0-based), and a line saying so when that is not every step.
 
-    The layers below run on the model's engine; the last one is stepped with the reference cells so that every
-    intermediate state can be kept (engines return only the outputs and the final state)."""
-    model.eval()
-    x = seq.unsqueeze(1)  # (T, 1, I)
-    if model.proj is not None:
-        x = model.proj(x)
-    engine = get_engine(model.engine, x.device)
-    for rnn in model.rnns[:-1]:
-        x, _ = engine.run(rnn, x, None, None)
-    last = model.rnns[-1]
-    hs, cs = [], []
-    for d in range(2 if last.bidirectional else 1):
-        h_d, c_d = _step_through(model.cfg.cell, x, layer_params(last, d), reverse=d == 1, hidden=last.hidden_size)
-        hs.append(h_d)
-        cs.append(c_d)
-    return torch.cat(hs, dim=1), (torch.cat(cs, dim=1) if model.cfg.cell == "lstm" else None)
+    A sequence of up to ``budget + 12`` steps shows every step. A longer one (pixel MNIST: 784) shows step 1, every
+    k-th step (about ``budget`` rows), the last, and the steps where the top class changes (where there are more
+    than ``2 * (budget // 3)``, the first and the last ``budget // 3`` of them)."""
+    T = len(top)
+    if len(top) <= budget + 12:
+        return list(range(T)), None
+    k = math.ceil(T / budget)
+    changes = [t for t in range(1, T) if top[t] != top[t - 1]]
+    few = budget // 3
+    kept = changes if len(changes) <= 2 * few else changes[:few] + changes[-few:]
+    steps = sorted({0, T - 1, *range(k - 1, T, k), *kept})
+    what = {0: "no step where", 1: "the 1 step where"}.get(len(changes), f"the {len(changes)} steps where")
+    if len(kept) < len(changes):
+        what = f"the first and last {few} of the {len(changes)} steps where"
+    return steps, f"{T} steps: shown are step 1, every {ordinal(k)} step and {what} the top class changes"
 
 
-def _step_through(cell: str, x: Tensor, p: Params, reverse: bool, hidden: int) -> tuple[Tensor, Tensor]:
-    """The unrolled engine's steps, keeping every state (T, H); c stays zero for GRU and RNN."""
-    T = x.shape[0]
-    xw = torch.nn.functional.linear(x, p.w_ih, p.b_ih)  # (T, 1, G*H)
-    h = x.new_zeros(1, hidden)
-    c: Tensor | None = x.new_zeros(1, hidden) if cell == "lstm" else None
-    hs, cs = x.new_zeros(T, hidden), x.new_zeros(T, hidden)
-    for t in range(T - 1, -1, -1) if reverse else range(T):
-        h, c = unrolled.step(cell, xw[t], h, c, p)
-        hs[t] = h[0]
-        if c is not None:
-            cs[t] = c[0]
-    return hs, cs
+def ordinal(n: int) -> str:
+    """2 -> '2nd', 28 -> '28th', 11 -> '11th'."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @torch.no_grad()

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.config import IMAGE_SIZES
 from rnnlab.data import as_image, load_sequences
 from rnnlab.errors import UserError
-from rnnlab.look import figures as viz
-from rnnlab.look import probe
+from rnnlab.look import figures, probe, steps
+from rnnlab.look import step_figures as draw
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.metrics import read_metrics
@@ -27,6 +26,7 @@ class Picture:
     label: int
     probs: torch.Tensor  # (T, C) after each step
     step_note: str
+    layer: int  # whose states and gates were drawn, counted from 1
     paths: list[Path]
 
 
@@ -38,6 +38,16 @@ def step_note(bidirectional: bool, readout: str) -> str:
     return "'after step t' = the head applied to the state after reading steps 1..t"
 
 
+def check_layer(layer: int | None, layers: int) -> int:
+    """--layer, counted from 1; None means the last."""
+    if layer is None:
+        return layers
+    if not 1 <= layer <= layers:
+        plural = "s" if layers > 1 else ""
+        raise UserError(f"--layer: this model has {layers} layer{plural} (1 to {layers}); got {layer}")
+    return layer
+
+
 def visualize_run(
     run: str,
     out_dir: Path | None,
@@ -47,11 +57,14 @@ def visualize_run(
     engine: str | None = None,
     data_dir: str | None = None,
     device: torch.device | str = "cpu",
+    layer: int | None = None,
 ) -> Picture:
     ckpt = load_checkpoint(run)
     cfg = config_of(ckpt)
+    layer = check_layer(layer, cfg.model.layers)
     model = model_from_checkpoint(ckpt, engine).to(device).eval()
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
+    names = data.preprocessing.class_names
     x, y = getattr(data, split)
     if digit is not None:
         if not 0 <= digit < data.num_classes:
@@ -73,22 +86,19 @@ def visualize_run(
     out = out_dir or Path(ckpt["path"]).parent / "figures"
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{split}{index}"
-    image = as_image(x[index], cfg.data.sequence, IMAGE_SIZES[cfg.data.dataset], cfg.data.permute_seed)
+    image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed)
     paths = [
-        viz.digit(image.numpy(), label, pred, float(probs[-1, pred]), out / f"{stem}_digit.png"),
-        viz.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png"),
-        viz.step_heatmap(probs.numpy(), label, note, out / f"{stem}_step_probs_heatmap.png"),
+        draw.digit(image.numpy(), label, pred, float(probs[-1, pred]), out / f"{stem}_digit.png"),
+        draw.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png"),
+        draw.step_heatmap(probs.numpy(), label, note, out / f"{stem}_step_probs_heatmap.png", names),
     ]
-    h, c = (None if t is None else t.cpu() for t in probe.last_layer_states(model, seq))
-    layer = f"layer {cfg.model.layers}" + (" (forward units, then backward)" if cfg.model.bidirectional else "")
-    paths.append(viz.states_heatmap(h.numpy(), f"hidden state h_t of {layer}", out / f"{stem}_hidden_states.png"))
-    if c is not None:
-        paths.append(viz.states_heatmap(c.numpy(), f"LSTM cell state c_t of {layer}", out / f"{stem}_cell_states.png"))
+    what = f"{split} sample {index} (true class {label})"
+    paths += layer_figures(steps.trace_steps(model, probe.batched(model, seq)), layer, what, out / stem)
     records = read_metrics(Path(ckpt["path"]).parent)
     if records:
-        paths.append(viz.curves(records, out / "curves.png"))
+        paths.append(figures.curves(records, out / "curves.png"))
     matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
-    paths.append(viz.confusion(matrix.numpy(), out / "confusion_test.png"))
+    paths.append(figures.confusion(matrix.numpy(), out / "confusion_test.png"))
     numbers = {
         "index": index,
         "split": split,
@@ -99,4 +109,30 @@ def visualize_run(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, probs, note, paths)
+    return Picture(index, label, probs, note, layer, paths)
+
+
+def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> list[Path]:
+    """The hidden (and cell) states and the gates of one layer, every direction, for the first sequence traced."""
+    directions = trace.layer(layer)
+    name = f"{trace.cell.upper()} layer {layer} of {len(trace.layers)}"
+    both = len(directions) > 1
+    label = {"forward": "forward (reads 1..T)", "backward": "backward (reads T..1)"}
+
+    def panels(pick: str) -> list[tuple[str, object]]:
+        return [(label[d.direction] if both else "", getattr(d, pick)[:, 0].cpu().numpy()) for d in directions]
+
+    base = stem.with_name(f"{stem.name}_layer{layer}")
+    paths = [draw.states(panels("h"), f"hidden state h after each step, {name}, {what}", _png(base, "hidden_states"))]
+    if directions[0].c is not None:
+        title = f"cell state c after each step, {name}, {what}"
+        paths.append(draw.states(panels("c"), title, _png(base, "cell_states")))
+    if directions[0].gates:
+        gate_values = [(d.direction, {g: v[:, 0].cpu().numpy() for g, v in d.gates.items()}) for d in directions]
+        title = f"gate activations at each step, {name}, {what}"
+        paths.append(draw.gates(gate_values, title, _png(base, "gates")))
+    return paths
+
+
+def _png(base: Path, what: str) -> Path:
+    return base.with_name(f"{base.name}_{what}.png")

@@ -1,21 +1,24 @@
 """Checkpoints: written atomically, read with ``weights_only=True``, checked before use.
 
 A checkpoint holds the model's state_dict under PyTorch's own names, the optimiser, the position in training
-(epoch, batch within it, step), the RNG states and the run's config as a plain dict, so the model can be rebuilt
-from the file alone and ``--resume`` continues exactly where it stood.
+(epoch, batch within it, step), the RNG states, the run's config and its preprocessing as plain dicts, so the model
+can be rebuilt and used on a new image from the file alone and ``--resume`` continues exactly where it stood.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rnnlab.config import RunConfig
+from rnnlab.data.preprocess import Preprocessing
+from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
-from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.model.classifier import SequenceClassifier, build_model
+from rnnlab.runs.files import atomic_write_bytes
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -68,6 +71,32 @@ def config_of(ckpt: dict[str, Any]) -> RunConfig:
         raise UserError(
             f"{ckpt.get('path')} has an unusable config ({exc}); it was not written by this rnnlab"
         ) from None
+
+
+def preprocessing_of(ckpt: dict[str, Any], data_dir: str | None = None) -> Preprocessing:
+    """What turns a raw image into the model's input. A checkpoint written before checkpoints carried it is upgraded
+    in memory from its training set, where that is at hand (``data_dir``, else the run's); the file is never
+    rewritten. Without the data it is refused: the normalisation cannot be guessed."""
+    raw = ckpt.get("preprocessing")
+    if raw is not None:
+        try:
+            return Preprocessing.from_dict(raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(
+                f"{ckpt.get('path')} has an unusable preprocessing ({type(exc).__name__}: {exc}); "
+                "it was not written by this rnnlab"
+            ) from None
+    data = config_of(ckpt).data
+    where = data_dir or data.data_dir
+    if not dataset_at_hand(data.dataset, where):
+        raise UserError(
+            f"{ckpt.get('path')} was written before checkpoints carried their preprocessing, and the {data.dataset} "
+            f"training set that gives it is not in {resolve_data_dir(where)}: point --data-dir (or RNNLAB_DATA_DIR) "
+            "at the folder holding it, or train the model again"
+        )
+    preprocessing = Preprocessing.measure(replace(data, data_dir=where), load_images(data.dataset, where))
+    ckpt["preprocessing"] = preprocessing.to_dict()
+    return preprocessing
 
 
 def load_weights(model: SequenceClassifier, state: dict[str, Any], source: str) -> None:

@@ -1,0 +1,175 @@
+"""A user's images for a trained model: PNG or JPEG files of digits, and .npy arrays, as the training images were.
+
+A picture of any size, light or dark background, becomes what the model was trained on the way MNIST's digits
+were made (LeCun et al.): the digit's bounding box scaled, anti-aliased, to 20 pixels on its longer side, placed in
+the 28x28 field with its centre of mass at the centre, light on dark. Other datasets are framed as theirs were:
+scikit-learn's 8x8 digits fill their field (area-averaged blocks), Fashion-MNIST's items their 28x28 field. A
+picture already at the model's image size is taken as it is, only turned light on dark where its background is
+light: an MNIST image written as a PNG comes back pixel for pixel. A .npy array is (H, W) or (N, H, W) at the
+model's size, light on dark, in [0, 1] or [0, 255]. Every mistake is a UserError naming the file.
+Legend: N images, H/W height/width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnlab.errors import UserError
+
+INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
+ARRAY_HELP = "an (H, W) or (N, H, W) array at the model's image size, light on dark, in [0, 1] or [0, 255]"
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a dataset's images were made from a drawing."""
+
+    box: float  # the longer side of the digit's bounding box, as a share of the field's
+    by_mass: bool  # centred by centre of mass (MNIST), else by the bounding box
+    filter: str  # the resampling: lanczos (anti-aliased), or box (area averages, as the 8x8 digits' blocks)
+
+
+FRAMINGS = {
+    "mnist": Framing(20 / 28, True, "lanczos"),
+    "kmnist": Framing(20 / 28, True, "lanczos"),
+    "fashion-mnist": Framing(1.0, False, "lanczos"),
+    "digits": Framing(1.0, False, "box"),
+}
+
+
+@dataclass(frozen=True)
+class ReadImage:
+    source: str  # the file, and the index within a .npy stack
+    read: np.ndarray  # the picture as read, in gray, in [0, 1] (for showing)
+    image: np.ndarray  # (H, W) float32 in [0, 1], light on dark: what the model reads before normalising
+
+
+def read_images(source: Any, dataset: str, size: tuple[int, int]) -> list[ReadImage]:
+    """One source as the model's images: a path (PNG, JPEG, .npy), a PIL image, or a numpy array / tensor."""
+    from PIL import Image
+
+    if isinstance(source, (str, Path)):
+        return _read_file(Path(source), dataset, size)
+    if isinstance(source, Image.Image):
+        return [_picture(f"a {source.width}x{source.height} picture", source, dataset, size)]
+    return _array(f"an array {tuple(np.shape(source))}", np.asarray(source), size)
+
+
+def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImage]:
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: a folder; give image files (PNG, JPEG) or .npy arrays")
+    if path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except Exception as exc:  # numpy raises ValueError, OSError, EOFError... on a damaged file
+            raise UserError(f"{path}: not a .npy array numpy can read ({_reason(exc)})") from None
+        return _array(str(path), array, size)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            return [_picture(str(path), picture, dataset, size)]
+    except UnidentifiedImageError:
+        raise UserError(f"{path}: not an image (PNG, JPEG or another format Pillow reads) nor a .npy array") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged files
+        raise UserError(f"{path}: a damaged image ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
+
+
+def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadImage]:
+    shape = tuple(array.shape)
+    if array.ndim not in (2, 3) or shape[-2:] != size:
+        raise UserError(f"{source}: an array of shape {shape}; expected {size} or (N, *{size}), the model's image size")
+    if array.dtype.kind not in "biuf":
+        raise UserError(f"{source}: an array of {array.dtype}; expected numbers ({ARRAY_HELP})")
+    values = array.astype(np.float32)
+    if array.size == 0 or not np.isfinite(values).all():
+        raise UserError(f"{source}: an array with no values or with NaN or infinite ones; expected {ARRAY_HELP}")
+    low, high = float(values.min()), float(values.max())
+    if low < 0 or high > 255:
+        raise UserError(f"{source}: values from {low:g} to {high:g}; expected {ARRAY_HELP}")
+    if high > 1:
+        values = values / np.float32(255)
+    if values.ndim == 2:
+        return [ReadImage(source, values, values)]
+    return [ReadImage(f"{source}[{k}]", v, v) for k, v in enumerate(values)]
+
+
+def _picture(source: str, picture: Any, dataset: str, size: tuple[int, int]) -> ReadImage:
+    gray = _gray(picture)
+    image = light_on_dark(gray)
+    if image.shape != size:
+        image = frame(image, size, FRAMINGS.get(dataset, FRAMINGS["mnist"]), source)
+    return ReadImage(source, gray, image.astype(np.float32))
+
+
+def _gray(picture: Any) -> np.ndarray:
+    """The picture in gray, in [0, 1]: upright (EXIF), transparency laid on white, 16-bit kept whole."""
+    from PIL import Image, ImageOps
+
+    picture = ImageOps.exif_transpose(picture)
+    if picture.mode in ("I", "I;16", "I;16B", "I;16L"):
+        values = np.asarray(picture, dtype=np.float64)
+        return values / (65535.0 if values.max() > 255 else 255.0)
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        rgba = picture.convert("RGBA")
+        picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(picture.convert("L"), dtype=np.float64) / 255.0
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+
+
+def light_on_dark(gray: np.ndarray) -> np.ndarray:
+    """MNIST's polarity: a picture whose border is lighter than the whole is inverted."""
+    return 1.0 - gray if _border(gray).mean() > gray.mean() else gray
+
+
+def frame(image: np.ndarray, size: tuple[int, int], framing: Framing, source: str = "the image") -> np.ndarray:
+    """A light-on-dark drawing of any size as the dataset's images were made: background to 0, the digit's
+    bounding box scaled to ``framing.box`` of the field (aspect kept), centred, strongest pixel 1."""
+    from PIL import Image
+
+    background = float(np.median(_border(image)))
+    span = float(image.max()) - background
+    if span < 0.05:
+        raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")
+    ink = np.clip((image - background) / span, 0.0, 1.0)
+    rows, cols = np.nonzero(ink.max(axis=1) > INK)[0], np.nonzero(ink.max(axis=0) > INK)[0]
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    H, W = size
+    scale = framing.box * min(H, W) / max(ink.shape)
+    shape = (max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale)))
+    resample = Image.Resampling.BOX if framing.filter == "box" else Image.Resampling.LANCZOS
+    small = np.asarray(Image.fromarray(ink.astype(np.float32)).resize(shape[::-1], resample))
+    small = np.clip(small, 0.0, None)
+    small = small / small.max()
+    if framing.by_mass:
+        weight = small.sum()
+        cy = float((small.sum(axis=1) * np.arange(shape[0])).sum() / weight)
+        cx = float((small.sum(axis=0) * np.arange(shape[1])).sum() / weight)
+        top, left = round((H - 1) / 2 - cy), round((W - 1) / 2 - cx)
+    else:
+        top, left = (H - shape[0]) // 2, (W - shape[1]) // 2
+    return _paste(small, top, left, size)
+
+
+def _paste(patch: np.ndarray, top: int, left: int, size: tuple[int, int]) -> np.ndarray:
+    """``patch`` placed at (top, left) in a field of zeros, whatever falls outside cut off."""
+    field = np.zeros(size)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + patch.shape[0], size[0]), min(left + patch.shape[1], size[1])
+    field[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
+    return field

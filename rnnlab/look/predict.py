@@ -1,0 +1,145 @@
+"""`rnnlab predict`: a trained model on a user's own images, with its prediction after each step.
+
+Each source is read as the model's training images were made (data.images), normalised and read as a sequence by
+the checkpoint's own preprocessing, and run through the model; "after step t" is as in visualize (look.probe). A
+source that cannot be read becomes one error line, and the others still run.
+Legend: H/W image height/width, T time steps, C classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnlab.data.images import ReadImage, read_images
+from rnnlab.data.preprocess import Preprocessing
+from rnnlab.errors import UserError
+from rnnlab.look import probe
+from rnnlab.look import step_figures as draw
+from rnnlab.model.classifier import SequenceClassifier
+
+
+@dataclass(frozen=True)
+class Prediction:
+    source: str  # the file (with the index within a .npy stack), or what the image was
+    read: np.ndarray  # the picture as read, in gray
+    image: Tensor  # (H, W) in [0, 1]: what the model read, before normalising
+    probs: Tensor  # (T, C): the class probabilities after each step; the last row is the prediction
+    class_names: tuple[str, ...]
+
+    @property
+    def label(self) -> int:
+        return int(self.probs[-1].argmax())
+
+    @property
+    def name(self) -> str:
+        return self.class_names[self.label]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probs[-1, self.label])
+
+    @property
+    def step_labels(self) -> list[int]:
+        """The top class after each step."""
+        return self.probs.argmax(1).tolist()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "prediction": self.name,
+            "class": self.label,
+            "probabilities": self.probs[-1].tolist(),
+            "after_each_step": self.step_labels,
+            "probabilities_after_each_step": self.probs.tolist(),
+        }
+
+
+def read_sources(preprocessing: Preprocessing, sources: Iterable[Any]) -> tuple[list[ReadImage], list[str]]:
+    """Every source read as the model's images, and one line for each source that could not be read."""
+    read: list[ReadImage] = []
+    errors: list[str] = []
+    for source in sources:
+        try:
+            read += read_images(source, preprocessing.dataset, preprocessing.image_size)
+        except UserError as exc:
+            errors.append(str(exc))
+    return read, errors
+
+
+def model_inputs(preprocessing: Preprocessing, images: list[ReadImage]) -> tuple[Tensor, Tensor]:
+    """(N, H, W) pixels in [0, 1], and the (N, T, I) sequences the model reads from them."""
+    pixels = torch.from_numpy(np.stack([r.image for r in images]))
+    return pixels, preprocessing.to_sequences(pixels)
+
+
+def run_images(model: SequenceClassifier, preprocessing: Preprocessing, images: list[ReadImage]) -> list[Prediction]:
+    """Images already read (light on dark, at the model's size) through the model, step by step."""
+    if not images:
+        return []
+    pixels, sequences = model_inputs(preprocessing, images)
+    sequences = sequences.to(next(model.parameters()).device)
+    names = _names(model, preprocessing)
+    return [
+        Prediction(r.source, r.read, pixels[k], probe.step_probabilities(model, sequences[k]).cpu(), names)
+        for k, r in enumerate(images)
+    ]
+
+
+def _names(model: SequenceClassifier, preprocessing: Preprocessing) -> tuple[str, ...]:
+    names = preprocessing.class_names
+    return names if len(names) == model.cfg.num_classes else tuple(str(k) for k in range(model.cfg.num_classes))
+
+
+def predict_sources(
+    model: SequenceClassifier, preprocessing: Preprocessing, sources: Iterable[Any]
+) -> tuple[list[Prediction], list[str]]:
+    """Every source read and run: the predictions, and one line for each source that could not be read."""
+    read, errors = read_sources(preprocessing, sources)
+    return run_images(model, preprocessing, read), errors
+
+
+def step_runs(labels: list[int], names: tuple[str, ...]) -> str:
+    """The top class after each step as runs: '1-3: 4, 4-28: 7' (steps counted from 1)."""
+    parts, start = [], 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            steps = f"{start + 1}" if t - start == 1 else f"{start + 1}-{t}"
+            parts.append(f"{steps}: {names[labels[start]]}")
+            start = t
+    return ", ".join(parts)
+
+
+def figure_names(predictions: list[Prediction]) -> list[str]:
+    """A distinct file name per prediction: the file's stem (and index within a stack), numbered where two agree."""
+    names, seen = [], set()
+    for p in predictions:
+        stem = Path(p.source.split("[")[0]).stem if not p.source.startswith(("a ", "an ")) else "image"
+        stem += f"_{p.source.rsplit('[', 1)[1].rstrip(']')}" if p.source.endswith("]") else ""
+        name, n = f"{stem}_steps.png", 1
+        while name in seen:
+            n += 1
+            name = f"{stem}-{n}_steps.png"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def write_figures(predictions: list[Prediction], out: Path, what: str) -> list[Path]:
+    """The per-step figure of each prediction in ``out``."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--figure: {out} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--figure: cannot create {out} ({exc.strerror or exc}); choose another folder") from None
+    return [
+        draw.prediction(p.read, p.image.numpy(), p.probs.numpy(), p.class_names, f"{p.source}: {what}", out / name)
+        for p, name in zip(predictions, figure_names(predictions))
+    ]

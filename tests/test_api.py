@@ -1,0 +1,89 @@
+"""The Python API: rnnlab.load, predict, trace and the engines, reached from the top-level package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import load_sequences
+
+CFG = RunConfig(
+    ModelConfig(input_size=8, hidden=(16,), layers=2, dropout=0.0, bidirectional=True),
+    DataConfig(dataset="digits", train_subset=256),
+    TrainConfig(epochs=1, batch_size=64, device="cpu"),
+)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("api-run")
+    rnnlab.fit(CFG, out)
+    return out
+
+
+def test_importing_rnnlab_imports_no_torch() -> None:
+    code = "import sys, rnnlab; rnnlab.ENGINES; rnnlab.RunConfig; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    assert {"load", "predict", "trace", "ENGINES", "get_engine", "fit"} <= set(dir(rnnlab))
+
+
+def test_load_gives_the_model_its_config_and_its_preprocessing(run_dir) -> None:
+    run = rnnlab.load(run_dir)
+    assert not run.model.training and run.config == CFG and run.path == run_dir / "best.pt"
+    assert run.preprocessing == load_sequences(CFG.data).preprocessing
+    assert run.describe().endswith("(bidirectional LSTM 2 x 16 on digits, rows: 8 steps of 8)")
+
+
+def test_predict_and_trace_on_an_array(run_dir) -> None:
+    run = rnnlab.load(run_dir)
+    x, _ = load_sequences(CFG.data).test
+    p = run.preprocessing
+    images = (x[:3] * p.std + p.mean).numpy()  # (3, 8, 8) in [0, 1]
+    predictions = rnnlab.predict(run_dir, images)
+    assert [q.source for q in predictions] == [
+        "an array (3, 8, 8)[0]",
+        "an array (3, 8, 8)[1]",
+        "an array (3, 8, 8)[2]",
+    ]
+    with torch.no_grad():
+        direct = torch.softmax(run.model(run.sequences(images)), -1)
+    torch.testing.assert_close(torch.stack([q.probs[-1] for q in predictions]), direct, rtol=1e-5, atol=1e-6)
+    assert run.sequences(images).shape == (3, 8, 8)
+    torch.testing.assert_close(run.sequences(images), x[:3], rtol=0, atol=1e-5)
+    trace = run.trace(images[1])
+    assert len(trace.layers) == 2 and [d.direction for d in trace.layer(2)] == ["forward", "backward"]
+    with torch.no_grad():
+        outputs = run.model.trace(run.sequences(images[1])).outputs  # (T, 1, D*H)
+    torch.testing.assert_close(trace.outputs, outputs, rtol=1e-5, atol=2e-6)
+    again = rnnlab.trace(run.model, run.sequences(images[1]))  # a bare model and its sequences
+    torch.testing.assert_close(again.outputs, trace.outputs, rtol=0, atol=0)
+
+
+def test_the_same_checkpoint_under_every_engine_here(run_dir) -> None:
+    run = rnnlab.load(run_dir)
+    image = np.eye(8, dtype=np.float32)
+    probs = {}
+    for name, engine in rnnlab.ENGINES.items():
+        if engine.unavailable("cpu") or engine.interpreted("cpu"):
+            continue
+        probs[name] = run.engine(name).predict(image)[0].probs
+        assert run.model.engine == name
+    assert {"cudnn", "unrolled", "bptt"} <= set(probs)
+    for name, value in probs.items():
+        torch.testing.assert_close(value, probs["cudnn"], rtol=1e-5, atol=1e-6, msg=name)
+    with pytest.raises(rnnlab.UserError, match="unknown engine"):
+        run.engine("fastest")
+
+
+def test_a_bad_source_raises_one_user_error(run_dir, tmp_path) -> None:
+    with pytest.raises(rnnlab.UserError, match="an array of shape \\(5, 5\\)"):
+        rnnlab.load(run_dir).predict(np.zeros((5, 5)))
+    with pytest.raises(rnnlab.UserError, match="no such file"):
+        rnnlab.predict(run_dir, tmp_path / "nothing.png")

@@ -1,0 +1,232 @@
+"""predict: a trained model on images the suite draws itself and on dataset images written out as files.
+
+Drawn digits check the preparation (polarity, the digit's box, its centre of mass); dataset images written as
+PNG files check that predict reads exactly what the model was trained on; bad files get one line each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.data import load_sequences
+from rnnlab.data.images import read_images
+from rnnlab.data.preprocess import Preprocessing
+from rnnlab.data.sets import load_images
+from rnnlab.look.loaded import load
+from rnnlab.model.classifier import build_model
+from rnnlab.runs.checkpoint import save_checkpoint
+from rnnlab.train.loop import fit
+
+DIGITS = RunConfig(
+    ModelConfig(input_size=8, hidden=(64,), layers=1, dropout=0.0),
+    DataConfig(dataset="digits"),
+    TrainConfig(epochs=10, batch_size=128, device="cpu", lr=1e-2),
+)
+
+
+def draw(text: str, size: int, canvas: tuple[int, int], at: tuple[int, int], light: bool) -> Image.Image:
+    """A digit in PIL's own font, dark on light or light on dark, where asked on a canvas of any size."""
+    font = ImageFont.load_default(size=size)
+    background, ink = (235, 25) if light else (10, 250)
+    picture = Image.new("L", canvas, background)
+    ImageDraw.Draw(picture).text(at, text, fill=ink, font=font, stroke_width=size // 14, stroke_fill=ink)
+    return picture
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits-run")
+    result = fit(DIGITS, out)
+    assert result.test.accuracy > 0.8, result.test.accuracy  # a model worth asking
+    return out
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(app, ["predict", *args])
+
+
+# ---- the preparation, on digits drawn here ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_a_drawn_digit_is_framed_as_mnist_digits_were(digit) -> None:
+    dark_on_light = draw(str(digit), 120, (301, 257), (20, 5), light=True)  # big, off-centre, light background
+    light_on_dark = draw(str(digit), 64, (97, 131), (30, 40), light=False)  # small, elsewhere, dark background
+    a, b = (read_images(p, "mnist", (28, 28))[0].image for p in (dark_on_light, light_on_dark))
+    for image in (a, b):
+        assert image.shape == (28, 28) and image.dtype == np.float32
+        assert image.max() == 1.0 and image.min() == 0.0
+        assert np.all(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]) == 0)  # dark background
+        rows, cols = np.nonzero(image > 0.05)
+        assert 19 <= max(np.ptp(rows), np.ptp(cols)) + 1 <= 21  # the box's longer side: 20 of 28 pixels
+        mass = image.sum()
+        cy = (image.sum(1) * np.arange(28)).sum() / mass
+        cx = (image.sum(0) * np.arange(28)).sum() / mass
+        assert abs(cy - 13.5) <= 0.5 + 1e-6 and abs(cx - 13.5) <= 0.5 + 1e-6  # centre of mass at the centre
+    assert np.abs(a - b).mean() < 0.08  # the same digit, whatever the size, place and polarity
+
+
+def test_a_digits_model_frames_a_drawing_in_8x8_blocks() -> None:
+    image = read_images(draw("7", 90, (200, 150), (60, 10), light=True), "digits", (8, 8))[0].image
+    rows, cols = np.nonzero(image > 0.05)
+    assert image.shape == (8, 8) and image.max() == 1.0
+    assert np.ptp(rows) + 1 == 8  # the digits set's digits fill their field's height
+    assert image[0].sum() > image[-1].sum()  # a 7: its bar on top, after the light background was inverted
+
+
+# ---- dataset images written out as files -----------------------------------------------------------------------
+
+
+def test_digits_blown_up_on_a_light_page_come_back_to_their_pixels(digits_run, tmp_path) -> None:
+    run = load(digits_run)
+    x, y = load_sequences(DIGITS.data).test
+    p = run.preprocessing
+    raw = (x[:60] * p.std + p.mean).clamp(0, 1).numpy()  # (N, 8, 8) in [0, 1]: the digits as scikit-learn gives
+    paths = []
+    for k, image in enumerate(raw):
+        page = np.ones((83, 71))
+        page[5:61, 9:65] = 1 - np.kron(image, np.ones((7, 7)))  # 7x larger, dark on light, off-centre
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray((page * 255).round().astype(np.uint8)).save(paths[-1])
+    predictions = run.predict(paths)
+    seen = np.stack([q.image.numpy() for q in predictions])
+    exact = np.abs(seen - raw / raw.max(axis=(1, 2), keepdims=True)).max(axis=(1, 2)) < 2e-3
+    assert exact.mean() >= 0.8, exact.mean()  # the rest sit one column over: their box is centred differently
+    with torch.no_grad():
+        direct = run.model(x[:60]).argmax(1)
+    agree = np.mean([q.label == int(d) for q, d in zip(predictions, direct)])
+    assert agree >= 0.8, agree
+    assert np.mean([q.label == int(t) for q, t in zip(predictions, y[:60])]) >= 0.75
+
+
+@pytest.mark.mnist
+def test_mnist_images_written_as_png_and_npy_are_read_back_exactly(mnist_dir, tmp_path, monkeypatch) -> None:
+    cfg = RunConfig(ModelConfig(hidden=(32,), layers=1, dropout=0.0), DataConfig(dataset="mnist"), TrainConfig())
+    images = load_images("mnist", mnist_dir)
+    model = build_model(cfg.model, seed=0).eval()
+    checkpoint = tmp_path / "mnist.pt"
+    preprocessing = Preprocessing.measure(cfg.data, images)
+    payload = {"config": cfg.to_dict(), "model": model.state_dict(), "preprocessing": preprocessing.to_dict()}
+    save_checkpoint(checkpoint, payload)
+    x_test = load_sequences(replace(cfg.data, data_dir=mnist_dir)).test[0]
+    pixels = (images.test.images[:12] * preprocessing.std + preprocessing.mean) * 255  # the uint8 files' values
+    pixels = pixels.round().clamp(0, 255).to(torch.uint8).numpy()
+    files = []
+    for k, image in enumerate(pixels):
+        files.append(tmp_path / f"test{k}.png")
+        Image.fromarray(255 - image if k % 3 == 2 else image).save(files[-1])  # every third on a light background
+    np.save(tmp_path / "stack.npy", pixels[:3])
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tmp_path / "no-data-here"))  # the checkpoint is all it needs
+
+    result = _invoke(str(checkpoint), *map(str, files), str(tmp_path / "stack.npy"), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [r["source"] for r in out["images"]] == [str(f) for f in files] + [
+        f"{tmp_path / 'stack.npy'}[{k}]" for k in range(3)
+    ]
+    run = load(checkpoint)
+    assert torch.equal(run.sequences(*files), x_test[:12])  # pixel for pixel what the model was trained on
+    assert torch.equal(run.sequences(tmp_path / "stack.npy"), x_test[:3])
+    with torch.no_grad():
+        direct = torch.softmax(model(x_test[:12]), dim=-1)
+    for k, record in enumerate(out["images"][:12] + out["images"][12:]):
+        expected = direct[k % 12]
+        torch.testing.assert_close(torch.tensor(record["probabilities"]), expected, rtol=1e-5, atol=1e-6)
+        assert record["class"] == int(expected.argmax()) and record["prediction"] == str(int(expected.argmax()))
+        assert len(record["after_each_step"]) == 28 and record["after_each_step"][-1] == record["class"]
+
+
+# ---- the command --------------------------------------------------------------------------------------------------
+
+
+def test_predict_prints_probabilities_and_each_steps_prediction_and_draws(digits_run, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the files named as a user in that folder would name them
+    paths = []
+    for k, (digit, light) in enumerate([("3", True), ("0", False), ("7", True)]):
+        paths.append(f"digit{k}.png")
+        draw(digit, 80 + 10 * k, (160 + 7 * k, 140), (40, 10), light).save(paths[-1])
+    jpeg = "photo.jpg"
+    draw("4", 150, (240, 320), (70, 60), light=True).convert("RGB").save(jpeg, quality=70)
+    figures = tmp_path / "figs"
+    result = _invoke(str(digits_run), *paths, jpeg, "--figure", str(figures))
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "predictions of" in text and "the prediction after each step" in text
+    for path in (*paths, jpeg):
+        assert text.count(f"│ {path} ") == 2, text  # a row in each table
+    assert "1-" in text and "-8: " in text  # runs of steps from 1 to the last, 8 rows of 8 pixels
+    for name in ("digit0_steps.png", "digit1_steps.png", "digit2_steps.png", "photo_steps.png"):
+        with Image.open(figures / name) as im:
+            assert im.format == "PNG" and im.size[0] >= 900 and im.size[1] >= 250
+        assert str(figures / name) in text.replace("\n", "")
+
+
+def test_each_bad_file_gets_one_line_and_the_others_still_run(digits_run, tmp_path) -> None:
+    good = tmp_path / "good.png"
+    draw("2", 100, (150, 150), (40, 10), light=True).save(good)
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("not a picture")
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((3, 5)))
+    negative = tmp_path / "normalised.npy"
+    np.save(negative, np.full((8, 8), -0.4))
+    blank = tmp_path / "blank.png"
+    Image.new("L", (50, 60), 200).save(blank)
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(good.read_bytes()[:200])
+    missing = tmp_path / "missing.png"
+    stack = tmp_path / "stack.npy"
+    np.save(stack, np.random.default_rng(0).integers(0, 256, (2, 8, 8)).astype(np.uint8))
+    args = [good, text_file, wrong, missing, negative, blank, truncated, stack, tmp_path]
+    result = _invoke(str(digits_run), *map(str, args), "--figure", str(tmp_path / "figs"), "--json")
+    assert result.exit_code == 2
+    out = json.loads(result.stdout)
+    assert [r["source"] for r in out["images"]] == [str(good), f"{stack}[0]", f"{stack}[1]"]
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"rnnlab: error: {e}" for e in out["errors"]] and len(lines) == 7
+    expected = [
+        (text_file, "not an image"),
+        (wrong, "an array of shape (3, 5); expected (8, 8)"),
+        (missing, "no such file"),
+        (negative, "values from -0.4 to -0.4"),
+        (blank, "holds no digit"),
+        (truncated, "damaged image"),
+        (tmp_path, "a folder"),
+    ]
+    for line, (path, what) in zip(lines, expected):
+        assert line.startswith(f"rnnlab: error: {path}: ") and what in line, line
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "good_steps.png",
+        "stack_0_steps.png",
+        "stack_1_steps.png",
+    ]
+
+
+def test_a_figure_folder_that_is_a_file_is_one_line(digits_run, tmp_path) -> None:
+    good = tmp_path / "good.png"
+    draw("2", 100, (150, 150), (40, 10), light=True).save(good)
+    (tmp_path / "taken").write_text("a file")
+    result = _invoke(str(digits_run), str(good), "--figure", str(tmp_path / "taken"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"rnnlab: error: --figure: {tmp_path / 'taken'} is a file; give a folder\n"
+
+
+def test_a_run_that_cannot_be_used_is_one_line(tmp_path) -> None:
+    result = _invoke(str(tmp_path / "nowhere"), str(tmp_path / "a.png"))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "does not exist" in result.stderr
+    old = tmp_path / "old.pt"  # written before checkpoints carried their preprocessing, its data nowhere
+    cfg = RunConfig(ModelConfig(), DataConfig(dataset="mnist"), TrainConfig())
+    save_checkpoint(old, {"config": cfg.to_dict(), "model": build_model(cfg.model, seed=0).state_dict()})
+    result = _invoke(str(old), str(tmp_path / "a.png"), "--data-dir", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "before checkpoints carried their preprocessing" in result.stderr
