@@ -89,10 +89,11 @@ def test_read_only_commands_skip_a_damaged_line_with_a_warning(runs, tmp_path, k
     shutil.copytree(runs["root"] / "whole", run)
     text, reason = DAMAGE[kind]
     _damage(run, 2, text)
-    for args in (["compare-runs", str(run), "--json"], ["runs", str(tmp_path), "--json"], ["eval", str(run), "--json"]):
+    for args in (["compare-runs", str(run), "--json"], ["runs", str(tmp_path), "--json"], ["eval", str(run), "--json"],
+                 ["visualize", str(run), "--out", str(tmp_path / "figs")]):  # fmt: skip
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
-        if args[0] in ("compare-runs", "runs"):
+        if args[0] in ("compare-runs", "runs", "visualize"):
             warnings = [line for line in result.stderr.splitlines() if line.startswith("rnnlab: warning:")]
             assert len(warnings) == 1 and "line 2" in warnings[0] and reason in warnings[0], (args, result.stderr)
     notes = Notes()

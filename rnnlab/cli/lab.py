@@ -11,7 +11,7 @@ import typer
 
 from rnnlab import lab, look, runs, train
 from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
-from rnnlab.cli.tables import compare_table, console, err_console, gradcheck_summary, gradcheck_table, runs_table
+from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table, runs_table
 from rnnlab.config import ModelConfig, TrainConfig
 from rnnlab.config.commands import CompareConfig, GradcheckConfig
 from rnnlab.errors import CTRL_C, Stopped, UserError
@@ -131,7 +131,7 @@ def compare_runs_command(
     summaries = lab.compare_runs.load_runs(run_folders)
     for summary in summaries:
         for warning in summary.warnings:
-            err_console.print(f"rnnlab: warning: {warning}", markup=False)
+            error_line(warning, "warning")
     figure = None
     if out is not None or not as_json:
         folder = out or Path(".")

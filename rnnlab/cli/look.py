@@ -47,6 +47,8 @@ def visualize_command(
         picture = look.visualize.visualize_run(
             run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device, layer
         )
+    for warning in picture.warnings:
+        error_line(warning, "warning")
     probs = picture.probs
     shown, summary = look.probe.shown_steps(probs.argmax(1).tolist())
     what = f"{split} sample {picture.index}"

@@ -15,7 +15,7 @@ import typer
 from rnnlab import cells, data, runs, train
 from rnnlab.cli.options import Default, Flags, Json, Run, Split, takes
 from rnnlab.cli.progress import RichReporter
-from rnnlab.cli.tables import console, err_console, eval_table, results_table, run_list_table
+from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_of, flagged_fields, model_for
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
@@ -181,10 +181,10 @@ def runs_command(
         try:
             summaries.append(runs.listing.load_run(path))
         except UserError as exc:  # one broken run folder must not hide the others
-            err_console.print(f"rnnlab: warning: {exc}; skipped", markup=False)
+            error_line(f"{exc}; skipped", "warning")
     for summary in summaries:
         for warning in summary.warnings:
-            err_console.print(f"rnnlab: warning: {warning}", markup=False)
+            error_line(warning, "warning")
     rows = [r.to_dict() for r in runs.listing.labelled(summaries)]
     if as_json:
         print(json.dumps({"folder": str(folder), "runs": rows}))

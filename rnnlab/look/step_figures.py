@@ -88,15 +88,20 @@ def _class_axis(ax: Axes, names: Sequence[str], highlight: int | None) -> None:
 
 def step_heatmap(probs: np.ndarray, label: int, step_note: str, path: Path, names: Sequence[str] = ()) -> Path:
     """P(class) after each step: classes down, steps across."""
+    return save(step_heatmap_figure(probs, label, step_note, names), path)
+
+
+def step_heatmap_figure(probs: np.ndarray, label: int, step_note: str, names: Sequence[str] = ()) -> Figure:
+    """The figure of step_heatmap, unsaved (TensorBoard takes it as it is)."""
     T, C = probs.shape
-    fig = Figure(figsize=(min(12.0, max(6.0, 3 + 0.2 * T)), 3.6))
+    fig = Figure(figsize=(min(12.0, max(6.0, 3 + 0.2 * T)), 3.6), layout="constrained")
     ax = fig.add_subplot()
     image = over_steps(ax, probs.T, "viridis", 0, 1)
     _class_axis(ax, names or [str(c) for c in range(C)], label)
     ax.set_xlabel(f"after step (1 to {T})")
     ax.set_title(f"P(class) after each step, true class {label} (in red)\n{step_note}", fontsize=9)
     fig.colorbar(image, ax=ax, label="probability", fraction=0.04)
-    return save(fig, path)
+    return fig
 
 
 def _height(units: int) -> float:

@@ -28,6 +28,7 @@ class Picture:
     step_note: str
     layer: int  # whose states and gates were drawn, counted from 1
     paths: list[Path]
+    warnings: list[str]  # damaged lines of the run's metrics.jsonl, skipped in the curves
 
 
 def step_note(bidirectional: bool, readout: str) -> str:
@@ -109,7 +110,7 @@ def visualize_run(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, probs, note, layer, paths)
+    return Picture(index, label, probs, note, layer, paths, records.warnings(Path(ckpt["path"]).parent))
 
 
 def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> list[Path]:

@@ -30,7 +30,7 @@ NOT_RECIPE = {
 
 
 def settings_of(cfg: RunConfig) -> dict[str, Any]:
-    """"section.name" -> value, through RunConfig: a setting a run predates reads as its default, not a difference."""
+    """Flat settings, "section.name" -> value, through RunConfig: a setting a run predates reads as its default."""
     return {f"{section}.{k}": v for section, values in cfg.to_dict().items() for k, v in values.items()}
 
 

@@ -38,7 +38,9 @@ class Damage:
     torn: bool  # the last line, cut short: what a crash while appending leaves
 
     def describe(self, path: Path) -> str:
-        what = "its last line is cut short (a crash while writing it)" if self.torn else f"line {self.line} {self.reason}"
+        what = (
+            "its last line is cut short (a crash while writing it)" if self.torn else f"line {self.line} {self.reason}"
+        )
         return f"{path}: {what}"
 
 

@@ -30,6 +30,8 @@ SCALARS = {  # metrics.jsonl key -> TensorBoard tag
 
 
 class Logger(Protocol):
+    draws: bool  # whether it shows figures (epoch_figure is drawn only for one that does)
+
     def record(self, record: dict[str, Any]) -> None: ...
     def figure(self, tag: str, figure: Any, step: int) -> None: ...
     def close(self) -> None: ...
@@ -47,6 +49,8 @@ def _summary_writer() -> type:
 
 
 class TensorBoardLogger:
+    draws = True  # takes each epoch's figure
+
     def __init__(self, folder: Path, purge_step: int | None = None) -> None:
         # a resumed run starts again at its checkpoint's step: TensorBoard drops what was logged after it
         self.writer = _summary_writer()(str(folder), purge_step=purge_step)
@@ -69,6 +73,7 @@ class TensorBoardLogger:
 class CsvLogger:
     """One row per record, every column a metrics key; the header is written once, when the file is new."""
 
+    draws = False
     COLUMNS = ("kind", "which", "epoch", "step", "lr", "loss", "accuracy", "samples_per_s", "train_loss",
                "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "seconds")  # fmt: skip
 
@@ -98,6 +103,24 @@ class CsvLogger:
 
     def close(self) -> None:
         """Every row is written as it comes."""
+
+
+def epoch_figure(model: Any, data: Any) -> Any:
+    """The class probabilities after each step for the first validation sample, as the model stands now: the
+    picture that shows, epoch after epoch, how early in the sequence the net makes up its mind."""
+    from rnnlab.look import probe, step_figures
+    from rnnlab.look.visualize import step_note
+
+    (x, y), lengths = data.val, data.lengths_of("val")
+    seq = x[0] if lengths is None else x[0, : int(lengths[0])]
+    device = next(model.parameters()).device
+    was_training = model.training
+    try:
+        probs = probe.step_probabilities(model, seq.to(device)).cpu().numpy()
+    finally:
+        model.train(was_training)
+    note = step_note(model.cfg.bidirectional, model.cfg.readout)
+    return step_figures.step_heatmap_figure(probs, int(y[0]), note, data.preprocessing.class_names)
 
 
 def check_loggers(names: tuple[str, ...]) -> None:

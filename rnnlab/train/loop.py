@@ -33,7 +33,7 @@ from rnnlab.runs.metrics import MetricsLog
 from rnnlab.train.device import configure_torch, resolve_device
 from rnnlab.train.distributed import all_reduce_sum, init_distributed
 from rnnlab.train.evaluation import EvalResult, evaluate
-from rnnlab.train.loggers import check_loggers, make_loggers
+from rnnlab.train.loggers import check_loggers, epoch_figure, make_loggers
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.signals import StopNow, ignoring_signals, stop_requests
@@ -361,6 +361,10 @@ class Trainer:
                     self.best = (st.epoch, st.step, state)
                 self.reporter.epoch(record, new_best)
                 self.save()
+                if any(logger.draws for logger in self.loggers):
+                    figure = epoch_figure(self.model, self.data)
+                    for logger in self.loggers:
+                        logger.figure("validation sample 0: P(class) after each step", figure, st.step)
                 stopped_early = self._patience_spent()
             else:  # stopped by --max-steps inside an epoch
                 record = self.validate("final", time.perf_counter() - epoch_began)
