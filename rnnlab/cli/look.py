@@ -47,9 +47,9 @@ def compare_runs(
     and test accuracy; each run is labelled by the flags in which it differs from the others."""
     import json
 
-    from rnnlab.look import figures as viz
     from rnnlab.cli.tables import runs_table
     from rnnlab.lab.compare_runs import load_runs
+    from rnnlab.look import figures as viz
     from rnnlab.runs.folder import check_writable
 
     if out.suffix.lower() != ".png":

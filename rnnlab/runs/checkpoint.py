@@ -14,8 +14,8 @@ import torch
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
-from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.model.classifier import SequenceClassifier, build_model
+from rnnlab.runs.files import atomic_write_bytes
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1

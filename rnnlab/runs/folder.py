@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rnnlab.runs.files import atomic_write_text
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
+from rnnlab.runs.files import atomic_write_text
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt")
 
