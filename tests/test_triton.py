@@ -206,7 +206,8 @@ def test_the_rule_keeps_the_slice_on_chip_only_where_it_fits() -> None:
     assert persistent_refusal(256, torch.float32, "tf32", 132) is None  # 64 KiB
     assert "128 KiB > 64 KiB" in persistent_refusal(512, torch.float32, "tf32", 132)
     assert persistent_refusal(256, torch.bfloat16, "ieee", 132) is None  # 32 KiB of bf16
-    assert "on chip for ieee" in persistent_refusal(64, torch.float32, "ieee", 132)  # FMA: registers only
+    assert persistent_refusal(128, torch.float32, "ieee", 132) is None
+    assert "on chip for ieee" in persistent_refusal(256, torch.float32, "ieee", 132)  # FMA: operands in registers
     assert "> 4 SMs" in persistent_refusal(100, torch.bfloat16, "ieee", 4)
     assert all(slice_bytes(h, torch.float32) <= ON_CHIP_BYTES["tf32"] for h in (32, 100, 128, 256))
     for batch in (1, 16, 128, 1000, 4096):

@@ -2,7 +2,7 @@
 
 Triton's compiler API and the ptxas in its wheel build every kernel (LSTM and GRU, forward and backward) x every
 variant the rule can pick (``variants.persistent_refusal``: stepwise always; persistent where the W_hh slice fits
-on chip: fp32-tf32 and bf16 for H <= 256, fp64 for H <= 128, fp32-ieee for H = 32) x precision (fp32-tf32,
+on chip: fp32-tf32 and bf16 for H <= 256, fp64 and fp32-ieee for H <= 128) x precision (fp32-tf32,
 fp32-ieee, bf16, fp64) x H in {32, 100, 128, 256, 512} x target, with the launch arguments and alignment hints
 the engine's launch would give. Each test asserts: it compiles; no spills for fp32 and bf16 (fp64 may spill; it
 does not today); shared memory within the target's per-block limit; the matrix instructions it was designed for.

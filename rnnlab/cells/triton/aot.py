@@ -67,10 +67,10 @@ class Job:
 
 
 def matrix(
-    kernels=KERNELS, precisions=tuple(PRECISIONS), hidden=HIDDEN, targets=tuple(TARGETS)
+    kernels=KERNELS, precisions=tuple(PRECISIONS), hidden=HIDDEN, targets=tuple(TARGETS), refused: bool = False
 ) -> list[Job]:  # fmt: skip
     """Every variant the rule can pick for each kernel x precision x H x target: stepwise always, persistent where
-    ``variants.persistent_refusal`` admits it on that target's SM count."""
+    ``variants.persistent_refusal`` admits it on that target's SM count (or everywhere, with ``refused``)."""
     import torch
 
     from rnnlab.cells.triton.variants import persistent_refusal
@@ -81,7 +81,7 @@ def matrix(
             op = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp64": torch.float64}[PRECISIONS[prec][1]]
             for h in hidden:
                 for target in targets:
-                    if persistent_refusal(h, op, PRECISIONS[prec][2], SMS[target]) is None:
+                    if refused or persistent_refusal(h, op, PRECISIONS[prec][2], SMS[target]) is None:
                         jobs.append(Job(kernel, "persistent", prec, h, target))
                     jobs.append(Job(kernel, "stepwise", prec, h, target))
     return jobs
@@ -96,22 +96,27 @@ def compile_all(jobs: list[Job], workers: int | None = None) -> list[dict]:
     todo = list(unique.values())
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     chunks = [todo[i::workers] for i in range(workers)]
-    procs = []
-    with tempfile.TemporaryDirectory(prefix="rnnlab-aot-") as cache:
-        env = {**os.environ, "TRITON_INTERPRET": "0", "TRITON_CACHE_DIR": cache}
-        for chunk in chunks:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "rnnlab.cells.triton.aot"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            )  # fmt: skip
-            procs.append((proc, json.dumps([asdict(j) for j in chunk])))
+    with tempfile.TemporaryDirectory(prefix="rnnlab-aot-") as tmp:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)  # this rnnlab, wherever it is
+        procs = []
+        for i, chunk in enumerate(chunks):  # each worker reads its jobs from a file and writes its results to one
+            jobs_file, results_file = os.path.join(tmp, f"jobs{i}.json"), os.path.join(tmp, f"results{i}.json")
+            with open(jobs_file, "w") as f:
+                json.dump([asdict(j) for j in chunk], f)
+            env = {**os.environ, "TRITON_INTERPRET": "0", "TRITON_CACHE_DIR": os.path.join(tmp, f"cache{i}"),
+                   "PYTHONPATH": path}  # fmt: skip
+            cmd = [sys.executable, "-m", "rnnlab.cells.triton.aot", jobs_file, results_file]
+            with open(os.path.join(tmp, f"stderr{i}.txt"), "w") as err:
+                procs.append((subprocess.Popen(cmd, stderr=err, env=env), results_file, err.name))
         built: dict[tuple, dict] = {}
-        for (proc, payload), chunk in zip(procs, chunks):
-            out, err = proc.communicate(payload)
-            if proc.returncode != 0:
-                raise RuntimeError(f"compile worker failed (exit {proc.returncode}):\n{err[-4000:]}")
-            for job, res in zip(chunk, json.loads(out)):
-                built[job.binary_key()] = res
+        for (proc, results_file, err_file), chunk in zip(procs, chunks):
+            if proc.wait() != 0:
+                with open(err_file) as err:
+                    raise RuntimeError(f"compile worker failed (exit {proc.returncode}):\n{err.read()[-4000:]}")
+            with open(results_file) as f:
+                for job, res in zip(chunk, json.load(f)):
+                    built[job.binary_key()] = res
     return [{**asdict(job), **built[job.binary_key()]} for job in jobs]
 
 
@@ -191,12 +196,14 @@ def _compile(job: Job) -> dict:
 
 
 def main() -> None:
-    """Worker: compile the jobs read as JSON from stdin; write their results as JSON to stdout."""
+    """Worker: ``python -m rnnlab.cells.triton.aot JOBS.json RESULTS.json`` compiles the jobs, writes results."""
     if os.environ.get("TRITON_INTERPRET") != "0":
         raise SystemExit("run with TRITON_INTERPRET=0: kernels defined under the interpreter cannot be compiled")
-    jobs = [Job(**j) for j in json.load(sys.stdin)]
+    with open(sys.argv[1]) as f:
+        jobs = [Job(**j) for j in json.load(f)]
     results = [_compile(job) for job in jobs]
-    sys.stdout.write(json.dumps(results))
+    with open(sys.argv[2], "w") as f:
+        json.dump(results, f)
 
 
 if __name__ == "__main__":

@@ -39,11 +39,12 @@ def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torc
     The rule (``variants.plan``): interpreted where Triton runs under TRITON_INTERPRET=1; on a CUDA GPU persistent
     (W_hh slice on chip, one launch per sequence) when the slice fits on chip and H/16 unit programs fit the SMs,
     else stepwise (one launch per step, W_hh streamed from L2)."""
-    from rnnlab.cells.triton.kernels import INTERPRETED
-    from rnnlab.cells.triton.variants import plan
-
     _check_cell(cell)
-    return plan(cell, batch, hidden, dtype, torch.device(device), INTERPRETED).describe()
+    device = torch.device(device)
+    reason = unavailable(device)
+    if reason:
+        raise UserError(f"--engine triton cannot run on {device}: {reason}")
+    return _plan(cell, batch, hidden, dtype, device).describe()
 
 
 def _plan(cell: str, B: int, H: int, op_dtype: torch.dtype, device: torch.device) -> Any:

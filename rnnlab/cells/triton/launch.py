@@ -22,7 +22,7 @@ def run(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: int, 
     meta = p.meta()
     if p.grid_sync:
         first = T - 1 if backward else 0
-        kernel[p.grid](*args, sync, first, T, B, H, p.rows, **meta, **p.options(), launch_cooperative_grid=True)
+        kernel[p.grid](*args, sync, first, T, B, H, p.rows, **meta, **p.options())
         return sync
     for s in range(T):
         kernel[p.grid](*args, sync, T - 1 - s if backward else s, 1, B, H, p.rows, **meta, **p.options())

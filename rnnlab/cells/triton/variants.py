@@ -26,9 +26,10 @@ UNITS = 16  # hidden units per program: 4*16 = 64 gate rows, the M of one warpgr
 BLOCK_B = 16  # batch rows per tile: the smallest N/M a tl.dot takes
 STREAM_K = 32  # K chunk of the stepwise variant, which streams W_hh
 # The largest W_hh slice a program keeps resident, per kind of recurrent dot: what compiles for sm_90 and sm_80
-# with no spills (scripts/triton_report.py). IEEE fp32 has no tensor-core path: its FMA dot holds whole operand
-# rows in registers, so only a small slice stays on chip.
-ON_CHIP_BYTES = {"tf32": 64 * 1024, "bf16": 32 * 1024, "fp64": 64 * 1024, "ieee": 8 * 1024}
+# with no spills and within sm_80's shared memory (scripts/triton_report.py --all shows the next size up failing:
+# the backward spills at tf32 H=512, ieee H=256 and bf16 H=512; fp64 H=256 needs 168 KiB of shared memory).
+# IEEE fp32 has no tensor-core path: its FMA dot holds whole operand rows in registers.
+ON_CHIP_BYTES = {"tf32": 64 * 1024, "bf16": 32 * 1024, "fp64": 64 * 1024, "ieee": 32 * 1024}
 NUM_WARPS = 8  # 4 leave the resident kernels at 255 registers, and spilling, at the larger slices
 MAXNREG = 255  # lets ptxas use every register a thread can have: without it, it spills at 64-168 now and then
 
@@ -61,8 +62,13 @@ class Plan:
             "PRECISION": self.precision,
         }
 
-    def options(self) -> dict[str, int]:
-        return {"num_warps": self.num_warps, "num_stages": self.num_stages, "maxnreg": MAXNREG}
+    def options(self) -> dict[str, Any]:
+        """Triton's compile options; a grid that meets at barriers is launched cooperatively, so that CUDA refuses
+        a grid whose programs cannot all be resident at once instead of letting it spin forever."""
+        opts: dict[str, Any] = {"num_warps": self.num_warps, "num_stages": self.num_stages, "maxnreg": MAXNREG}
+        if self.grid_sync:
+            opts["launch_cooperative_grid"] = True
+        return opts
 
     def describe(self) -> str:
         n_u, n_b = self.grid
