@@ -8,7 +8,6 @@ barrier included. Everything that runs a kernel skips, with the reason, where tr
 
 import dataclasses
 import json
-from importlib.util import find_spec
 
 import pytest
 import torch
@@ -21,12 +20,12 @@ from rnnlab.errors import UserError
 from rnnlab.lab.compare_cells import engine_results
 from rnnlab.model.classifier import build_model
 
-HAS_TRITON = find_spec("triton") is not None
-NEEDS_TRITON = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+CPU_REASON = available_engines("cpu")["triton"]  # None where the kernels run interpreted on CPU
+HAS_TRITON = not (CPU_REASON or "").startswith("triton is not installed")
 INTERPRETED = pytest.mark.skipif(
-    not HAS_TRITON or available_engines("cpu")["triton"] is not None,
-    reason="runs the kernels under Triton's interpreter, which rnnlab uses only where CUDA is absent "
-    "(on a CUDA machine the compiled kernels are tested: -m gpu)",
+    CPU_REASON is not None,
+    reason=f"runs the kernels under Triton's interpreter on CPU, which rnnlab does only where CUDA is absent "
+    f"(a CUDA machine tests the compiled kernels: -m gpu); here: {CPU_REASON}",
 )
 GPU = pytest.mark.skipif(
     not HAS_TRITON or not torch.cuda.is_available(), reason="needs a CUDA GPU and triton (compiled kernels)"
@@ -199,7 +198,6 @@ def test_engine_availability_is_explained() -> None:
 # ---- the rule that picks the variant: plain Python, on any machine with triton ------------------------------------
 
 
-@NEEDS_TRITON
 def test_the_rule_keeps_the_slice_on_chip_only_where_it_fits() -> None:
     from rnnlab.cells.triton.variants import ON_CHIP_BYTES, make_plan, persistent_refusal, slice_bytes
 
