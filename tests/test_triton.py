@@ -1,22 +1,40 @@
-"""The triton engine beyond the registry-wide tests: bf16, the CLI, and real sizes on a GPU.
+"""The triton engine beyond the registry-wide tests: bf16, every program and tile, the variant rule, the CLI, and
+real sizes on a GPU.
 
-On CPU the kernels run under TRITON_INTERPRET=1 (set by rnnlab where CUDA is absent, before the kernels are
-defined) on tiny shapes; on a GPU the same checks run compiled at real sizes."""
+Where CUDA is absent the kernels run under TRITON_INTERPRET=1 (set by rnnlab before they are defined) on tiny
+shapes, one launch per step: the numerics of the code the GPU runs, without its barrier. Those tests need the
+interpreter and skip on a CUDA machine, where the compiled kernels are tested on cuda tensors (``-m gpu``),
+barrier included. Everything that runs a kernel skips, with the reason, where triton is not installed."""
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from rnnlab.cells import get_engine
+from rnnlab.cells import available_engines, get_engine
 from rnnlab.cli import app
 from rnnlab.config import ModelConfig
 from rnnlab.errors import UserError
 from rnnlab.lab.compare_cells import engine_results
 from rnnlab.model.classifier import build_model
 
-GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (compiled Triton kernels)")
+CPU_REASON = available_engines("cpu")["triton"]  # None where the kernels run interpreted on CPU
+HAS_TRITON = not (CPU_REASON or "").startswith("triton is not installed")
+INTERPRETED = pytest.mark.skipif(
+    CPU_REASON is not None,
+    reason=f"runs the kernels under Triton's interpreter on CPU, which rnnlab does only where CUDA is absent "
+    f"(a CUDA machine tests the compiled kernels: -m gpu); here: {CPU_REASON}",
+)
+GPU = pytest.mark.skipif(
+    not HAS_TRITON or not torch.cuda.is_available(), reason="needs a CUDA GPU and triton (compiled kernels)"
+)
+F64 = {"atol": 1e-12, "rtol": 1e-10}
 
 
 def _rel(got: dict, ref: dict) -> float:
@@ -24,9 +42,43 @@ def _rel(got: dict, ref: dict) -> float:
     return max(((got[k].double() - ref[k]).norm() / ref[k].norm().clamp_min(1e-30)).item() for k in ref)
 
 
+def _assert_matches(got: dict, ref: dict, what: str, **tol) -> None:
+    for key in ref:
+        diff = (got[key].double() - ref[key]).abs()
+        torch.testing.assert_close(
+            got[key].double(), ref[key], **tol,
+            msg=lambda m, key=key, diff=diff: f"{what} {key}: max |diff| {diff.max():.3e}, mean {diff.mean():.3e}\n{m}",
+        )  # fmt: skip
+
+
+def _model(cell: str, hidden: int, input_size: int = 4, layers: int = 1, bidirectional: bool = False):
+    cfg = ModelConfig(
+        cell=cell, input_size=input_size, hidden=(hidden,), layers=layers, dropout=0.0, bidirectional=bidirectional
+    )
+    return build_model(cfg, layout="time", seed=0)
+
+
+def _force(monkeypatch, **changes) -> None:
+    """Make the engine run a changed plan (another variant's launch shape) so that its code is checked too."""
+    from rnnlab.cells.triton import engine
+
+    planned = engine._plan
+
+    def changed(cell, B, H, dtype, device):
+        p = planned(cell, B, H, dtype, device)
+        fields = {k: (v(p, B) if callable(v) else v) for k, v in changes.items()}
+        return dataclasses.replace(p, **fields)
+
+    monkeypatch.setattr(engine, "_plan", changed)
+
+
+# ---- interpreted, on CPU ------------------------------------------------------------------------------------------
+
+
+@INTERPRETED
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_bf16_operands_with_fp32_state(cell) -> None:
-    model = build_model(ModelConfig(cell=cell, input_size=4, hidden=(8,), layers=1, dropout=0.0), layout="time", seed=0)
+    model = _model(cell, 8)
     x = torch.randn(7, 3, 4, generator=torch.Generator().manual_seed(0))
     ref = engine_results(model, "unrolled", x, torch.float64)
     rel = _rel(engine_results(model, "triton", x, torch.bfloat16), ref)
@@ -34,93 +86,235 @@ def test_bf16_operands_with_fp32_state(cell) -> None:
     assert _rel(engine_results(model, "triton", x, torch.float32), ref) < 1e-5
 
 
+# H = 40: three unit programs, the last one partial; B = 37: three batch tiles, the last one partial. A program
+# reading or writing another's slice, a tile off by a row, or a lost K chunk is off by far more than rounding.
+LAUNCHES = {
+    "interpreted": {},  # the persistent kernels' launch, one step at a time
+    "stepwise, K in chunks": {"variant": "stepwise", "resident": False, "block_k": 16, "num_stages": 2},
+    "batch groups of 2 tiles": {"rows": 32, "grid": lambda p, B: (p.grid[0], -(-B // 32))},
+}
+
+
+@INTERPRETED
+@pytest.mark.parametrize("launch", LAUNCHES)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_every_program_and_tile_matches_float64(cell, launch, monkeypatch) -> None:
+    _force(monkeypatch, **LAUNCHES[launch])
+    model = _model(cell, 40)
+    x = torch.randn(4, 37, 4, generator=torch.Generator().manual_seed(1))
+    ref = engine_results(model, "unrolled", x, torch.float64)
+    _assert_matches(engine_results(model, "triton", x, torch.float64), ref, f"triton ({launch})", **F64)
+
+
+@INTERPRETED
+def test_a_missing_program_is_caught(monkeypatch) -> None:
+    """Planted bug: a grid one unit program short, so the last 8 units are never computed."""
+    _force(monkeypatch, grid=lambda p, B: (p.grid[0] - 1, p.grid[1]))
+    model = _model("lstm", 40)
+    x = torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(2))
+    ref = engine_results(model, "unrolled", x, torch.float64)
+    with pytest.raises(AssertionError, match="triton"):
+        _assert_matches(engine_results(model, "triton", x, torch.float64), ref, "triton", **F64)
+
+
+@INTERPRETED
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_every_program_arrives_once_per_step(cell) -> None:
+    """The barrier's counters, checked where the barrier itself cannot run: each of the n_u unit programs of a
+    batch group adds one arrival per step, forward and backward, so a step waits for exactly n_u * (s + 1)."""
+    from rnnlab.cells.triton import gru_kernels, lstm_kernels
+    from rnnlab.cells.triton.launch import run
+    from rnnlab.cells.triton.variants import plan
+
+    T, B, H, G = 3, 20, 24, 4 if cell == "lstm" else 3
+    p = plan(cell, B, H, torch.float64, torch.device("cpu"), interpreted=True)
+    n_u, n_b = p.grid
+    assert (n_u, n_b) == (2, 2)
+    f64 = {"dtype": torch.float64}
+    xw, whh = torch.randn(T, B, G * H, **f64), torch.randn(G * H, H, **f64)
+    hs, gates = torch.zeros(T + 1, B, H, **f64), torch.empty(T, B, G * H, **f64)
+    if cell == "lstm":
+        fwd = run(lstm_kernels.lstm_forward, p, (xw, whh, hs, hs.clone(), gates), T, B, H, backward=False)
+        dg = torch.zeros(T + 1, B, G * H, **f64)
+        bwd_args = (torch.randn(T, B, H, **f64), whh, gates, hs.clone(), dg, torch.zeros(B, H, **f64))
+        bwd = run(lstm_kernels.lstm_backward, p, bwd_args, T, B, H, backward=True)
+    else:
+        hwn = torch.empty(T, B, H, **f64)
+        fwd = run(gru_kernels.gru_forward, p, (xw, whh, torch.zeros(G * H, **f64), hs, gates, hwn), T, B, H, False)
+        dp = torch.zeros(T + 1, B, G * H, **f64)
+        bwd_args = (torch.randn(T, B, H, **f64), torch.zeros(B, H, **f64), whh, hs, gates, hwn, xw.clone(), dp)
+        bwd = run(gru_kernels.gru_backward, p, bwd_args, T, B, H, backward=True)
+    assert fwd.tolist() == [n_u * T] * n_b
+    assert bwd.tolist() == [n_u * T] * n_b
+
+
+@INTERPRETED
+def test_variant_is_named_on_cpu() -> None:
+    from rnnlab.cells.triton.engine import variant
+
+    assert variant("lstm", 128, 256, torch.float32, "cpu").startswith("interpreted: ")
+    with pytest.raises(UserError, match="triton implements lstm and gru"):
+        variant("rnn", 128, 256, torch.float32, "cpu")
+
+
 def test_triton_rejects_the_plain_rnn_cell_with_a_reason() -> None:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if available_engines(device)["triton"] is not None:
+        pytest.skip(f"triton cannot run on {device} here: {available_engines(device)['triton']}")
     model = build_model(ModelConfig(cell="rnn", input_size=4, hidden=(8,), layers=1), engine="triton", layout="time")
     with pytest.raises(UserError, match="triton implements lstm and gru"):
-        model(torch.randn(3, 2, 4))
+        model.to(device)(torch.randn(3, 2, 4, device=device))
 
 
+@INTERPRETED
 def test_compare_cells_runs_triton_beside_cudnn(tmp_path) -> None:
     out = tmp_path / "rows.json"
-    args = [
-        "compare-cells",
-        "--engines",
-        "cudnn,triton",
-        "--hidden",
-        "16",
-        "--batch-size",
-        "4",
-        "--seq",
-        "5",
-        "--input-size",
-        "4",
-        "--repeats",
-        "1",
-        "--layout",
-        "time",
-        "--device",
-        "cpu",
-        "--json-file",
-        str(out),
-    ]
+    args = ["compare-cells", "--engines", "cudnn,triton", "--hidden", "16", "--batch-size", "4", "--seq", "5",
+            "--input-size", "4", "--repeats", "1", "--layout", "time", "--device", "cpu",
+            "--json-file", str(out)]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = {r["engine"]: r for r in json.loads(out.read_text())["rows"]}
     assert rows["triton"]["status"] == "ok" and rows["triton"]["max_abs_diff_output"] < 1e-5
-    for key in (
-        "engine",
-        "layout",
-        "max_abs_diff_output",
-        "max_abs_diff_grad",
-        "fwd_ms",
-        "fwdbwd_ms",
-        "ratio_to_cudnn",
-        "peak_memory_bytes",
-    ):
+    for key in ("engine", "layout", "max_abs_diff_output", "max_abs_diff_grad", "fwd_ms", "fwdbwd_ms",
+                "ratio_to_cudnn", "peak_memory_bytes"):  # fmt: skip
         assert key in rows["triton"]
 
 
 def test_engine_availability_is_explained() -> None:
-    assert get_engine("triton", "cpu").name == "triton"  # interpreted where CUDA is absent
-    if torch.cuda.is_available():
-        with pytest.raises(UserError, match="need a CUDA GPU"):
+    """Whatever the machine: where triton is missing, where only the interpreter runs, or where CUDA runs."""
+    if not HAS_TRITON:
+        with pytest.raises(UserError, match="triton is not installed"):
             get_engine("triton", "cpu")
+    elif torch.cuda.is_available():
+        assert get_engine("triton", "cuda").name == "triton"
+        from rnnlab.cells.triton.kernels import INTERPRETED as interpreted
+
+        if not interpreted:
+            with pytest.raises(UserError, match="need a CUDA GPU"):
+                get_engine("triton", "cpu")
+    else:
+        assert get_engine("triton", "cpu").name == "triton"  # interpreted where CUDA is absent
+        with pytest.raises(UserError, match="cannot run on cuda: no CUDA device"):
+            get_engine("triton", "cuda")
 
 
-# ---- compiled, real sizes: run where a GPU is present -----------------------------------------------------------
+# ---- the rule that picks the variant: plain Python, on any machine with triton ------------------------------------
+
+
+def test_the_rule_keeps_the_slice_on_chip_only_where_it_fits() -> None:
+    from rnnlab.cells.triton.variants import ON_CHIP_BYTES, make_plan, persistent_refusal, slice_bytes
+
+    assert persistent_refusal(256, torch.float32, "tf32", 132) is None  # 64 KiB
+    assert "128 KiB > 64 KiB" in persistent_refusal(512, torch.float32, "tf32", 132)
+    assert persistent_refusal(256, torch.bfloat16, "ieee", 132) is None  # 32 KiB of bf16
+    assert persistent_refusal(128, torch.float32, "ieee", 132) is None
+    assert "on chip for ieee" in persistent_refusal(256, torch.float32, "ieee", 132)  # FMA: operands in registers
+    assert "> 4 SMs" in persistent_refusal(100, torch.bfloat16, "ieee", 4)
+    assert all(slice_bytes(h, torch.float32) <= ON_CHIP_BYTES["tf32"] for h in (32, 100, 128, 256))
+    for batch in (1, 16, 128, 1000, 4096):
+        p = make_plan("persistent", batch, 256, torch.float32, 132, interpreted=False)
+        assert p.grid[0] * p.grid[1] <= 132 and p.grid[1] * p.rows >= batch and p.rows % p.block_b == 0
+        assert p.describe().startswith("persistent: W_hh on chip, 64 KiB/program")
+
+
+# ---- compiled, real sizes: run where a GPU is present -------------------------------------------------------------
 
 
 @GPU
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize(
-    ("batch", "seq", "hidden", "layers"), [(128, 28, 256, 2), (16, 784, 128, 1), (1024, 28, 128, 1)]
+    ("batch", "seq", "hidden", "layers"), [(128, 28, 256, 2), (16, 784, 128, 1), (1024, 28, 128, 1), (64, 50, 100, 1)]
 )
 def test_gpu_matches_float64_reference_at_real_sizes(cell, batch, seq, hidden, layers, monkeypatch) -> None:
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # IEEE fp32 in the kernels' dot
     cfg = ModelConfig(cell=cell, input_size=28, hidden=(hidden,), layers=layers, dropout=0.0, bidirectional=layers == 2)
     model = build_model(cfg, layout="time", seed=0).cuda()
     x = torch.randn(seq, batch, 28, device="cuda")
     ref = engine_results(model, "unrolled", x, torch.float64)
-    assert _rel(engine_results(model, "triton", x, torch.float32), ref) < 1e-4
+    assert _rel(engine_results(model, "triton", x, torch.float64), ref) < 1e-10
     assert _rel(engine_results(model, "triton", x, torch.bfloat16), ref) < 3e-2
+    assert _rel(engine_results(model, "triton", x, torch.float32), ref) < 5e-3  # TF32, PyTorch's default for cuDNN
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # IEEE fp32 in the kernels' dot
+    assert _rel(engine_results(model, "triton", x, torch.float32), ref) < 1e-4
+
+
+@GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("launch", ["persistent", "stepwise"])
+def test_gpu_each_variant_matches_and_repeats_bit_for_bit(cell, launch, monkeypatch) -> None:
+    """Both variants at a shape where the rule picks persistent; three runs agree to the bit (a barrier race
+    moves the error from run to run)."""
+    from rnnlab.cells.triton.engine import variant
+
+    assert variant(cell, 128, 256, torch.bfloat16, "cuda").startswith("persistent")
+    if launch == "stepwise":
+        _force(monkeypatch, variant="stepwise", resident=False, grid_sync=False, block_k=32, num_stages=2,
+               rows=16, grid=lambda p, B: (p.grid[0], -(-B // 16)))  # fmt: skip
+    model = _model(cell, 256, input_size=28)
+    model.cuda()
+    x = torch.randn(40, 128, 28, device="cuda")
+    ref = engine_results(model, "unrolled", x, torch.float64)
+    runs = [engine_results(model, "triton", x, torch.bfloat16) for _ in range(3)]
+    assert _rel(runs[0], ref) < 3e-2
+    for other in runs[1:]:
+        assert all(torch.equal(runs[0][k], other[k]) for k in ref), "results moved between identical runs"
+
+
+@GPU
+@pytest.mark.gpu
+def test_gpu_offsets_past_two_to_the_31(monkeypatch) -> None:
+    """T*B*4H > 2^31 elements: 32-bit offsets would wrap. Batch rows are independent, so the last rows (the
+    largest offsets) are checked at every step against the float64 reference run on those rows alone."""
+    T, B, H = 1100, 512, 1024  # xw and the saved gates are (T, B, 4H): 2.3e9 elements each
+    free, _ = torch.cuda.mem_get_info()
+    if free < 30 * 2**30:
+        pytest.skip(f"needs 30 GiB of free GPU memory, {free / 2**30:.0f} GiB free")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    model = _model("lstm", H, input_size=8).cuda()
+    x = torch.randn(T, B, 8, device="cuda")
+    with torch.no_grad():
+        model.engine = "triton"
+        out = model.trace(x)[1][:, -16:].double()  # (T, 16, H)
+        model.engine = "unrolled"
+        ref = model.double().trace(x[:, -16:].double())[1]
+    rel = ((out - ref).norm() / ref.norm()).item()
+    assert rel < 1e-4, rel
 
 
 @GPU
 @pytest.mark.gpu
 def test_gpu_train_step_with_triton(tmp_path) -> None:
-    args = [
-        "train",
-        "--dataset",
-        "digits",
-        "--engine",
-        "triton",
-        "--device",
-        "cuda",
-        "--epochs",
-        "1",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    args = ["train", "--dataset", "digits", "--engine", "triton", "--device", "cuda", "--epochs", "1",
+            "--out", str(tmp_path / "r")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+
+
+@INTERPRETED
+def test_the_interpreter_works_when_torch_imported_triton_first() -> None:
+    """torch imports triton itself (torch._dynamo, on an optimiser's first step): where that comes before rnnlab
+    sets TRITON_INTERPRET, Triton's own @jit library is built for a GPU. The kernels use none of it."""
+    probe = (
+        "import sys, torch, torch._dynamo\n"
+        "assert 'triton' in sys.modules, 'this torch no longer imports triton first: the test needs another way'\n"
+        "from rnnlab.config import ModelConfig\n"
+        "from rnnlab.lab.compare_cells import engine_results\n"
+        "from rnnlab.model.classifier import build_model\n"
+        "for cell in ('lstm', 'gru'):\n"
+        "    cfg = ModelConfig(cell=cell, input_size=4, hidden=(8,), layers=1, dropout=0.0)\n"
+        "    model = build_model(cfg, layout='time', seed=0)\n"
+        "    x = torch.randn(5, 3, 4, generator=torch.Generator().manual_seed(0))\n"
+        "    got = engine_results(model, 'triton', x, torch.float64)\n"
+        "    ref = engine_results(model, 'unrolled', x, torch.float64)\n"
+        "    worst = max((got[k] - ref[k]).abs().max().item() for k in ref)\n"
+        "    assert worst < 1e-12, (cell, worst)\n"
+        "print('ok')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, env={**env, "PYTHONPATH": str(root)}
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -120,6 +120,9 @@ def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: No
         ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
         model.to(dtype)
         for name in names:
+            cells = ENGINES[name].cells
+            if reasons[name] is None and cfg.model.cell not in cells:
+                reasons[name] = f"implements {', '.join(cells)}, not {cfg.model.cell}"
             if reasons[name] is not None:
                 yield {"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"}
                 continue
@@ -167,12 +170,13 @@ def _measure_engine(
     else:
         peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
         kind = "bytes saved for backward"
-    engine = ENGINES[name]
+    engine, sizes = ENGINES[name], sorted(set(model.cfg.hidden_sizes))
+    variants = {engine.variant(model.cfg.cell, cfg.batch_size, h, dtype, device) for h in sizes} - {None}
     return {
         "engine": name,
         "layout": model.layout,
         "status": "ok",
-        "variant": engine.variant(model.cfg.cell, cfg.batch_size, max(model.cfg.hidden_sizes), dtype, device),
+        "variant": "; ".join(sorted(variants)) or None,
         "max_abs_diff_output": out_diff,
         "max_abs_diff_grad": grad_diff,
         "fwd_ms": fwd_ms,

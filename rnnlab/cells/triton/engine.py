@@ -1,9 +1,10 @@
-"""The ``triton`` engine: LSTM and GRU layers on the persistent kernels of ``triton_kernels``.
+"""The ``triton`` engine: LSTM and GRU layers on the kernels of ``lstm_kernels`` / ``gru_kernels``.
 
 The input products (x W_ih^T for all steps) and the weight gradients are single large matmuls done by PyTorch,
-as in ``bptt``, whose helpers this reuses; the kernels do what is sequential. float32 runs the recurrent dot in
-TF32 where PyTorch allows TF32 for cuDNN (its default), else in IEEE fp32; bfloat16 (inputs, or bf16 autocast)
-feeds bf16 operands to the dot and keeps fp32 accumulation and state; float64 stays float64.
+as in ``bptt``, whose helpers this reuses; the kernels do what is sequential, in the variant ``variants.plan``
+picks (``variant()`` names it). float32 runs the recurrent dot in TF32 where PyTorch allows TF32 for cuDNN (its
+default), else in IEEE fp32; bfloat16 (inputs, or bf16 autocast) feeds bf16 operands to the dot and keeps fp32
+accumulation and state; float64 stays float64.
 Legend: T time steps, B batch, I input features, H hidden units.
 """
 
@@ -25,58 +26,63 @@ def unavailable(device: torch.device) -> str | None:
         from rnnlab.cells.triton import kernels as triton_kernels
     except ImportError as exc:
         return f"triton is not installed ({exc})"
-    if device.type == "cuda" or triton_kernels.INTERPRETED:
+    if device.type == "cuda":
+        return None if torch.cuda.is_available() else "no CUDA device is visible here"
+    if triton_kernels.INTERPRETED:
         return None
     return "the Triton kernels need a CUDA GPU here (TRITON_INTERPRET=1 runs them on CPU, slowly, where CUDA is absent)"
 
 
 def interpreted(device: torch.device) -> bool:
-    from rnnlab.cells.triton import kernels
-
-    return device.type != "cuda" and kernels.INTERPRETED
-
-
-def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> str:
-    """What runs for this shape: one persistent launch over every step, or the interpreter on a CPU."""
-    if interpreted(device):
-        return "interpreted (TRITON_INTERPRET=1)"
-    return f"persistent batch tiles: {-(-batch // BLOCK_B)} programs of {BLOCK_B} rows"
-
-
-BLOCK_B = 16  # batch rows per program: the smallest tile tl.dot takes
-
-
-def _launch(B: int, H: int, dtype: torch.dtype) -> dict[str, Any]:
+    """Whether the kernels run under Triton's interpreter on ``device`` (a CPU without CUDA): right, and slow."""
     from rnnlab.cells.triton.kernels import INTERPRETED
 
-    block_h = max(16, min(64, triton_next_pow2(H)))
-    precision = "tf32" if dtype == torch.float32 and torch.backends.cudnn.allow_tf32 else "ieee"
-    if dtype == torch.bfloat16:
-        precision = "bf16-interpreted" if INTERPRETED else "ieee"  # ieee is ignored for bf16 operands
-    return {
-        "grid": (-(-B // BLOCK_B),),
-        "meta": {"BLOCK_B": BLOCK_B, "BLOCK_H": block_h, "BLOCK_K": block_h, "PRECISION": precision},
-    }
+    return device.type != "cuda" and INTERPRETED
 
 
-def triton_next_pow2(n: int) -> int:
-    return 1 << (max(n, 1) - 1).bit_length()
+def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device | str) -> str:
+    """The kernel variant this engine runs for one layer of ``hidden`` units over ``batch`` rows, by name.
+
+    The rule (``variants.plan``): interpreted where Triton runs under TRITON_INTERPRET=1; on a CUDA GPU persistent
+    (W_hh slice on chip, one launch per sequence) when the slice fits on chip and H/16 unit programs fit the SMs,
+    else stepwise (one launch per step, W_hh streamed from L2)."""
+    _check_cell(cell)
+    device = torch.device(device)
+    reason = unavailable(device)
+    if reason:
+        raise UserError(f"--engine triton cannot run on {device}: {reason}")
+    return _plan(cell, batch, hidden, dtype, device).describe()
+
+
+def _plan(cell: str, B: int, H: int, op_dtype: torch.dtype, device: torch.device) -> Any:
+    from rnnlab.cells.triton.kernels import INTERPRETED
+    from rnnlab.cells.triton.variants import plan
+
+    return plan(cell, B, H, op_dtype, device, INTERPRETED)
+
+
+def _check_cell(cell: str) -> None:
+    if cell not in CELLS:
+        raise UserError(
+            f"--engine triton implements {' and '.join(CELLS)}; use --engine bptt or cudnn for --cell {cell}"
+        )
 
 
 class TritonLSTM(torch.autograd.Function):
     @staticmethod
-    def forward(
+    def forward(  # type: ignore[override]
         ctx: Any,
-        x: Tensor,
-        h0: Tensor,
-        c0: Tensor,
-        w_ih: Tensor,
-        w_hh: Tensor,
-        b_ih: Tensor,
-        b_hh: Tensor,
-        op_dtype: torch.dtype,
+        x: Tensor,  # (T, B, I), already in processing order
+        h0: Tensor,  # (B, H)
+        c0: Tensor,  # (B, H)
+        w_ih: Tensor,  # (4H, I)
+        w_hh: Tensor,  # (4H, H)
+        b_ih: Tensor,  # (4H,)
+        b_hh: Tensor,  # (4H,)
+        op_dtype: torch.dtype,  # the recurrent dot's operands
     ) -> tuple[Tensor, Tensor, Tensor]:
-        from rnnlab.cells.triton import kernels as k
+        from rnnlab.cells.triton.launch import run
+        from rnnlab.cells.triton.lstm_kernels import lstm_forward
 
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -86,34 +92,27 @@ class TritonLSTM(torch.autograd.Function):
         hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
         cs = torch.empty_like(hs)
         hs[0], cs[0] = h0, c0
-        acts = torch.empty_like(xw)
-        cfg = _launch(B, H, op_dtype)
-        k.lstm_forward[cfg["grid"]](xw, whh, hs, cs, acts, T, B, H, **cfg["meta"])
+        acts = torch.empty_like(xw)  # (T, B, 4H)
+        p = _plan("lstm", B, H, op_dtype, x.device)
+        run(lstm_forward, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
         ctx.save_for_backward(x, w_ih, whh, acts, hs, cs)
-        ctx.cfg = cfg
+        ctx.plan = p
         return hs[1:], hs[T].clone(), cs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells.triton import kernels as k
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        from rnnlab.cells.triton.launch import run
+        from rnnlab.cells.triton.lstm_kernels import lstm_backward
 
         x, w_ih, whh, acts, hs, cs = ctx.saved_tensors
         T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dgates = torch.empty_like(acts)
-        dc = dc_T.to(hs.dtype).contiguous().clone()
-        k.lstm_backward[ctx.cfg["grid"]](
-            dout.to(hs.dtype).contiguous(),
-            dh_T.to(hs.dtype).contiguous(),
-            whh,
-            acts,
-            cs,
-            dgates,
-            dc,
-            T,
-            B,
-            H,
-            **ctx.cfg["meta"],
-        )
+        dh = dout.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (T, B, H)
+        dh[T - 1] += dh_T
+        dgates = torch.empty(T + 1, B, 4 * H, device=hs.device, dtype=hs.dtype)
+        dgates[T] = 0  # nothing flows back from past the last step
+        dc = dc_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H): dc_T in, dc_0 out
+        run(lstm_backward, ctx.plan, (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
+        dgates = dgates[:T]
         dh0 = dgates[0] @ whh.to(hs.dtype)
         dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
@@ -122,10 +121,18 @@ class TritonLSTM(torch.autograd.Function):
 
 class TritonGRU(torch.autograd.Function):
     @staticmethod
-    def forward(
-        ctx: Any, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, op_dtype: torch.dtype
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: Tensor,  # (T, B, I), already in processing order
+        h0: Tensor,  # (B, H)
+        w_ih: Tensor,  # (3H, I)
+        w_hh: Tensor,  # (3H, H)
+        b_ih: Tensor,  # (3H,)
+        b_hh: Tensor,  # (3H,)
+        op_dtype: torch.dtype,
     ) -> tuple[Tensor, Tensor]:
-        from rnnlab.cells.triton import kernels as k
+        from rnnlab.cells.triton.gru_kernels import gru_forward
+        from rnnlab.cells.triton.launch import run
 
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -134,25 +141,29 @@ class TritonGRU(torch.autograd.Function):
         whh = w_hh.to(op_dtype).contiguous()
         hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
         hs[0] = h0
-        gates = torch.empty_like(xw)
+        gates = torch.empty_like(xw)  # (T, B, 3H)
         hwn = torch.empty(T, B, H, device=x.device, dtype=state_dtype)
-        cfg = _launch(B, H, op_dtype)
-        k.gru_forward[cfg["grid"]](xw, whh, b_hh.to(state_dtype).contiguous(), hs, gates, hwn, T, B, H, **cfg["meta"])
+        p = _plan("gru", B, H, op_dtype, x.device)
+        bhh = b_hh.to(state_dtype).contiguous()
+        run(gru_forward, p, (xw, whh, bhh, hs, gates, hwn), T, B, H, backward=False)
         ctx.save_for_backward(x, w_ih, whh, gates, hwn, hs)
-        ctx.cfg = cfg
+        ctx.plan = p
         return hs[1:], hs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells.triton import kernels as k
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        from rnnlab.cells.triton.gru_kernels import gru_backward
+        from rnnlab.cells.triton.launch import run
 
         x, w_ih, whh, gates, hwn, hs = ctx.saved_tensors
         T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dpre_x, dpre_h = torch.empty_like(gates), torch.empty_like(gates)
-        carry = dh_T.to(hs.dtype).contiguous().clone()
-        k.gru_backward[ctx.cfg["grid"]](
-            dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h, T, B, H, **ctx.cfg["meta"]
-        )
+        dpre_x = torch.empty_like(gates)
+        dpre_h = torch.empty(T + 1, B, 3 * H, device=hs.device, dtype=hs.dtype)
+        dpre_h[T] = 0
+        carry = dh_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H)
+        args = (dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h)
+        run(gru_backward, ctx.plan, args, T, B, H, backward=True)
+        dpre_h = dpre_h[:T]
         dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
         dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
@@ -183,10 +194,7 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    if cell not in CELLS:
-        raise UserError(
-            f"--engine triton implements {' and '.join(CELLS)}; use --engine bptt or cudnn for --cell {cell}"
-        )
+    _check_cell(cell)
     if lengths is not None:
         raise UserError("--engine triton takes full-length sequences only; use --engine cudnn for --lengths random")
     op_dtype = torch.bfloat16 if x.dtype == torch.bfloat16 or _bf16_autocast(x.device.type) else x.dtype

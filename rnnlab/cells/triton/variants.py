@@ -1,0 +1,165 @@
+"""Which kernel variant the triton engine runs for a shape, and how it is launched: the rule, in one place.
+
+- ``persistent``: one launch walks the whole sequence. Each program keeps its slice of W_hh (the gate rows of its
+  UNITS hidden units; in the backward the columns) on chip for every step, and the programs of a batch group meet
+  at a grid barrier after each step (a counter with release/acquire atomics). Chosen on a CUDA GPU when the slice
+  fits ``ON_CHIP_BYTES`` (what compiles without spills; ``scripts/triton_report.py`` shows it) and the unit
+  programs fit the SM count, so that the grid (<= SMs) is co-resident; the launch is cooperative, so a grid that
+  cannot be resident fails instead of hanging.
+- ``stepwise``: the same kernels launched once per step, W_hh streamed from L2 in K chunks: any H, any grid.
+  Chosen on a GPU where the persistent rule refuses (the slice is too large, or H/UNITS programs exceed the SMs).
+- ``interpreted``: TRITON_INTERPRET=1 (no CUDA): the persistent kernels' code, slice resident, one launch per
+  step, since the interpreter runs programs one after another and a spin barrier would never open.
+
+Nothing falls back silently: the engine runs exactly ``plan(...)``, and ``Plan.describe()`` names it.
+Legend: B batch, H hidden units, U units per program, BB batch rows per tile, K the recurrent dot's reduction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+UNITS = 16  # hidden units per program: 4*16 = 64 gate rows, the M of one warpgroup's wgmma
+BLOCK_B = 16  # batch rows per tile: the smallest N/M a tl.dot takes
+STREAM_K = 32  # K chunk of the stepwise variant, which streams W_hh
+# The largest W_hh slice a program keeps resident, per kind of recurrent dot: what compiles for sm_90 and sm_80
+# with no spills and within sm_80's shared memory (scripts/triton_report.py --all shows the next size up failing:
+# the backward spills at tf32 H=512, ieee H=256 and bf16 H=512; fp64 H=256 needs 168 KiB of shared memory).
+# IEEE fp32 has no tensor-core path: its FMA dot holds whole operand rows in registers.
+ON_CHIP_BYTES = {"tf32": 64 * 1024, "bf16": 32 * 1024, "fp64": 64 * 1024, "ieee": 32 * 1024}
+NUM_WARPS = 8  # 4 leave the resident kernels at 255 registers, and spilling, at the larger slices
+MAXNREG = 255  # lets ptxas use every register a thread can have: without it, it spills at 64-168 now and then
+
+
+@dataclass(frozen=True)
+class Plan:
+    variant: str  # "persistent", "stepwise" or "interpreted"
+    units: int  # U hidden units per program
+    block_b: int  # BB batch rows per tile
+    block_k: int  # K of one dot: H padded to a power of two (resident) or STREAM_K (streamed)
+    rows: int  # batch rows per batch group (a multiple of BB)
+    grid: tuple[int, int]  # (unit programs, batch groups)
+    resident: bool  # the W_hh slice stays on chip for the whole launch
+    grid_sync: bool  # one launch per sequence, a barrier between steps
+    precision: str  # tl.dot's input_precision: tf32, ieee, or bf16-interpreted
+    num_warps: int
+    num_stages: int  # software pipelining of the batch-tile loop (resident) or the K loop (streamed)
+    slice_bytes: int  # the W_hh slice one program holds
+    kind: str  # what the dot runs on: tf32, ieee (fp32 FMA), bf16 or fp64
+    why: str | None = None  # why the persistent variant was refused, where it was
+
+    def meta(self) -> dict[str, Any]:
+        """The kernels' compile-time arguments."""
+        return {
+            "UNITS": self.units,
+            "BLOCK_B": self.block_b,
+            "BLOCK_K": self.block_k,
+            "RESIDENT": self.resident,
+            "GRID_SYNC": self.grid_sync,
+            "PRECISION": self.precision,
+        }
+
+    def options(self) -> dict[str, Any]:
+        """Triton's compile options; a grid that meets at barriers is launched cooperatively, so that CUDA refuses
+        a grid whose programs cannot all be resident at once instead of letting it spin forever."""
+        opts: dict[str, Any] = {"num_warps": self.num_warps, "num_stages": self.num_stages, "maxnreg": MAXNREG}
+        if self.grid_sync:
+            opts["launch_cooperative_grid"] = True
+        return opts
+
+    def describe(self) -> str:
+        n_u, n_b = self.grid
+        programs = f"{n_u * n_b} programs ({n_u} x {self.units} units, {n_b} x {self.rows} rows)"
+        where = f"W_hh on chip, {self.slice_bytes // 1024} KiB/program" if self.resident else "W_hh streamed from L2"
+        if self.variant == "interpreted":
+            where = "the persistent kernels' code on CPU (TRITON_INTERPRET=1)"
+        launches = "one launch per sequence" if self.grid_sync else "one launch per step"
+        why = f" ({self.why})" if self.why else ""
+        return f"{self.variant}: {where}, {programs}, {launches}, {self.kind} dot{why}"
+
+
+def next_pow2(n: int) -> int:
+    return 1 << (max(n, 1) - 1).bit_length()
+
+
+def operand_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in (torch.bfloat16, torch.float64) else torch.float32
+
+
+def precision(dtype: torch.dtype, interpreted: bool) -> str:
+    """fp32: TF32 where PyTorch allows it for cuDNN (its default), else IEEE; bf16 and fp64 ignore the setting."""
+    if dtype == torch.bfloat16:
+        return "bf16-interpreted" if interpreted else "ieee"
+    if dtype == torch.float32 and torch.backends.cudnn.allow_tf32:
+        return "tf32"
+    return "ieee"
+
+
+def dot_kind(dtype: torch.dtype, dot: str) -> str:
+    """What the recurrent dot runs on: "tf32", "ieee" (fp32 FMA), "bf16" or "fp64" (keys of ON_CHIP_BYTES)."""
+    if dtype in (torch.bfloat16, torch.float64):
+        return "bf16" if dtype == torch.bfloat16 else "fp64"
+    return dot
+
+
+def slice_bytes(hidden: int, dtype: torch.dtype) -> int:
+    """Bytes of one program's W_hh slice: 4 row slots (GRU's fourth masked) x UNITS x H padded, operand dtype."""
+    return 4 * UNITS * max(16, next_pow2(hidden)) * operand_dtype(dtype).itemsize
+
+
+def persistent_refusal(hidden: int, dtype: torch.dtype, dot: str, sms: int) -> str | None:
+    """Why the persistent variant cannot run for this H, dtype and dot precision with ``sms`` SMs, or None."""
+    need, room = slice_bytes(hidden, dtype), ON_CHIP_BYTES[dot_kind(dtype, dot)]
+    if need > room:
+        return f"W_hh slice {need // 1024} KiB > {room // 1024} KiB on chip for {dot_kind(dtype, dot)}"
+    n_u = -(-hidden // UNITS)
+    if n_u > sms:
+        return f"{n_u} unit programs > {sms} SMs"
+    return None
+
+
+def plan(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device, interpreted: bool) -> Plan:
+    """The variant for a layer of ``hidden`` units run on ``batch`` rows in ``dtype``; see the module docstring.
+
+    ``cell`` does not change the rule: the GRU's slice has the LSTM's four row slots."""
+    if interpreted:
+        return make_plan("interpreted", batch, hidden, dtype, sms=0, interpreted=True)
+    if device.type != "cuda":
+        raise ValueError(f"the compiled Triton kernels need a CUDA device, not {device}")
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    refused = persistent_refusal(hidden, dtype, precision(dtype, False), sms)
+    return make_plan("persistent" if refused is None else "stepwise", batch, hidden, dtype, sms, False, refused)
+
+
+def make_plan(
+    name: str,
+    batch: int,
+    hidden: int,
+    dtype: torch.dtype,
+    sms: int,
+    interpreted: bool,
+    why: str | None = None,
+    dot: str | None = None,
+) -> Plan:
+    """The launch of variant ``name``; ``why`` the persistent variant was refused; ``dot`` overrides the input
+    precision (ahead-of-time compiles choose it rather than read PyTorch's TF32 setting)."""
+    hp = max(16, next_pow2(hidden))
+    n_u = -(-hidden // UNITS)
+    tiles = -(-batch // BLOCK_B)
+    common: dict[str, Any] = {"units": UNITS, "block_b": BLOCK_B, "num_warps": NUM_WARPS, "why": why}
+    common["precision"] = dot or precision(dtype, interpreted)
+    common["slice_bytes"] = slice_bytes(hidden, dtype)
+    common["kind"] = dot_kind(dtype, "ieee" if common["precision"] == "bf16-interpreted" else common["precision"])
+    if name == "interpreted":
+        return Plan(name, block_k=hp, rows=BLOCK_B, grid=(n_u, tiles), resident=True, grid_sync=False, num_stages=1,
+                    **common)  # fmt: skip
+    if name == "persistent":
+        n_b = max(1, min(tiles, sms // n_u))
+        rows = -(-tiles // n_b) * BLOCK_B
+        grid = (n_u, -(-batch // rows))
+        return Plan(name, block_k=hp, rows=rows, grid=grid, resident=True, grid_sync=True, num_stages=1, **common)
+    return Plan(name, block_k=min(hp, STREAM_K), rows=BLOCK_B, grid=(n_u, tiles), resident=False, grid_sync=False,
+                num_stages=2, **common)  # fmt: skip
