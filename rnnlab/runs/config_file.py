@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab import __version__
-from rnnlab.config import RunConfig
-from rnnlab.config.run import RUN_RECORD
-from rnnlab.errors import UserError
+from rnnlab.config import RunConfig, flag_of, flagged_fields
+from rnnlab.config.run import RUN_RECORD, SECTIONS
+from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.files import atomic_write_text
 
 NAME = "config.json"
@@ -118,3 +118,23 @@ def state_of(record: RunFile) -> str:
     except PermissionError:
         pass
     return "running"
+
+
+def config_changes(old: RunConfig, new: RunConfig) -> dict[str, list[Any]]:
+    """What a resume changes, as {"--flag": [old, new]}; a change no running run can take is refused."""
+    changes, refused = {}, []
+    for section, cls in SECTIONS.items():
+        for f in flagged_fields(cls):
+            before, after = getattr(getattr(old, section), f.name), getattr(getattr(new, section), f.name)
+            if before == after:
+                continue
+            changes[flag_name(f.name)] = [_plain(before), _plain(after)]
+            if not flag_of(f).resumable:
+                refused.append(flag_name(f.name))
+    if refused:
+        raise UserError(f"--resume: {', '.join(refused)} cannot change for a run in progress; start a new run instead")
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,4 +1,5 @@
-"""Training: the loop, its resumable state, optimisers and schedules, evaluation, torchrun, CPU memory.
+"""Training: the loop and its step, its resumable state and records, signals, memory checks, optimisers and schedules,
+evaluation, live loggers, torchrun, devices and CPU memory.
 
 Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
 """
@@ -6,5 +7,7 @@ Submodules load on first use (rnnlab.lazy), so importing this package costs noth
 from rnnlab.lazy import submodules
 
 __getattr__, __dir__ = submodules(
-    __name__, ("loop", "state", "optim", "evaluation", "distributed", "cpu_memory", "device")
-)
+    __name__,
+    ("loop", "step", "state", "book", "results", "signals", "memory", "optim", "evaluation", "loggers",
+     "distributed", "device", "cpu_memory"),
+)  # fmt: skip
