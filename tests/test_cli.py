@@ -19,7 +19,7 @@ def run(*args: str):
 def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
     seen = {}
 
-    def fake_fit(cfg, run_dir, reporter=None, resume=False, data=None, command=None):
+    def fake_fit(cfg, run_dir, reporter=None, resume=False, data=None, command=None, force=False):
         seen.update(cfg=cfg, run_dir=run_dir, resume=resume, data=data)
         raise SystemExit(0)
 

@@ -108,10 +108,13 @@ def train_command(
         if is_main:
             runs.folder.check_new_run(run_dir, force)
     cells.get_engine(cfg.train.engine, train.device.resolve_device(cfg.train.device))
-    sequences = data.load_sequences(cfg.data)  # fails before any file of the run is touched
-    result = train.loop.fit(
-        cfg, run_dir, RichReporter(), resume=resume is not None, data=sequences, command=flags.command
-    )
+    try:
+        result = train.loop.fit(
+            cfg, run_dir, RichReporter(), resume=resume is not None, command=flags.command, force=force
+        )
+    except BaseException:
+        train.distributed.shutdown(together=False)  # this rank failed: do not wait for the others
+        raise
     if is_main:
         console.print(results_table(result))
     train.distributed.shutdown()

@@ -59,12 +59,12 @@ def remove_stale_temporaries(path: Path) -> None:
         f.unlink(missing_ok=True)
 
 
-def begin_run(path: Path) -> None:
+def begin_run(path: Path, replace: bool) -> None:
     """Make ``path`` a new run's folder: called once training has taken its first step, so that a start that fails
-    (a setting found wrong late, no memory, Ctrl-C while loading) touches nothing of a run already there and leaves
-    nothing that would block the retry. Replaces the files a run owns (--force was checked); nothing else."""
+    touches nothing of a run already there and leaves nothing that would block the retry. ``replace`` (a run was
+    there, and --force said so) removes what that run owned; otherwise nothing but the new run's files changes."""
     path.mkdir(parents=True, exist_ok=True)
-    for name in RUN_OWNED:
+    for name in RUN_OWNED if replace else RUN_FILES:
         _remove(path / name)
 
 

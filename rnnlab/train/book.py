@@ -1,10 +1,12 @@
 """What training writes beside the checkpoints, in one place: config.json (who made the run, its resumes, its
-status), metrics.jsonl and the live loggers. Rank 0 alone writes; a new run writes nothing before begin_new.
+status), metrics.jsonl and the live loggers. Rank 0 alone writes, and nothing before ``begin``, which comes after
+the first step: a start or a resume that fails leaves the folder exactly as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
 from rnnlab.runs.config_file import RunFile, config_changes, now, read_run_file, state_of, write_run_file
-from rnnlab.runs.folder import begin_run, remove_stale_temporaries
+from rnnlab.runs.folder import begin_run, remove_stale_temporaries, run_files
 from rnnlab.runs.metrics import MetricsLog
 from rnnlab.train.loggers import make_loggers
 from rnnlab.train.results import Reporter
@@ -21,13 +23,16 @@ FIGURE = "validation sample 0: P(class) after each step"
 
 
 class RunBook:
-    def __init__(self, run_dir: Path, cfg: RunConfig, made_by: dict[str, Any], main: bool, reporter: Reporter) -> None:
+    def __init__(
+        self, run_dir: Path, cfg: RunConfig, made_by: dict[str, Any], main: bool, reporter: Reporter, force: bool
+    ) -> None:
         self.run_dir, self.cfg, self.made_by, self.main, self.reporter = run_dir, cfg, made_by, main, reporter
+        self.force = force
         self.metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
         self.loggers: list[Any] = []
         self.record: RunFile | None = None
-        self.begun = False  # whether the run folder is this run's (a new one: once its first step is taken)
-        self.changes: dict[str, list[Any]] = {}
+        self.begun = False  # whether the folder is written by this session yet (only after its first step)
+        self.resume: dict[str, Any] | None = None  # where a resume took over: epoch, step, changes
 
     def status(self, state: str, detail: str = "") -> None:
         if self.main and self.begun and self.record is not None:
@@ -40,36 +45,44 @@ class RunBook:
         with contextlib.suppress(UserError):
             self.status(state, detail)
 
-    def begin_new(self) -> None:
-        """Make run_dir this run's (replacing a run there, which --force allowed): after the first step only."""
-        if self.main:
-            begin_run(self.run_dir)
-            self.record = RunFile(self.cfg, self.made_by)
-        self.begun = True
-        self.status("running")
-        self._open_loggers(None)
-
     def open_resumed(self) -> None:
-        """Before anything of a resume is restored: the run's record, checked (not running, only what may change)."""
+        """Before anything of a resume is restored: the run's record, checked (nobody trains it right now; only
+        what a run in progress may change differs). Nothing is written here."""
         if not self.main:
             return
         self.record = read_run_file(self.run_dir, "--resume")
-        if state_of(self.record) == "running":
-            owner = f"process {self.record.status.get('pid')} on {self.record.status.get('host')}"
-            raise UserError(f"--resume: {self.run_dir} is being trained right now by {owner}; stop that first")
-        self.changes = config_changes(self.record.config, self.cfg)
+        if state_of(self.record) == "running" and self.record.status.get("host") == socket.gethostname():
+            pid = self.record.status.get("pid")
+            raise UserError(f"--resume: {self.run_dir} is being trained right now by process {pid}; stop that first")
+        self.resume = {"changes": config_changes(self.record.config, self.cfg)}
 
-    def resumed(self, epoch: int, step: int) -> None:
-        """The checkpoint is back: the log keeps what it has seen, config.json records the resume."""
-        if self.main and self.record is not None:
-            remove_stale_temporaries(self.run_dir)
-            for damage in self.metrics.keep_up_to(step):
-                self.reporter.notice(f"{damage.describe(self.metrics.path)}: dropped")
-            resume = {"at": now(), "epoch": epoch, "step": step, "changes": self.changes, "made_by": self.made_by}
-            self.record = replace(self.record, config=self.cfg, resumes=[*self.record.resumes, resume])
+    def resuming_at(self, epoch: int, step: int) -> None:
+        if self.resume is not None:
+            self.resume.update(epoch=epoch, step=step)
+
+    def begin(self) -> None:
+        """After the first step: a new run makes the folder its own (replacing a run there only with force); a
+        resume trims the log to what its checkpoint has seen and records itself. Then the loggers open."""
+        if self.main:
+            if self.resume is None:
+                existing = run_files(self.run_dir)
+                if existing and not self.force:
+                    raise UserError(
+                        f"{self.run_dir} already holds a run ({', '.join(existing)}); replace it with --force "
+                        "(fit(..., force=True)), or continue it with --resume"
+                    )
+                begin_run(self.run_dir, replace=bool(existing))
+                self.record = RunFile(self.cfg, self.made_by)
+            else:
+                assert self.record is not None
+                remove_stale_temporaries(self.run_dir)
+                for damage in self.metrics.keep_up_to(self.resume["step"]):
+                    self.reporter.notice(f"{damage.describe(self.metrics.path)}: dropped")
+                entry = {"at": now(), **self.resume, "made_by": self.made_by}
+                self.record = replace(self.record, config=self.cfg, resumes=[*self.record.resumes, entry])
         self.begun = True
         self.status("running")
-        self._open_loggers(step)
+        self._open_loggers(None if self.resume is None else self.resume["step"])
 
     def _open_loggers(self, resume_step: int | None) -> None:
         if self.main:

@@ -21,18 +21,16 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    active: bool = False  # in a process group (under torchrun, even of one process): collectives and DDP run
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
 
 def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Under torchrun (its agent sets TORCHELASTIC_RUN_ID), or any launcher that says so with WORLD_SIZE > 1."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def init_distributed(device_type: str) -> DistInfo:
@@ -44,20 +42,23 @@ def init_distributed(device_type: str) -> DistInfo:
     backend = "nccl" if device_type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), active=True)
     if device_type == "cuda":
         torch.cuda.set_device(info.local_rank)
     return info
 
 
-def shutdown() -> None:
-    """Leave the group together: a rank that tears down while another still talks to it aborts the other.
+def shutdown(together: bool = True) -> None:
+    """Leave the group: together (a barrier first: a rank that tears down while another still talks to it aborts
+    the other), or, after a failure only this rank may have met, at once (a barrier would wait for ranks that went
+    on without it; destroying the group makes them fail instead of hang).
 
     Collect garbage first: a DistributedDataParallel wrapper left for the interpreter's exit would release its
     gloo work after the group is gone, which can abort the process (SIGABRT, "terminate called")."""
     if dist.is_available() and dist.is_initialized():
         gc.collect()
-        dist.barrier()
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -24,7 +24,7 @@ from rnnlab.config import RunConfig
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.errors import Stopped, UserError
 from rnnlab.model.classifier import build_model
-from rnnlab.runs.checkpoint import config_of, load_checkpoint, save_checkpoint
+from rnnlab.runs.checkpoint import config_of, load_checkpoint, load_weights, save_checkpoint
 from rnnlab.runs.config_file import made_by
 from rnnlab.train.book import RunBook
 from rnnlab.train.device import configure_torch, resolve_device
@@ -35,7 +35,7 @@ from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.results import Interrupted, NullReporter, Reporter, Scored, TrainResult, patience_spent
 from rnnlab.train.signals import StopNow, ignoring_signals, stop_requests
-from rnnlab.train.state import TrainState, payload, restore
+from rnnlab.train.state import CHECKS, TrainState, expect, gather_rng_states, payload, restore
 
 
 def fit(
@@ -45,10 +45,12 @@ def fit(
     resume: bool = False,
     data: SequenceData | None = None,
     command: str | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt); ``command``
-    is recorded in every file it writes (default: this process's command line)."""
-    return Trainer(cfg, Path(run_dir), reporter, resume, data, command).run()
+    is recorded in every file it writes (default: this process's command line). A run already in ``run_dir`` is
+    replaced only with ``force``, and only once the new one has taken its first step."""
+    return Trainer(cfg, Path(run_dir), reporter, resume, data, command, force).run()
 
 
 class Trainer:
@@ -60,6 +62,7 @@ class Trainer:
         resume: bool,
         data: SequenceData | None,
         command: str | None,
+        force: bool,
     ) -> None:
         tc = cfg.train
         self.made_by = made_by(command)
@@ -69,14 +72,14 @@ class Trainer:
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
         configure_torch(tc, self.device)
         get_engine(tc.engine, self.device)
+        check_fits(cfg, self.device)  # what needs the config alone is checked before the data loads
+        check_loggers(tc.logger)
         self.data = data or load_sequences(cfg.data)
         if self.data.input_size != cfg.model.input_size:
             raise UserError(
                 f"the model reads {cfg.model.input_size} features per step but --sequence {cfg.data.sequence} "
                 f"gives {self.data.input_size}; build the model config from the data (rnnlab train does)"
             )
-        check_fits(cfg, self.device)
-        check_loggers(tc.logger)
         with out_of_memory(self.device):
             self.model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(self.device)
         self.opt = make_optimizer(self.model.parameters(), tc)
@@ -89,8 +92,8 @@ class Trainer:
         self.per_epoch = math.ceil(len(self.sampler) / tc.batch_size)
         self.total = min(tc.max_steps or 10**12, tc.epochs * self.per_epoch)
         self.saved_step: int | None = None  # the step of the last checkpoint.pt on disk
-        self.best: tuple[int, int, dict[str, torch.Tensor]] | None = None  # (epoch, step, state) of best.pt
-        self.book = RunBook(run_dir, cfg, self.made_by, self.info.is_main, self.reporter)
+        self.best: tuple[int, int, dict[str, torch.Tensor]] | None = None  # best.pt's epoch, step, state (on CPU)
+        self.book = RunBook(run_dir, cfg, self.made_by, self.info.is_main, self.reporter, force)
 
     def _resume(self) -> None:
         """Continue the run in run_dir: its checkpoint back into the model, optimiser and state, its records noted."""
@@ -103,26 +106,45 @@ class Trainer:
             )
         ckpt = load_checkpoint(ckpt_path)
         config_of(ckpt)  # a damaged config inside it is named now, not met later
-        restore(ckpt, self.model, self.opt, self.st, self.device)
+        processes = ckpt.get("world_size", 1)
+        if processes != self.info.world_size:
+            raise UserError(
+                f"--resume: {self.run_dir} was trained by {processes} process(es), this is {self.info.world_size}; "
+                f"resume it with --nproc {processes} (each process's place in an epoch depends on how many there are)"
+            )
+        restore(ckpt, self.model, self.opt, self.st, self.device, self.info.rank)
         self.saved_step = self.st.step
         if (self.run_dir / "best.pt").is_file():
             best = load_checkpoint(self.run_dir / "best.pt")
-            self.best = (best["epoch"], best["step"], best["model"])
+            epoch, step = (expect(best, key, *CHECKS[key]) for key in ("epoch", "step"))
+            load_weights(copy.deepcopy(self.model), best.get("model", {}), best["path"])  # another model: say now
+            self.best = (epoch, step, best["model"])
         st = self.st
-        self.book.resumed(st.epoch, st.step)
+        self.book.resuming_at(st.epoch, st.step)
         self.reporter.notice(
             f"resuming {self.run_dir} at epoch {st.epoch + 1}/{self.cfg.train.epochs}, batch {st.batch_in_epoch} "
             f"of {self.per_epoch}: step {st.step} of {self.total}"
         )
 
     def save(self, name: str = "checkpoint.pt") -> None:
+        rngs = gather_rng_states(self.info, self.device)  # every rank's, so a resume draws what each would have
         if self.info.is_main:
-            body = payload(self.cfg, self.model, self.opt, self.st, self.device, self.data.preprocessing)
-            save_checkpoint(self.run_dir / name, {**body, "made_by": self.made_by})
+            body = payload(self.cfg, self.model, self.opt, self.st, rngs, self.data.preprocessing)
+            save_checkpoint(self.run_dir / name, {**body, "made_by": self.made_by, "world_size": self.info.world_size})
         if name == "checkpoint.pt":
             self.saved_step = self.st.step
 
     # ---- training ---------------------------------------------------------------------------------------------------
+
+    def _describe(self) -> str:
+        """`lstm x2 on mnist (cudnn, cpu)`, naming the kernel variant of an engine that has several."""
+        m, tc = self.cfg.model, self.cfg.train
+        dtype = torch.bfloat16 if tc.bf16 else torch.float32
+        engine = get_engine(tc.engine)
+        variants = {engine.variant(m.cell, tc.batch_size, h, dtype, self.device) for h in set(m.hidden_sizes)}
+        named = "; ".join(sorted(v for v in variants if v))
+        how = f"{tc.engine}: {named}" if named else tc.engine
+        return f"{m.cell} x{m.layers} on {self.cfg.data.dataset} ({how}, {self.device})"
 
     def score(self, split: str, model: torch.nn.Module | None = None) -> EvalResult:
         xs, ys = getattr(self.data, split)
@@ -158,11 +180,11 @@ class Trainer:
                 if self.resume:
                     self._resume()
                     first_step = self.st.step
-                desc = f"{self.cfg.model.cell} x{self.cfg.model.layers} on {self.cfg.data.dataset}"
-                self.reporter.start(
-                    self.total, self.st.step, self.cfg.train.epochs, f"{desc} ({self.cfg.train.engine}, {self.device})"
-                )
+                self.reporter.start(self.total, self.st.step, self.cfg.train.epochs, self._describe())
                 stopped_early = self._train(stops)
+                if stops.requested:  # it came after the last step's check (during the last validation)
+                    hint = f"after the last step; checkpoint.pt holds all {self.st.step} steps: score it with"
+                    raise Interrupted(stops.name or "SIGTERM", f"{hint} `rnnlab eval {self.run_dir}`", self.st.step)
                 trained = time.perf_counter() - began
                 stops.phase = "final"
                 self.reporter.finish()
@@ -217,7 +239,11 @@ class Trainer:
                     )
                 st.batch_in_epoch, st.step = st.batch_in_epoch + 1, st.step + 1
                 if not self.book.begun:  # the first step is taken: only now does the run folder change
-                    self.book.begin_new()
+                    if stop:
+                        raise Interrupted(
+                            stops.name or "SIGTERM", "before the first step ended; nothing was written", st.step
+                        )
+                    self.book.begin()
                 stats = {"lr": lr, **stepping.window_stats(st.window_sums, window_clock)}
                 window = st.step % tc.log_every or tc.log_every  # steps the bar's loss averages
                 self.reporter.step(st.step, {**stats, "epoch": st.epoch + 1, "window": window})
@@ -241,7 +267,7 @@ class Trainer:
                 if new_best:
                     st.best_val_accuracy = record["val_accuracy"]
                     self.save("best.pt")
-                    state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
                     self.best = (st.epoch, st.step, state)
                 self.reporter.epoch(record, new_best)
                 self.save()

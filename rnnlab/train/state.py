@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from rnnlab.config import RunConfig
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_weights
+from rnnlab.train.distributed import DistInfo
 
 
 @dataclass
@@ -32,30 +34,47 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per finished epoch
 
 
+def rng_states(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's RNG states: the CPU's, and the GPU's where it runs on one."""
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def gather_rng_states(info: DistInfo, device: torch.device) -> list[dict[str, torch.Tensor]]:
+    """Every rank's RNG states, in rank order (each draws its own dropout masks); called by every rank."""
+    mine = rng_states(device)
+    if not info.active:
+        return [mine]
+    states: list[Any] = [None] * info.world_size
+    dist.all_gather_object(states, mine)
+    return states
+
+
 def payload(
     cfg: RunConfig,
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
     st: TrainState,
-    device: torch.device,
+    rngs: list[dict[str, torch.Tensor]],
     preprocessing: Preprocessing,
 ) -> dict[str, Any]:
-    """What checkpoint.pt and best.pt hold; ``metrics`` repeats the last epoch's record for quick reading."""
-    rng = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
+    """What checkpoint.pt and best.pt hold; ``metrics`` repeats the last epoch's record for quick reading.
+    ``rng`` is rank 0's RNG states, ``rng_by_rank`` every rank's (one entry for a single process)."""
     return {
         "config": cfg.to_dict(),
         "preprocessing": preprocessing.to_dict(),
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
-        "rng": rng,
+        "rng": rngs[0],
+        "rng_by_rank": rngs,
         **dataclasses.asdict(st),
         "metrics": st.history[-1] if st.history else {},
     }
 
 
-def _expect(ckpt: dict[str, Any], key: str, check: Any, what: str) -> Any:
+def expect(ckpt: dict[str, Any], key: str, check: Any, what: str) -> Any:
     """ckpt[key] if ``check`` accepts it, else one line naming the file, the key and what was expected."""
     value = ckpt.get(key)
     if not check(value):
@@ -88,15 +107,23 @@ CHECKS = {  # TrainState's fields as a checkpoint must hold them
 
 
 def restore(
-    ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, st: TrainState, device: torch.device
+    ckpt: dict[str, Any],
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    st: TrainState,
+    device: torch.device,
+    rank: int = 0,
 ) -> None:
     """Put a checkpoint back into the model, the optimiser, the state and the RNGs (CUDA's where it ran on CUDA),
     each value checked first: a damaged or hand-edited checkpoint ends in one line, nothing changed."""
-    load_weights(model, _expect(ckpt, "model", lambda v: isinstance(v, dict), "a state_dict"), ckpt["path"])
-    values = {f.name: _expect(ckpt, f.name, *CHECKS[f.name]) for f in dataclasses.fields(TrainState)}
-    rng = _expect(ckpt, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("torch"), torch.Tensor), "RNG states")
+    load_weights(model, expect(ckpt, "model", lambda v: isinstance(v, dict), "a state_dict"), ckpt["path"])
+    values = {f.name: expect(ckpt, f.name, *CHECKS[f.name]) for f in dataclasses.fields(TrainState)}
+    rng = expect(ckpt, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("torch"), torch.Tensor), "RNG states")
+    by_rank = ckpt.get("rng_by_rank")
+    if isinstance(by_rank, list) and rank < len(by_rank) and isinstance(by_rank[rank], dict):
+        rng = by_rank[rank]  # this rank's own; checkpoints from before they were kept hold rank 0's alone
     try:
-        opt.load_state_dict(_expect(ckpt, "optimizer", lambda v: isinstance(v, dict), "an optimiser state"))
+        opt.load_state_dict(expect(ckpt, "optimizer", lambda v: isinstance(v, dict), "an optimiser state"))
     except (ValueError, KeyError) as exc:
         raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
     for name, value in values.items():
