@@ -15,7 +15,7 @@ from rnnlab.config import DataConfig, ModelConfig, TrainConfig, flag_of
 from rnnlab.errors import flag_name
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "eval", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect")
+COMMANDS = ("train", "eval", "runs", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect", "predict")
 
 
 def _help(*args: str) -> str:

@@ -241,7 +241,6 @@ def test_a_storm_of_kill_9_never_costs_exactness(tmp_path, uninterrupted) -> Non
     """Killed at random moments (seeded), resumed each time; the end is bit-identical to an uninterrupted run."""
     rng = random.Random(20261123)
     out = tmp_path / "run"
-    began = time.time()
     for kill in range(6):
         proc = _start(out, "--checkpoint-every", "1") if kill == 0 else _resume_proc(out)
         lines = sum(1 for _ in (out / "metrics.jsonl").open()) if (out / "metrics.jsonl").exists() else 0
@@ -251,4 +250,3 @@ def test_a_storm_of_kill_9_never_costs_exactness(tmp_path, uninterrupted) -> Non
         proc.wait()
     _resume_and_compare(out, uninterrupted)
     assert not list(out.glob(".*.tmp"))
-    assert time.time() - began < 120

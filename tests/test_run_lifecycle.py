@@ -4,6 +4,8 @@ every file says which rnnlab, torch and command made it."""
 
 import hashlib
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,12 @@ from typer.testing import CliRunner
 
 from rnnlab import __version__
 from rnnlab.cli import app
+from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.config_file import read_run_file
 from rnnlab.runs.metrics import read_metrics
+from rnnlab.train import step as stepping
+from rnnlab.train.loop import Trainer, fit
 
 TINY = ["--dataset", "digits", "--hidden", "8", "--layers", "1", "--train-subset", "96", "--batch-size", "32",
         "--epochs", "2", "--device", "cpu", "--log-every", "1"]  # fmt: skip
@@ -40,22 +45,110 @@ def run(tmp_path) -> Path:
     return out
 
 
-def test_a_start_that_fails_leaves_nothing_and_the_retry_needs_no_force(tmp_path) -> None:
+@pytest.fixture()
+def first_step_fails(monkeypatch):
+    """The first optimiser step raises a user error: a setting found wrong only once training runs."""
+    real = stepping.train_step
+
+    def fail_once(*args, **kwargs):
+        monkeypatch.setattr(stepping, "train_step", real)
+        raise UserError("--lr: found wrong in the first step (planted)")
+
+    monkeypatch.setattr(stepping, "train_step", fail_once)
+
+
+def test_a_start_that_fails_leaves_nothing_and_the_retry_needs_no_force(tmp_path, first_step_fails) -> None:
     out = tmp_path / "new"
-    failed = train(*TINY, "--engine", "triton", "--lengths", "random", "--out", str(out))  # fails in the first step
-    assert failed.exit_code == 2 and "full-length sequences only" in failed.stderr, failed.output
+    failed = train(*TINY, "--out", str(out))
+    assert failed.exit_code == 2 and "found wrong in the first step" in failed.stderr, failed.output
     assert not out.exists(), list(out.iterdir())
     assert train(*TINY, "--out", str(out)).exit_code == 0
 
 
-def test_force_keeps_the_old_run_intact_when_the_new_start_fails(run) -> None:
+def test_force_keeps_the_old_run_intact_when_the_new_start_fails(run, monkeypatch) -> None:
     before = snapshot(run)
-    failed = train(*TINY, "--engine", "triton", "--lengths", "random", "--out", str(run), "--force")
+    real = stepping.train_step
+    monkeypatch.setattr(stepping, "train_step", lambda *a, **k: (_ for _ in ()).throw(UserError("--lr: planted")))
+    failed = train(*TINY, "--out", str(run), "--force")
     assert failed.exit_code == 2, failed.output
     assert snapshot(run) == before, "the old run was touched"
+    monkeypatch.setattr(stepping, "train_step", real)
     replaced = train(*TINY, "--epochs", "1", "--out", str(run), "--force")
     assert replaced.exit_code == 0, replaced.output
     assert read_run_file(run).config.train.epochs == 1 and load_checkpoint(run / "checkpoint.pt")["epoch"] == 1
+
+
+def test_a_folder_without_a_run_keeps_its_other_files(tmp_path) -> None:
+    out = tmp_path / "thesis"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "plot.png").write_bytes(b"mine")
+    (out / "notes.txt").write_text("mine")
+    assert train(*TINY, "--epochs", "1", "--out", str(out)).exit_code == 0
+    assert (out / "figures" / "plot.png").read_bytes() == b"mine" and (out / "notes.txt").read_text() == "mine"
+
+
+def test_fit_replaces_a_run_only_when_forced(run) -> None:
+    cfg = read_run_file(run).config
+    before = snapshot(run)
+    with pytest.raises(UserError, match="already holds a run"):
+        fit(cfg, run)
+    assert snapshot(run) == before
+    fit(cfg, run, force=True)
+    assert read_run_file(run).status["state"] == "finished"
+
+
+def test_ctrl_c_before_the_first_step_ends_leaves_the_old_run(run, monkeypatch) -> None:
+    before = snapshot(run)
+    real = stepping.train_step
+
+    def interrupted(*args, **kwargs):
+        monkeypatch.setattr(stepping, "train_step", real)
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the first step runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stepping, "train_step", interrupted)
+    result = train(*TINY, "--out", str(run), "--force")
+    assert result.exit_code == 130, result.output
+    assert "before the first step ended; nothing was written" in result.stderr
+    assert snapshot(run) == before
+
+
+def test_a_resume_that_fails_leaves_the_run_as_it_was(run, first_step_fails) -> None:
+    before = snapshot(run)
+    result = train("--resume", str(run), "--epochs", "3", "--engine", "bptt")
+    assert result.exit_code == 2, result.output
+    assert snapshot(run) == before, "a failed resume changed the run"
+    assert train("--resume", str(run), "--epochs", "3").exit_code == 0  # and it can be resumed as it was
+
+
+def test_a_resume_with_another_number_of_processes_is_refused(run) -> None:
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    torch.save({**ckpt, "world_size": 2}, run / "checkpoint.pt")
+    before = snapshot(run)
+    result = train("--resume", str(run), "--epochs", "3")
+    assert result.exit_code == 2 and "resume it with --nproc 2" in result.stderr, result.output
+    assert snapshot(run) == before
+
+
+def test_a_signal_after_the_last_step_ends_as_a_stop(tmp_path, monkeypatch) -> None:
+    real = Trainer.validate
+
+    def signalled(self, kind, seconds):
+        if self.st.step == self.total:
+            os.kill(os.getpid(), signal.SIGTERM)  # during the last validation, after the last step's check
+        return real(self, kind, seconds)
+
+    monkeypatch.setattr(Trainer, "validate", signalled)
+    out = tmp_path / "run"
+    result = train(*TINY, "--out", str(out))
+    assert result.exit_code == 143, result.output
+    assert "after the last step; checkpoint.pt holds all 6 steps" in result.stderr
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 6
+
+
+def test_validation_cannot_be_switched_off(tmp_path) -> None:
+    result = train(*TINY, "--val-fraction", "0", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "--val-fraction: must be in (0, 1)" in result.stderr
 
 
 def test_resume_applies_what_a_run_in_progress_can_change_and_records_it(run) -> None:

@@ -46,3 +46,12 @@ def test_runs_lists_every_run_with_its_status(tmp_path) -> None:
 def test_runs_of_an_empty_folder_says_so(tmp_path) -> None:
     result = CliRunner().invoke(app, ["runs", str(tmp_path)])
     assert result.exit_code == 0 and "no runs under" in result.output
+
+
+def test_a_run_stopped_inside_its_first_epoch_has_no_finished_epoch(tmp_path) -> None:
+    out = tmp_path / "short"
+    assert CliRunner().invoke(app, ["train", *TINY, "--max-steps", "2", "--out", str(out)]).exit_code == 0
+    (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
+    assert (row["epochs"], row["best_epoch"], row["best_step"]) == (0, None, 2)
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(tmp_path)]).output
+    assert "(step 2)" in table and "0/30" in table  # digits: 30 epochs planned

@@ -44,7 +44,7 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     Ctrl-C keeps the rows already measured: they are printed (and written where --json-file asks).
     """
     model = ModelConfig(dropout=0.0, **flags.of(ModelConfig))
-    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device
+    flags.check(TrainConfig)  # a bad --device
     dev = train.device.resolve_device(flags.values["device"])
     kept = train.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
@@ -126,18 +126,13 @@ def compare_runs_command(
 
     With --json the numbers go to stdout and the figure is drawn only where --out asks for it.
     """
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"--out: {out} is a file; give a folder (the figure is written as runs-compared.png in it)")
     summaries = lab.compare_runs.load_runs(run_folders)
     for summary in summaries:
         for warning in summary.warnings:
             error_line(warning, "warning")
     figure = None
     if out is not None or not as_json:
-        folder = out or Path(".")
-        runs.folder.check_writable(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        figure = folder / "runs-compared.png"
+        figure = runs.folder.output_folder(out or Path(".")) / "runs-compared.png"
         look.figures.runs_compared([(r.label, r.records) for r in summaries], figure)
     rows = [r.to_dict() for r in summaries]
     if as_json:

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from rnnlab import look, model, runs, train
-from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, Split, takes
+from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.tables import console, error_line, parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
+from rnnlab.config.commands import EvalConfig
 from rnnlab.errors import UserError
 
 # The flags of a command that uses a trained run: how and where it runs, and where its data is.
@@ -22,13 +23,12 @@ ON_A_RUN = {
 }
 
 
-@takes(TrainConfig, DataConfig, **ON_A_RUN)
+@takes(EvalConfig, TrainConfig, DataConfig, only=("split", *ON_A_RUN["only"]), defaults=ON_A_RUN["defaults"])
 def visualize_command(
     flags: Flags,
     run: Run,
     index: Annotated[int | None, typer.Option(help="Sample of the split \\[default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
-    split: Split = "test",
     layer: Annotated[
         int | None,
         typer.Option(help="Whose states and gates to draw, counted from 1 \\[default: the last layer]."),
@@ -39,9 +39,8 @@ def visualize_command(
     states and the gate activations of one layer in each direction, training curves and the test confusion matrix.
     Prints the per-step prediction (a long sequence's summarised; every step in the JSON file written) and the
     paths it wrote."""
-    if split not in ("test", "val", "train"):
-        raise UserError(f"--split: unknown split {split!r}; choose test, val or train")
-    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
+    split = flags.build(EvalConfig).split
+    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
     device = train.device.resolve_device(flags.values["device"])
     with console.status("computing and drawing"):
         picture = look.visualize.visualize_run(
@@ -80,7 +79,7 @@ def predict_command(
     """Run a trained model on your own images: the class probabilities, and per image the prediction after each
     step. Needs no dataset: the checkpoint carries its preprocessing (--data-dir only upgrades an older
     checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
-    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
+    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
     device = train.device.resolve_device(flags.values["device"])
     loaded = look.loaded.load(run, flags.values["engine"], device, flags.values["data_dir"])
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)

@@ -112,6 +112,14 @@ class Flags:
         mine = (k for k in self.values if self.owners[k] is cls and (not typed_only or k in self.given))
         return {k: self.values[k] for k in mine}
 
+    def build(self, cls: type, **fixed: Any) -> Any:
+        """``cls`` from these flags (and ``fixed`` values): the config checks them, and an error names the flag."""
+        return cls(**fixed, **self.of(cls))
+
+    def check(self, cls: type) -> None:
+        """Check the typed flags of ``cls`` (those a command passes on without building a whole ``cls`` itself)."""
+        cls(**self.of(cls, typed_only=True))
+
     def typed(self, names: Iterable[str] | None = None) -> list[str]:
         """The flags typed on the command line (among ``names``), as the user wrote them."""
         pool = self.given if names is None else self.given & set(names)
@@ -199,14 +207,5 @@ Run = Annotated[str, typer.Argument(help=RUN_HELP, metavar="RUN")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 Out = Annotated[
     Path | None, typer.Option(help="Folder for what the command writes \\[default: RUN/figures].", metavar="DIR")
-]
-SPLITS = ("test", "val", "train")
-Split = Annotated[
-    str,
-    typer.Option(
-        help="Which part of the data: test, val (held out from training) or train.",
-        metavar="|".join(SPLITS),
-        autocompletion=_completer(SPLITS),
-    ),
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print every row, not only the summary.")]

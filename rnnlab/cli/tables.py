@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from rnnlab.text import human_bytes
+
 if TYPE_CHECKING:
     from rnnlab.train.evaluation import EvalResult
     from rnnlab.train.loop import TrainResult
@@ -26,14 +28,6 @@ def error_line(message: str, label: str = "error") -> None:
 
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
 
 
 def number(x: float | None) -> str:
@@ -211,6 +205,14 @@ def parameter_table(model: Any) -> Table:
     return table
 
 
+def best_validation(row: dict[str, Any]) -> str:
+    """'97.50% (epoch 3)', or '(step 40)' where no epoch finished, or '-' before any validation."""
+    if row["best_val_accuracy"] is None:
+        return "-"
+    when = f"epoch {row['best_epoch']}" if row["best_epoch"] else f"step {row['best_step']}"
+    return f"{pct(row['best_val_accuracy'])} ({when})"
+
+
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="runs compared", caption="test: of the last parameters, and of best.pt's (the best validation)")
     for col in (
@@ -225,7 +227,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     ):
         table.add_column(col, justify="left" if col == "run" else "right")
     for r in rows:
-        best = f"{pct(r['best_val_accuracy'])} (epoch {r['best_epoch']})" if r["best_epoch"] else "-"
+        best = best_validation(r)
         per_epoch = "-" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"
         table.add_row(
             r["label"],
@@ -253,7 +255,7 @@ def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
         table.add_column(col, justify="right" if col.startswith(("epochs", "best", "test")) else "left")
     for r in rows:
         state = r["status"]
-        best = f"{pct(r['best_val_accuracy'])} (epoch {r['best_epoch']})" if r["best_epoch"] else "-"
+        best = best_validation(r)
         table.add_row(
             r["label"],
             f"[{STATE_STYLE.get(state, 'white')}]{state}[/]",

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import typer
 
 from rnnlab import cells, data, runs, train
-from rnnlab.cli.options import Default, Flags, Json, Run, Split, takes
+from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_of, flagged_fields, model_for
+from rnnlab.config.commands import EvalConfig
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
 from rnnlab.errors import UserError, flag_name
@@ -121,28 +122,20 @@ def train_command(
 
 
 @takes(
+    EvalConfig,
     TrainConfig,
     DataConfig,
-    only=("engine", "device", "reuse_cpu_memory", "data_dir", "test_subset"),
+    only=("split", "batch_size", "engine", "device", "reuse_cpu_memory", "data_dir", "test_subset"),
     defaults={"engine": Default(None, "the one it trained with")},
 )
-def eval_command(
-    flags: Flags,
-    run: Run,
-    batch_size: Annotated[int, typer.Option(help="Samples per batch; 0 = the whole split at once.")] = 1000,
-    split: Split = "test",
-    as_json: Json = False,
-) -> None:
+def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     """Evaluate a trained model: accuracy, loss, per-class accuracy, samples/s and peak memory.
 
     A run folder means its best.pt (the parameters of its best validation), else its checkpoint.pt (the last);
     the output says which it scored, and at which epoch and step that checkpoint was saved.
     """
-    if split not in ("test", "val", "train"):
-        raise UserError(f"--split: unknown split {split!r}; choose test, val or train")
-    if batch_size < 0:
-        raise UserError(f"--batch-size: must be >= 0 (0 = all at once), got {batch_size}")
-    TrainConfig(**flags.of(TrainConfig, typed_only=True))  # names a bad --device or --engine
+    chosen = flags.build(EvalConfig)
+    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
     ckpt = runs.checkpoint.load_checkpoint(run)
     cfg = runs.checkpoint.config_of(ckpt)
     engine = flags.values["engine"] or cfg.train.engine
@@ -154,16 +147,16 @@ def eval_command(
         cfg.data, data_dir=flags.values["data_dir"] or cfg.data.data_dir, test_subset=flags.values["test_subset"]
     )
     sequences = data.load_sequences(data_cfg)
-    x, y = getattr(sequences, split)
-    lengths = sequences.lengths_of(split)
-    result = train.evaluation.evaluate(
-        model, x, y, batch_size or len(y), cfg.data.layout, dev, sequences.num_classes, lengths=lengths
-    )
+    x, y = getattr(sequences, chosen.split)
+    lengths = sequences.lengths_of(chosen.split)
+    batch = chosen.batch_size or max(len(y), 1)
+    result = train.evaluation.evaluate(model, x, y, batch, cfg.data.layout, dev, sequences.num_classes, lengths=lengths)
     name = Path(ckpt["path"]).name
     which = {"best.pt": "best", "checkpoint.pt": "last"}.get(name, name)
     saved = {"which": which, "epoch": ckpt.get("epoch"), "step": ckpt.get("step")}
     if as_json:
-        print(json.dumps({"checkpoint": ckpt["path"], **saved, "engine": engine, "split": split, **result.to_dict()}))
+        document = {"checkpoint": ckpt["path"], **saved, "engine": engine, "split": chosen.split, **result.to_dict()}
+        print(json.dumps(document))
     else:
         where = f"{which}: epoch {saved['epoch']}, step {saved['step']}"
         console.print(eval_table(ckpt["path"], where, engine, result))

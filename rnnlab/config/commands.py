@@ -1,4 +1,5 @@
-"""Settings of the commands beside `train`: compare-cells and gradcheck (the model flags come from ModelConfig).
+"""Settings of the commands beside `train`: eval and visualize, compare-cells, gradcheck (the model flags come from
+ModelConfig).
 
 Declared here, torch-free, so that their `--help` is built from these fields like every other flag.
 """
@@ -12,8 +13,24 @@ from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, option, parse_names, sho
 from rnnlab.config.run import ModelConfig
 from rnnlab.errors import ConfigError
 
-SHAPE, MEASURE = "Shape", "Measurement"
+SHAPE, MEASURE, EVALUATION = "Shape", "Measurement", "Evaluation"
 DTYPES = ("float32", "float64", "bfloat16")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What a trained model is run on: which part of the data, in batches of what size (eval, visualize)."""
+
+    split: str = option(
+        "test",
+        "Which part of the data: test, val (held out from training) or train.",
+        EVALUATION,
+        choices=("test", "val", "train"),
+    )
+    batch_size: int = option(1000, "Samples per batch; 0 = the whole split at once.", EVALUATION, range=NON_NEGATIVE)
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Range:
 POSITIVE = Range(0, low_open=True)
 NON_NEGATIVE = Range(0)
 FRACTION = Range(0, 1, high_open=True)  # [0, 1)
+SHARE = Range(0, 1, low_open=True, high_open=True)  # (0, 1)
 UNIT = Range(0, 1)  # [0, 1]
 
 

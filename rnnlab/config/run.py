@@ -19,6 +19,7 @@ from rnnlab.config.flags import (
     NON_NEGATIVE,
     OUTPUT,
     POSITIVE,
+    SHARE,
     TRAINING,
     UNIT,
     option,
@@ -150,7 +151,11 @@ class DataConfig:
         choices=("full", "random"),
     )
     val_fraction: float = option(
-        0.1, "Share of the training set held out for validation (drawn with a fixed seed).", DATA, range=FRACTION
+        0.1,
+        "Share of the training set held out for validation, in (0, 1): drawn with a fixed seed; it picks best.pt "
+        "and stops --patience.",
+        DATA,
+        range=SHARE,
     )
     train_subset: int = option(
         0, "Train on only the first N images (after the validation split); 0 = all.", DATA, range=NON_NEGATIVE
@@ -222,8 +227,8 @@ class TrainConfig:
     )
     reuse_cpu_memory: bool = option(
         True,
-        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS; 1.4-2.1x faster "
-        "CPU training steps in docs/BENCHMARKS.md. The process keeps its peak memory until it exits.",
+        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU training steps "
+        "were 1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
         TRAINING,
         resumable=True,
     )

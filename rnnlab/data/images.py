@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.errors import UserError
+from rnnlab.text import first_line
 
 INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
 ARRAY_HELP = "an (H, W) or (N, H, W) array at the model's image size, light on dark, in [0, 1] or [0, 255]"
@@ -68,7 +69,7 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImag
         try:
             array = np.load(path, allow_pickle=False)
         except Exception as exc:  # numpy raises ValueError, OSError, EOFError... on a damaged file
-            raise UserError(f"{path}: not a .npy array numpy can read ({_reason(exc)})") from None
+            raise UserError(f"{path}: not a .npy array numpy can read ({first_line(exc)})") from None
         return _array(str(path), array, size)
     from PIL import Image, UnidentifiedImageError
 
@@ -79,12 +80,7 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImag
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image (PNG, JPEG or another format Pillow reads) nor a .npy array") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged files
-        raise UserError(f"{path}: a damaged image ({_reason(exc)})") from None
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
+        raise UserError(f"{path}: a damaged image ({first_line(exc)})") from None
 
 
 def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadImage]:

@@ -16,6 +16,6 @@ def load_runs(paths: list[Path]) -> list[RunSummary]:
     """The runs, each labelled; a run that has not finished an epoch has nothing to draw."""
     runs = [load_run(p) for p in paths]
     for run in runs:
-        if not run.epochs:
+        if not run.validations:
             raise UserError(f"RUN: {run.path} has not finished an epoch yet; nothing to compare")
     return labelled(runs)

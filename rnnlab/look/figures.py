@@ -15,12 +15,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from rnnlab.runs.files import atomic_write_bytes
+
 HIGHLIGHT, OTHER = "#d62728", "#7f7f7f"
 
 
 def save(fig: Figure, path: Path) -> Path:
+    """Written atomically, like every file rnnlab writes: a full disk is one line and leaves the old figure."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    kind = path.suffix.lstrip(".") or "png"
+    atomic_write_bytes(path, lambda f: fig.savefig(f, format=kind, dpi=100, bbox_inches="tight"))
     return path
 
 

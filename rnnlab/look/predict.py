@@ -23,6 +23,7 @@ from rnnlab.errors import UserError
 from rnnlab.look import probe
 from rnnlab.look import step_figures as draw
 from rnnlab.model.classifier import SequenceClassifier
+from rnnlab.runs.folder import output_folder
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,7 @@ def figure_names(predictions: list[Prediction]) -> list[str]:
 
 def write_figures(predictions: list[Prediction], out: Path, what: str) -> list[Path]:
     """The per-step figure of each prediction in ``out``."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--figure: {out} is a file; give a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--figure: cannot create {out} ({exc.strerror or exc}); choose another folder") from None
+    output_folder(out, "--figure")
     return [
         draw.prediction(p.read, p.image.numpy(), p.probs.numpy(), p.class_names, f"{p.source}: {what}", out / name)
         for p, name in zip(predictions, figure_names(predictions))

@@ -17,6 +17,7 @@ from rnnlab.look import figures, probe, steps
 from rnnlab.look import step_figures as draw
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_text
+from rnnlab.runs.folder import output_folder
 from rnnlab.runs.metrics import read_metrics
 
 
@@ -70,7 +71,11 @@ def visualize_run(
     if digit is not None:
         if not 0 <= digit < data.num_classes:
             raise UserError(f"--digit: must be a class from 0 to {data.num_classes - 1}, got {digit}")
-        index = int((y == digit).nonzero()[0, 0]) if index is None else index
+        if index is None:
+            found = (y == digit).nonzero()
+            if not len(found):
+                raise UserError(f"--digit: the {split} split has no sample of class {digit}; try another --split")
+            index = int(found[0, 0])
     index = 0 if index is None else index
     if not 0 <= index < len(y):
         raise UserError(f"--index: the {split} split has {len(y)} samples (0 to {len(y) - 1}); got {index}")
@@ -84,8 +89,7 @@ def visualize_run(
     probs = probe.step_probabilities(model, seq).cpu()
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
-    out = out_dir or Path(ckpt["path"]).parent / "figures"
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir or Path(ckpt["path"]).parent / "figures")
     stem = f"{split}{index}"
     image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed)
     paths = [

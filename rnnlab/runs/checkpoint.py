@@ -19,6 +19,7 @@ from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.runs.files import atomic_write_bytes
+from rnnlab.text import first_line
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -51,11 +52,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        text = str(exc).strip()
-        reason = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__
-        raise UserError(
-            f"{p} is not a readable checkpoint ({reason[:160]}); it may be truncated or another file"
-        ) from None
+        reason = first_line(exc).split(". ")[0]
+        raise UserError(f"{p} is not a readable checkpoint ({reason}); it may be truncated or another file") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
     if ckpt.get("version") != VERSION:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import UserError
+from rnnlab.text import first_line
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
@@ -54,7 +55,7 @@ def describe_write_error(exc: BaseException, path: Path) -> str:
                 return f"no space left on the device writing {path}"
         except OSError:
             pass
-    reason = error.strerror if error is not None and error.strerror else str(exc).splitlines()[0][:120]
+    reason = error.strerror if error is not None and error.strerror else first_line(exc, 120)
     return f"cannot write {path} ({reason})"
 
 

@@ -37,6 +37,19 @@ def check_writable(path: Path, flag: str = "--out") -> None:
         raise UserError(f"{flag}: cannot write to {probe} (permission denied); choose another {flag}")
 
 
+def output_folder(path: Path, flag: str = "--out") -> Path:
+    """A folder a command writes into (figures, tables): created where missing; a file there, or a place that
+    cannot be written, is one line naming the flag."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag}: {path} is a file; give a folder")
+    check_writable(path, flag)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot create {path} ({exc.strerror or exc}); choose another folder") from None
+    return path
+
+
 def run_files(path: Path) -> list[str]:
     return [f for f in RUN_FILES if (path / f).exists()]
 

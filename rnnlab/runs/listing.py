@@ -62,7 +62,8 @@ class RunSummary:
         return settings_of(self.record.config)
 
     @property
-    def epochs(self) -> list[dict[str, Any]]:
+    def validations(self) -> list[dict[str, Any]]:
+        """Every validation: at each epoch's end, and where --max-steps ended a run inside an epoch."""
         return [r for r in self.records if r["kind"] in ("epoch", "final")]
 
     @property
@@ -71,7 +72,7 @@ class RunSummary:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        return max(self.epochs, key=lambda r: r["val_accuracy"], default=None)
+        return max(self.validations, key=lambda r: r["val_accuracy"], default=None)
 
     def test_accuracy(self, which: str = "last") -> float | None:
         """Of the last parameters, or of the best validation's (best.pt); runs from before the best was scored
@@ -92,7 +93,7 @@ class RunSummary:
         return "finished" if self.test_accuracy() is not None else "stopped"
 
     def to_dict(self) -> dict[str, Any]:
-        best, epochs = self.best, self.epochs
+        best, validations = self.best, self.validations
         return {
             "run": str(self.path),
             "label": self.label,
@@ -100,16 +101,17 @@ class RunSummary:
             "detail": self.record.status.get("detail", ""),
             "started": self.record.made_by.get("at"),
             "engine": self.record.config.train.engine,
-            "epochs": len(epochs),
+            "epochs": sum(r["kind"] == "epoch" for r in validations),  # finished ones
             "epochs_planned": self.record.config.train.epochs,
             "steps": self.steps,
             "best_val_accuracy": best["val_accuracy"] if best else None,
-            "best_epoch": best["epoch"] + 1 if best else None,
-            "last_val_accuracy": epochs[-1]["val_accuracy"] if epochs else None,
+            "best_epoch": best["epoch"] + 1 if best and best["kind"] == "epoch" else None,
+            "best_step": best["step"] if best else None,
+            "last_val_accuracy": validations[-1]["val_accuracy"] if validations else None,
             "test_accuracy": self.test_accuracy(),
             "best_test_accuracy": self.test_accuracy("best"),
             "seconds_per_epoch": self.seconds_per_epoch,
-            "val_accuracy_by_epoch": [r["val_accuracy"] for r in epochs],
+            "val_accuracy_by_epoch": [r["val_accuracy"] for r in validations if r["kind"] == "epoch"],
         }
 
 

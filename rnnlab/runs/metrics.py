@@ -21,14 +21,14 @@ from rnnlab.runs.files import atomic_write_text, describe_write_error
 
 NUMBER, WHOLE = "a number", "a whole number"
 # the keys each kind of record must have, and what each holds
+_VALIDATED = {"epoch": WHOLE, "step": WHOLE, "train_loss": NUMBER, "train_accuracy": NUMBER, "val_loss": NUMBER,
+              "val_accuracy": NUMBER, "seconds": NUMBER}  # fmt: skip
 RECORDS: dict[str, dict[str, str]] = {
     "step": {"epoch": WHOLE, "step": WHOLE, "loss": NUMBER, "accuracy": NUMBER, "lr": NUMBER},
-    "epoch": {"epoch": WHOLE, "step": WHOLE, "train_loss": NUMBER, "train_accuracy": NUMBER, "val_loss": NUMBER,
-              "val_accuracy": NUMBER, "seconds": NUMBER},
-    "final": {"epoch": WHOLE, "step": WHOLE, "train_loss": NUMBER, "train_accuracy": NUMBER, "val_loss": NUMBER,
-              "val_accuracy": NUMBER, "seconds": NUMBER},
+    "epoch": _VALIDATED,  # at an epoch's end
+    "final": _VALIDATED,  # where --max-steps ended the run inside an epoch
     "test": {"epoch": WHOLE, "step": WHOLE, "test_loss": NUMBER, "test_accuracy": NUMBER},
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ for one validation sample) where it can show one.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any, Protocol
 
 from rnnlab.errors import UserError
-from rnnlab.runs.files import describe_write_error
+from rnnlab.runs.files import atomic_write_text, describe_write_error
 
 SCALARS = {  # metrics.jsonl key -> TensorBoard tag
     "loss": "train/loss (last log window)",
@@ -79,10 +80,14 @@ class CsvLogger:
 
     def __init__(self, path: Path, keep_up_to: int | None = None) -> None:
         self.path = path
-        if keep_up_to is not None and path.exists():  # resuming: drop the rows after the checkpoint
+        if keep_up_to is not None and path.exists():  # resuming: keep what the checkpoint has seen, as metrics.jsonl
             with path.open(newline="") as f:
-                rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= keep_up_to]
-            self._write_rows(rows, "w")
+                rows = [r for r in csv.DictReader(f) if _kept(r, keep_up_to)]
+            text = io.StringIO()
+            writer = csv.DictWriter(text, self.COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_text(path, text.getvalue())
 
     def _write_rows(self, rows: list[dict[str, Any]], mode: str) -> None:
         new = mode == "w" or not self.path.exists()
@@ -103,6 +108,10 @@ class CsvLogger:
 
     def close(self) -> None:
         """Every row is written as it comes."""
+
+
+def _kept(row: dict[str, str], step: int) -> bool:
+    return row.get("kind") in ("step", "epoch") and row.get("step", "").isdigit() and int(row["step"]) <= step
 
 
 def epoch_figure(model: Any, data: Any) -> Any:

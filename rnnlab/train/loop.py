@@ -239,7 +239,8 @@ class Trainer:
                     )
                 st.batch_in_epoch, st.step = st.batch_in_epoch + 1, st.step + 1
                 if not self.book.begun:  # the first step is taken: only now does the run folder change
-                    if stop:
+                    # a signal during the first step counts now (one process; ranks agree only through `stop`)
+                    if stop or (stops.requested and not self.info.active):
                         raise Interrupted(
                             stops.name or "SIGTERM", "before the first step ended; nothing was written", st.step
                         )

@@ -17,6 +17,7 @@ import torch
 
 from rnnlab.config import ModelConfig, RunConfig
 from rnnlab.errors import UserError
+from rnnlab.text import first_line, human_bytes
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 OPTIMIZER_STATES = {"adam": 2, "sgd": 0, "rmsprop": 1}  # per parameter, besides the parameter and its gradient
@@ -58,21 +59,13 @@ def available_bytes(device: torch.device) -> int | None:
         return None
 
 
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
 def check_fits(cfg: RunConfig, device: torch.device) -> None:
     need, free = training_bytes(cfg), available_bytes(device)
     if free is not None and need > free:
         raise UserError(
-            f"the run needs at least {human(need)} on {device.type} ({parameter_count(cfg.model):,} parameters with "
-            f"their gradients and {cfg.train.optimizer}'s state, and one batch's activations), and {human(free)} is "
-            "free; use a smaller --hidden, --layers or --batch-size"
+            f"the run needs at least {human_bytes(need)} on {device.type} ({parameter_count(cfg.model):,} parameters "
+            f"with their gradients and {cfg.train.optimizer}'s state, and one batch's activations), and "
+            f"{human_bytes(free)} is free; use a smaller --hidden, --layers or --batch-size"
         )
 
 
@@ -85,8 +78,4 @@ def out_of_memory(device: torch.device) -> Iterator[None]:
         if "not enough memory" not in str(exc) and "out of memory" not in str(exc):
             raise
         hint = "use a smaller --hidden or --batch-size"
-        raise UserError(f"out of memory on {device.type}: {_first_line(exc)}; {hint}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"out of memory on {device.type}: {first_line(exc)}; {hint}") from None

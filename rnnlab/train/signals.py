@@ -47,32 +47,28 @@ class StopRequests:
 
 
 @contextlib.contextmanager
-def stop_requests(notice: Callable[[str], None]) -> Iterator[StopRequests]:
-    requests = StopRequests(notice)
+def _handling(handler: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler`` inside the block, as they went before after it (main thread only)."""
     old: dict[int, Any] = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, requests.handle)
+            old[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave signals alone
-        pass
-    try:
-        yield requests
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def ignoring_signals() -> Iterator[None]:
-    """While a stop is being reported, a further Ctrl-C must not turn it into a traceback."""
-    old: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
         pass
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+@contextlib.contextmanager
+def stop_requests(notice: Callable[[str], None]) -> Iterator[StopRequests]:
+    requests = StopRequests(notice)
+    with _handling(requests.handle):
+        yield requests
+
+
+def ignoring_signals() -> contextlib.AbstractContextManager[None]:
+    """While a stop is being reported, a further Ctrl-C must not turn it into a traceback."""
+    return _handling(signal.SIG_IGN)

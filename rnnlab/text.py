@@ -1,0 +1,18 @@
+"""Small pieces of user-facing text that several modules write: sizes in bytes, and an error's gist in one line."""
+
+from __future__ import annotations
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; up to PiB, for the 16 TiB a mistyped --hidden asks for."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def first_line(exc: BaseException, width: int = 160) -> str:
+    """The first line of an exception's message (libraries' messages run to pages), or its type's name."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:width] if lines else type(exc).__name__
