@@ -27,7 +27,7 @@ def main() -> int:
             "holding MNIST/raw/), or run on a machine with internet access, then `make train` again.\n",
             flush=True,
         )
-        args = ["train", "--dataset", "digits", *extra]  # digits has its own defaults: 30 epochs, batch 32, 128 units
+        args = ["train", "--dataset", "digits", *extra]  # digits has its own defaults (see rnnlab train --help)
     return subprocess.call([sys.executable, "-m", "rnnlab", *args])
 
 

@@ -128,7 +128,7 @@ def test_existing_run_is_never_overwritten_without_force(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("command", "expect"),
     [
-        ("train", "Passes over the training set. [default: 5; digits: 30]"),
+        ("train", "Passes over the training set. [default: 5; digits: 40]"),
         ("train", "Run folder [default: runs/<timestamp>]."),
         ("eval", "[default: the one it trained with]"),
         ("compare-cells", "[default: every engine that runs compiled here; an interpreted one runs only when named]"),

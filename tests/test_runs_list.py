@@ -54,4 +54,4 @@ def test_a_run_stopped_inside_its_first_epoch_has_no_finished_epoch(tmp_path) ->
     (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
     assert (row["epochs"], row["best_epoch"], row["best_step"]) == (0, None, 2)
     table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(tmp_path)]).output
-    assert "(step 2)" in table and "0/30" in table  # digits: 30 epochs planned
+    assert "(step 2)" in table and "0/40" in table  # digits: 40 epochs planned

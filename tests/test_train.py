@@ -161,9 +161,10 @@ def test_the_digits_defaults_reach_95_percent_with_no_other_flag(tmp_path) -> No
     result = CliRunner().invoke(app, ["train", "--dataset", "digits", "--device", "cpu", "--out", str(out)])
     assert result.exit_code == 0, result.output
     cfg = json.loads((out / "config.json").read_text())
-    assert (cfg["train"]["epochs"], cfg["train"]["batch_size"], cfg["model"]["hidden"]) == (30, 32, [128])
+    assert (cfg["train"]["epochs"], cfg["train"]["batch_size"], cfg["model"]["hidden"]) == (40, 32, [128])
+    assert (cfg["train"]["lr"], cfg["train"]["schedule"], cfg["train"]["clip"]) == (3e-3, "cosine", 1.0)
     tests = {r["which"]: r["test_accuracy"] for r in read_metrics(out) if r["kind"] == "test"}
-    assert tests["last"] >= 0.95, tests  # 96.10% when written (best.pt: 95.82%)
+    assert min(tests.values()) >= 0.95, tests  # 97.77% and 97.77% when written; 96.94-98.89% over seeds 0-4
 
 
 def test_patience_stops_when_validation_stops_improving(tmp_path, digits) -> None:
