@@ -223,7 +223,7 @@ class RNNFunction(torch.autograd.Function):
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
 
 
-def _direction(
+def direction(
     cell: str,
     x: Tensor,  # (T, B, I)
     h: Tensor,  # (B, H)
@@ -232,6 +232,11 @@ def _direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
+    if autocast_on(x.device.type):
+        # Hand-written kernels run in float32: cast once here (and go on with autocast off) rather than let
+        # autocast split the graph.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return direction(cell, x.float(), h.float(), None if c is None else c.float(), p, reverse, lengths)
     mask = None
     if lengths is not None:  # (T, B, 1): step t is valid for sample b while t < lengths[b]
         steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
@@ -245,20 +250,3 @@ def _direction(
         fn = GRUFunction if cell == "gru" else RNNFunction
         (out, h_n), c_n = fn.apply(x, h, *p, mask), None
     return (out.flip(0) if reverse else out), h_n, c_n
-
-
-def direction(
-    cell: str,
-    x: Tensor,  # (T, B, I)
-    h: Tensor,  # (B, H)
-    c: Tensor | None,  # (B, H), LSTM only
-    p: Params,
-    reverse: bool,
-    lengths: Tensor | None,  # (B,)
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    if autocast_on(x.device.type):
-        # Hand-written kernels run in float32: cast once here rather than let autocast split the graph.
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            c = None if c is None else c.float()
-            return _direction(cell, x.float(), h.float(), c, p, reverse, lengths)
-    return _direction(cell, x, h, c, p, reverse, lengths)
