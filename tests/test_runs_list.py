@@ -36,7 +36,7 @@ def test_runs_lists_every_run_with_its_status(tmp_path) -> None:
         "a": "finished", "b": "finished", "c": "failed", "d": "stopped", "e": "running",
     }  # fmt: skip
     assert "the loss became" in rows["c"]["detail"]
-    assert rows["a"]["label"] == "a --lr 0.001" and rows["b"]["label"] == "b --lr 0.01"
+    assert rows["a"]["label"] == "a --lr 0.003" and rows["b"]["label"] == "b --lr 0.01"  # digits: lr 3e-3
     assert rows["a"]["epochs"] == 2 and rows["a"]["epochs_planned"] == 2 and rows["a"]["engine"] == "cudnn"
     assert 0 < rows["a"]["best_val_accuracy"] <= 1 and rows["a"]["test_accuracy"] is not None and rows["a"]["started"]
     table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(root)])
