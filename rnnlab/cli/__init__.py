@@ -29,9 +29,25 @@ def _quiet_flags(params: list[Any]) -> list[Any]:
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        _plain_bool(param)
         if param.param_type_name == "argument" and param.metavar is not None:
             param.display_type_rich = lambda ctx: None
     return params
+
+
+def _plain_bool(param: Any) -> None:
+    """An on/off flag needs no converting, yet typer >= 0.24 builds a pydantic adapter for --help's own flag (and
+    completion's) on every call: importing pydantic is a third of `rnnlab train --help`. Give such flags typer's
+    pass-through converter up front; typer releases without this machinery have no `_runtime_param` and are left
+    as they are."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if getattr(param, "_runtime_param", False) is not None or getattr(descriptor, "annotation", None) is not bool:
+        return
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:
+        return
+    param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=bool)
 
 
 class Command(TyperCommand):
