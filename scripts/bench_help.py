@@ -20,7 +20,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("", "train", "eval", "runs", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect", "predict")
+COMMANDS = (
+    "",
+    "train",
+    "eval",
+    "runs",
+    "compare-cells",
+    "gradcheck",
+    "compare-runs",
+    "visualize",
+    "inspect",
+    "predict",
+)
 
 
 def run_once(checkout: Path, command: str) -> tuple[float, int]:
