@@ -16,3 +16,15 @@ def first_line(exc: BaseException, width: int = 160) -> str:
     """The first line of an exception's message (libraries' messages run to pages), or its type's name."""
     lines = str(exc).strip().splitlines()
     return lines[0][:width] if lines else type(exc).__name__
+
+
+def shown_path(path: object) -> str:
+    """A path as a message shows it: one too long to read (a mistyped 300-character name) keeps its two ends."""
+    name = str(path)
+    return name if len(name) <= 100 else f"{name[:50]}...{name[-40:]}"
+
+
+def os_error(exc: OSError) -> str:
+    """'cannot use PATH: File name too long': what the file system refused, and where."""
+    reason = exc.strerror or str(exc)
+    return reason if exc.filename is None else f"cannot use {shown_path(exc.filename)}: {reason}"

@@ -205,6 +205,13 @@ CASES = {
     "gradcheck-cell-of-another-engine": (["gradcheck", "--engine", "triton", "--cell", "rnn"], "--cell"),
     "runs-not-a-folder": (["runs", "{w}/notes.txt"], "not a folder"),
     "inspect-run-with-model-flags": (["inspect", "{w}/run", "--layers", "3"], "--layers"),
+    # paths the file system refuses, and a run another process is training
+    "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
+    "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),
+    "force-live": (["train", "--dataset", "digits", "--out", "{w}/live", "--force"], "being trained right now"),
+    "eval-name-too-long": (["eval", "{w}/" + "a" * 300], "cannot use"),
+    "runs-name-too-long": (["runs", "{w}/" + "a" * 300], "cannot use"),
+    "visualize-out-too-long": (["visualize", "{w}/run", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
 }
 NEEDS_NO_CUDA = {"train-cuda-missing", "eval-cuda-missing"}
 

@@ -7,6 +7,7 @@ Errors a user can cause end in one line on stderr and exit code 2 (UserError, an
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ import rnnlab
 from rnnlab.cli import lab, look, training
 from rnnlab.cli.tables import error_line
 from rnnlab.errors import CTRL_C, Stopped, UserError
+from rnnlab.text import os_error
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
 _CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -66,12 +68,19 @@ class OneLineErrors(TyperGroup):
             code = super().main(*args, standalone_mode=False, **kwargs)
         except _CLICK_EXCEPTION as exc:
             ctx = getattr(exc, "ctx", None)
+            if not exc.format_message():  # `rnnlab` alone: the help was the answer, there is no error to add
+                sys.exit(getattr(exc, "exit_code", 2))
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
             if isinstance(exc, Stopped):  # a further Ctrl-C while exiting must not end in a traceback
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
             _fail(str(exc), exc.exit_code, exc.label)
+        except BrokenPipeError:  # `rnnlab ... | head`: the reader has gone, and so has anywhere to say so
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
+        except OSError as exc:  # a path the file system refuses (a name too long, a folder it cannot make)
+            _fail(os_error(exc), 2)
         except Exception as exc:  # typer's Abort (Ctrl-C at a prompt) has no common base across versions
             if type(exc).__name__ != "Abort":
                 raise

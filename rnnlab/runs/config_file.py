@@ -120,6 +120,19 @@ def state_of(record: RunFile) -> str:
     return "running"
 
 
+def refuse_if_trained_now(run: Path, record: RunFile | None, flag: str) -> None:
+    """A run a process on this machine is training right now is neither resumed nor replaced under it (its writes
+    and ours would interleave). ``record`` None: read it here, and a folder without a readable one is not live."""
+    if record is None:
+        try:
+            record = read_run_file(run)
+        except UserError:
+            return
+    if state_of(record) == "running" and record.status.get("host") == socket.gethostname():
+        pid = record.status.get("pid")
+        raise UserError(f"{flag}: {run} is being trained right now by process {pid}; stop that first")
+
+
 def config_changes(old: RunConfig, new: RunConfig) -> dict[str, list[Any]]:
     """What a resume changes, as {"--flag": [old, new]}; a change no running run can take is refused."""
     changes, refused = {}, []

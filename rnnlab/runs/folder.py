@@ -6,12 +6,14 @@ folder as it was, and a run that `--force` replaces is removed only then.
 
 from __future__ import annotations
 
-import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from rnnlab.errors import UserError
+from rnnlab.runs.config_file import refuse_if_trained_now
+from rnnlab.text import shown_path
 
 RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt")
 RUN_OWNED = (*RUN_FILES, "figures", "logs", "metrics.csv")  # what replacing a run replaces; nothing else is touched
@@ -27,20 +29,40 @@ def default_run_dir(root: Path = Path("runs")) -> Path:
 
 
 def check_writable(path: Path, flag: str = "--out") -> None:
-    """Fail early if ``path`` could not be created and written, without creating anything."""
+    """Fail early if ``path`` could not be created and written, leaving nothing behind: the missing part of the path
+    is made for real inside a temporary folder beside it, so a name too long, a read-only or virtual file system
+    (/proc) and a permission the process lacks all show now, not after training has begun."""
     probe = path
-    while not probe.exists() and probe != probe.parent:
+    while not _exists(probe) and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
         raise UserError(f"{flag}: cannot create {path}: {probe} is a file, not a folder; choose another {flag}")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"{flag}: cannot write to {probe} (permission denied); choose another {flag}")
+    try:
+        trial = Path(tempfile.mkdtemp(prefix=".rnnlab-probe-", dir=probe))
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write to {probe} ({exc.strerror or exc}); choose another {flag}") from None
+    try:
+        if path != probe:
+            (trial / path.relative_to(probe)).mkdir(parents=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise UserError(f"{flag}: cannot create {shown_path(path)} ({reason}); choose another {flag}") from None
+    finally:
+        shutil.rmtree(trial, ignore_errors=True)
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, but a name the file system refuses (too long) does not exist either."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def output_folder(path: Path, flag: str = "--out") -> Path:
     """A folder a command writes into (figures, tables): created where missing; a file there, or a place that
     cannot be written, is one line naming the flag."""
-    if path.exists() and not path.is_dir():
+    if _exists(path) and not path.is_dir():
         raise UserError(f"{flag}: {path} is a file; give a folder")
     check_writable(path, flag)
     try:
@@ -51,18 +73,20 @@ def output_folder(path: Path, flag: str = "--out") -> Path:
 
 
 def run_files(path: Path) -> list[str]:
-    return [f for f in RUN_FILES if (path / f).exists()]
+    return [f for f in RUN_FILES if (path / f).exists()] if _exists(path) else []
 
 
 def check_new_run(path: Path, force: bool) -> None:
     """Check a fresh run can be written to ``path`` without touching anything that is already there."""
-    if path.exists() and not path.is_dir():
+    if _exists(path) and not path.is_dir():
         raise UserError(f"--out: {path} is a file; give a folder")
     existing = run_files(path)
     if existing and not force:
         raise UserError(
             f"--out: {path} already holds a run ({', '.join(existing)}); pass --force to replace it, or --resume {path}"
         )
+    if existing:
+        refuse_if_trained_now(path, None, "--force")
     check_writable(path)
 
 

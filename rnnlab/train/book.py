@@ -6,14 +6,20 @@ the first step: a start or a resume that fails leaves the folder exactly as it w
 from __future__ import annotations
 
 import contextlib
-import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
-from rnnlab.runs.config_file import RunFile, config_changes, now, read_run_file, state_of, write_run_file
+from rnnlab.runs.config_file import (
+    RunFile,
+    config_changes,
+    now,
+    read_run_file,
+    refuse_if_trained_now,
+    write_run_file,
+)
 from rnnlab.runs.folder import begin_run, remove_stale_temporaries, run_files
 from rnnlab.runs.metrics import MetricsLog
 from rnnlab.train.loggers import make_loggers
@@ -51,9 +57,7 @@ class RunBook:
         if not self.main:
             return
         self.record = read_run_file(self.run_dir, "--resume")
-        if state_of(self.record) == "running" and self.record.status.get("host") == socket.gethostname():
-            pid = self.record.status.get("pid")
-            raise UserError(f"--resume: {self.run_dir} is being trained right now by process {pid}; stop that first")
+        refuse_if_trained_now(self.run_dir, self.record, "--resume")
         self.resume = {"changes": config_changes(self.record.config, self.cfg)}
 
     def resuming_at(self, epoch: int, step: int) -> None:
@@ -71,6 +75,8 @@ class RunBook:
                         f"{self.run_dir} already holds a run ({', '.join(existing)}); replace it with --force "
                         "(fit(..., force=True)), or continue it with --resume"
                     )
+                if existing:
+                    refuse_if_trained_now(self.run_dir, None, "--force")
                 begin_run(self.run_dir, replace=bool(existing))
                 self.record = RunFile(self.cfg, self.made_by)
             else:
