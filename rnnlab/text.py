@@ -1,6 +1,11 @@
-"""Small pieces of user-facing text that several modules write: sizes in bytes, and an error's gist in one line."""
+"""Small pieces of user-facing text that several modules write: sizes in bytes, an error's gist in one line, paths
+shortened for messages, and JSON that every parser reads."""
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 
 def human_bytes(n: float) -> str:
@@ -28,3 +33,19 @@ def os_error(exc: OSError) -> str:
     """'cannot use PATH: File name too long': what the file system refused, and where."""
     reason = exc.strerror or str(exc)
     return reason if exc.filename is None else f"cannot use {shown_path(exc.filename)}: {reason}"
+
+
+def json_text(document: Any, indent: int | None = None) -> str:
+    """JSON as the standard has it: a number that is NaN or infinite (a diverged loss) is written as null, where
+    json.dumps would write `NaN`, which strict parsers (JavaScript's, Go's, jq) refuse."""
+    return json.dumps(_finite(document), indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

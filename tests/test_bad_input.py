@@ -80,6 +80,7 @@ def world(tmp_path_factory) -> Path:
         "cfg_float_batch": lambda raw: _set(raw, "train", batch_size=32.5),
         "cfg_nan_lr": lambda raw: _set(raw, "train", lr=float("nan")),
         "live": lambda raw: {**raw, "status": live},
+        "finished": lambda raw: {**raw, "status": {"state": "finished"}},
     }
     for name, edit in edits.items():
         shutil.copytree(w / "run", w / name)
@@ -205,6 +206,10 @@ CASES = {
     "gradcheck-cell-of-another-engine": (["gradcheck", "--engine", "triton", "--cell", "rnn"], "--cell"),
     "runs-not-a-folder": (["runs", "{w}/notes.txt"], "not a folder"),
     "inspect-run-with-model-flags": (["inspect", "{w}/run", "--layers", "3"], "--layers"),
+    "resume-fewer-steps": (["train", "--resume", "{w}/run", "--max-steps", "1"], "--max-steps above 2"),
+    "resume-finished": (["train", "--resume", "{w}/finished"], "has finished 1 epoch(s), 2 steps"),
+    "compare-json-file-folder": (["compare-cells", "--json-file", "{w}/run"], "--json-file: "),
+    "compare-json-file-under-a-file": (["compare-cells", "--json-file", "{w}/notes.txt/x.json"], "--json-file"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

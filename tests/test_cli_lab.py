@@ -14,12 +14,21 @@ TINY = ["--hidden", "8", "--batch-size", "2", "--seq", "3", "--input-size", "4",
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="the interpreted engine exists where CUDA is absent")
 
 
+def strict_json(text: str) -> dict:
+    """JSON as the standard has it: NaN and Infinity are refused, as JavaScript's and Go's parsers refuse them."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_compare_cells_json_is_one_object_on_stdout(tmp_path) -> None:
-    saved = tmp_path / "rows.json"
+    saved = tmp_path / "new folder" / "rows.json"  # a folder that does not exist yet is made
     args = ["compare-cells", *TINY, "--engines", "cudnn,bptt", "--layout", "time", "--json", "--json-file", str(saved)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
+    document = strict_json(result.stdout)
     assert [r["engine"] for r in document["rows"]] == ["cudnn", "bptt"]
     assert document["rows"][1]["max_abs_diff_output"] < 1e-5 and document["stopped"] is False
     assert json.loads(saved.read_text()) == document
@@ -66,8 +75,10 @@ def test_gradcheck_passes_for_a_correct_backward_and_prints_a_summary() -> None:
     assert result.exit_code == 0, result.output
     assert "rnn" in result.output and "passed" in result.output and "--verbose" in result.output
     verbose = CliRunner().invoke(app, ["gradcheck", "--cell", "rnn", *SMALL, "--verbose", "--json"])
-    rows = json.loads(verbose.stdout)["rows"]
+    rows = strict_json(verbose.stdout)["rows"]
     assert {r["name"] for r in rows} >= {"gradcheck", "x", "rnns.0.weight_hh_l0"} and all(r["ok"] for r in rows)
+    finite_differences = [r["max_abs_diff"] for r in rows if r["name"] == "gradcheck"]
+    assert finite_differences and set(finite_differences) == {None}  # no one difference there: null, not NaN
 
 
 def test_gradcheck_catches_a_planted_backward_bug(monkeypatch) -> None:

@@ -32,3 +32,10 @@ def test_files_written_atomically_get_the_umasks_permissions_or_keep_their_own(t
         assert fresh.stat().st_mode & 0o777 == 0o640 and fresh.read_text() == "{}\n"
     finally:
         os.umask(umask)
+
+
+def test_json_text_writes_what_strict_parsers_read() -> None:
+    from rnnlab.text import json_text
+
+    text = json_text({"loss": float("nan"), "rows": [float("inf"), -float("inf"), 1.5, (2, "a")], "ok": True})
+    assert text == '{"loss": null, "rows": [null, null, 1.5, [2, "a"]], "ok": true}'

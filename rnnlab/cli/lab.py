@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summ
 from rnnlab.config import ModelConfig, TrainConfig
 from rnnlab.config.commands import CompareConfig, GradcheckConfig
 from rnnlab.errors import CTRL_C, Stopped, UserError
+from rnnlab.text import json_text
 
 JsonFile = Annotated[
     Path | None, typer.Option("--json-file", help="Also write the JSON object to this file.", metavar="FILE")
@@ -23,9 +23,10 @@ JsonFile = Annotated[
 
 def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> None:
     if as_json:
-        print(json.dumps(document))
+        print(json_text(document))
     if json_file is not None:
-        runs.files.atomic_write_text(json_file, json.dumps(document, indent=1) + "\n")
+        runs.folder.output_folder(json_file.parent, "--json-file")
+        runs.files.atomic_write_text(json_file, json_text(document, indent=1) + "\n")
         if not as_json:
             console.print(f"wrote {json_file}", highlight=False)
 
@@ -45,6 +46,8 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     """
     model = ModelConfig(dropout=0.0, **flags.of(ModelConfig))
     flags.check(TrainConfig)  # a bad --device
+    if json_file is not None:  # before minutes of measuring, not after
+        runs.folder.check_file_target(json_file, "--json-file")
     dev = train.device.resolve_device(flags.values["device"])
     kept = train.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
@@ -100,7 +103,7 @@ def gradcheck_command(flags: Flags, verbose: Verbose = False, as_json: Json = Fa
     failed = [r for r in rows if not r.ok]
     if as_json:
         document = {"engine": cfg.engine, "tolerance": lab.gradcheck.TOLERANCE, "rows": [asdict(r) for r in rows]}
-        print(json.dumps(document))
+        print(json_text(document))
     else:
         console.print(gradcheck_table(rows, cfg.engine) if verbose else gradcheck_summary(rows, cfg.engine))
         console.print(
@@ -136,7 +139,7 @@ def compare_runs_command(
         look.figures.runs_compared([(r.label, r.records) for r in summaries], figure)
     rows = [r.to_dict() for r in summaries]
     if as_json:
-        print(json.dumps({"runs": rows, "figure": None if figure is None else str(figure)}))
+        print(json_text({"runs": rows, "figure": None if figure is None else str(figure)}))
     else:
         console.print(runs_table(rows))
         console.print(str(figure), highlight=False, soft_wrap=True)

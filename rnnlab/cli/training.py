@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from dataclasses import replace
@@ -21,6 +20,7 @@ from rnnlab.config.commands import EvalConfig
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
 from rnnlab.errors import UserError, flag_name
+from rnnlab.text import json_text
 
 RESUMABLE = [flag_name(f.name) for c in SECTIONS.values() for f in flagged_fields(c) if flag_of(f).resumable]
 
@@ -156,7 +156,7 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     saved = {"which": which, "epoch": ckpt.get("epoch"), "step": ckpt.get("step")}
     if as_json:
         document = {"checkpoint": ckpt["path"], **saved, "engine": engine, "split": chosen.split, **result.to_dict()}
-        print(json.dumps(document))
+        print(json_text(document))
     else:
         where = f"{which}: epoch {saved['epoch']}, step {saved['step']}"
         console.print(eval_table(ckpt["path"], where, engine, result))
@@ -183,7 +183,7 @@ def runs_command(
             error_line(warning, "warning")
     rows = [r.to_dict() for r in runs.listing.labelled(summaries)]
     if as_json:
-        print(json.dumps({"folder": str(folder), "runs": rows}))
+        print(json_text({"folder": str(folder), "runs": rows}))
     elif not rows:
         console.print(f"no runs under {folder}", highlight=False)
     else:

@@ -26,7 +26,7 @@ class GradcheckRow:
     cell: str
     layout: str
     name: str  # a parameter, "x" (the input), or "gradcheck" (finite differences)
-    max_abs_diff: float
+    max_abs_diff: float | None  # None on the finite-difference row, which has no one difference
     ok: bool
 
 
@@ -73,6 +73,6 @@ def run_gradcheck(cfg: GradcheckConfig = GradcheckConfig()) -> list[GradcheckRow
     for cell in cells_of(cfg):
         for layout in cfg.layouts:
             ok = finite_difference_check(cfg, cell, layout)
-            rows.append(GradcheckRow(cell, layout, "gradcheck", float("nan"), ok))
+            rows.append(GradcheckRow(cell, layout, "gradcheck", None, ok))
             rows.extend(gradient_table(cfg, cell, layout))
     return rows

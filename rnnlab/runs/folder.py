@@ -51,6 +51,13 @@ def check_writable(path: Path, flag: str = "--out") -> None:
         shutil.rmtree(trial, ignore_errors=True)
 
 
+def check_file_target(path: Path, flag: str) -> None:
+    """Fail early if a file could not be written at ``path`` (a folder there, a parent that cannot be made)."""
+    if path.is_dir():
+        raise UserError(f"{flag}: {path} is a folder; give a file name")
+    check_writable(path.parent, flag)
+
+
 def _exists(path: Path) -> bool:
     """Path.exists, but a name the file system refuses (too long) does not exist either."""
     try:

@@ -60,6 +60,16 @@ class RunBook:
         refuse_if_trained_now(self.run_dir, self.record, "--resume")
         self.resume = {"changes": config_changes(self.record.config, self.cfg)}
 
+    @property
+    def finished(self) -> bool:
+        """Whether the run being resumed had ended as finished (rank 0 knows; the others say no)."""
+        return self.record is not None and self.record.status.get("state") == "finished"
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """The flags this resume changes, {"--flag": [old, new]}."""
+        return {} if self.resume is None else self.resume["changes"]
+
     def resuming_at(self, epoch: int, step: int) -> None:
         if self.resume is not None:
             self.resume.update(epoch=epoch, step=step)

@@ -120,11 +120,27 @@ class Trainer:
             load_weights(copy.deepcopy(self.model), best.get("model", {}), best["path"])  # another model: say now
             self.best = (epoch, step, best["model"])
         st = self.st
+        self._check_left_to_do()
         self.book.resuming_at(st.epoch, st.step)
         self.reporter.notice(
             f"resuming {self.run_dir} at epoch {st.epoch + 1}/{self.cfg.train.epochs}, batch {st.batch_in_epoch} "
             f"of {self.per_epoch}: step {st.step} of {self.total}"
         )
+
+    def _check_left_to_do(self) -> None:
+        """A resume with no step left would only score the test set again: refuse it, unless the run was stopped
+        while scoring its last step (then scoring is what is left)."""
+        st, tc = self.st, self.cfg.train
+        if st.step < self.total:
+            return
+        lowered = st.step > self.total or bool({"--epochs", "--max-steps"} & set(self.book.changes))
+        if self.book.finished or lowered:
+            done = "has finished" if self.book.finished else "has already trained"
+            steps_bound = bool(tc.max_steps) and tc.max_steps < tc.epochs * self.per_epoch
+            more = f"--max-steps above {st.step}" if steps_bound else f"--epochs above {st.epoch}"
+            raise UserError(
+                f"--resume: {self.run_dir} {done} {st.epoch} epoch(s), {st.step} steps; to train on, give {more}"
+            )
 
     def save(self, name: str = "checkpoint.pt") -> None:
         rngs = gather_rng_states(self.info, self.device)  # every rank's, so a resume draws what each would have
