@@ -7,7 +7,9 @@ PNG files check that predict reads exactly what the model was trained on; bad fi
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from rnnlab.data.images import read_images
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.data.sets import load_images
 from rnnlab.look.loaded import load
+from rnnlab.look.predict import figure_names
 from rnnlab.model.classifier import build_model
 from rnnlab.runs.checkpoint import save_checkpoint
 from rnnlab.train.loop import fit
@@ -195,7 +198,7 @@ def test_each_bad_file_gets_one_line_and_the_others_still_run(digits_run, tmp_pa
     assert lines == [f"rnnlab: error: {e}" for e in out["errors"]] and len(lines) == 7
     expected = [
         (text_file, "not an image"),
-        (wrong, "an array of shape (3, 5); expected (8, 8)"),
+        (wrong, "an array of shape (3, 5); expected one 8x8 image or a stack of them (N, 8, 8)"),
         (missing, "no such file"),
         (negative, "values from -0.4 to -0.4"),
         (blank, "holds no digit"),
@@ -230,3 +233,64 @@ def test_a_run_that_cannot_be_used_is_one_line(tmp_path) -> None:
     result = _invoke(str(old), str(tmp_path / "a.png"), "--data-dir", str(tmp_path / "empty"))
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
     assert "before checkpoints carried their preprocessing" in result.stderr
+
+
+def test_a_too_large_image_is_one_line_and_a_large_one_is_read_without_warning(digits_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # Pillow warns past 10,000 pixels, refuses past 20,000
+    large, huge = tmp_path / "large.png", tmp_path / "huge.png"
+    draw("4", 80, (120, 110), (30, 10), light=True).save(large)  # 13,200 pixels: warned of, and fine to read
+    draw("4", 80, (150, 150), (30, 10), light=True).save(huge)  # 22,500 pixels: refused by Pillow
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_images(large, "digits", (8, 8))[0].image.shape == (8, 8)
+    assert caught == []
+    result = _invoke(str(digits_run), str(huge), str(large), "--json")
+    assert result.exit_code == 2
+    assert [r["source"] for r in json.loads(result.stdout)["images"]] == [str(large)]
+    assert result.stderr == f"rnnlab: error: {huge}: too large (22,500 pixels; at most 20,000)\n"
+
+
+def test_a_blank_array_is_refused_as_a_blank_page_is(digits_run, tmp_path) -> None:
+    zeros, flat, stack = tmp_path / "zeros.npy", tmp_path / "flat.npy", tmp_path / "stack.npy"
+    np.save(zeros, np.zeros((8, 8)))
+    np.save(flat, np.full((8, 8), 200, dtype=np.uint8))
+    digits = np.random.default_rng(0).integers(0, 256, (3, 8, 8)).astype(np.uint8)
+    digits[1] = 0
+    np.save(stack, digits)
+    result = _invoke(str(digits_run), str(zeros), str(flat), str(stack))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"rnnlab: error: {zeros}: holds no digit (every pixel is nearly the same shade)",
+        f"rnnlab: error: {flat}: holds no digit (every pixel is nearly the same shade)",
+        f"rnnlab: error: {stack}: 1 of its 3 images holds no digit (every pixel nearly the same shade): index 1",
+    ]
+
+
+def test_unreadable_files_are_named_in_words_not_in_the_libraries(digits_run, tmp_path) -> None:
+    garbage = tmp_path / "garbage.npy"
+    garbage.write_bytes(b"ab")
+    picture = tmp_path / "seven.png"
+    draw("7", 80, (120, 110), (30, 10), light=True).save(picture)
+    result = _invoke(str(digits_run), str(garbage))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"{garbage}: not a readable .npy array" in result.stderr and "pickle" not in result.stderr
+    (tmp_path / "config.json").write_text('{"a": 1}')
+    for not_a_checkpoint in (picture, tmp_path / "config.json"):
+        result = _invoke(str(not_a_checkpoint), str(picture))
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1
+        assert f"{not_a_checkpoint} is not a readable checkpoint" in result.stderr
+        assert "not one written by rnnlab" in result.stderr and "Weights only" not in result.stderr
+
+
+def test_figures_of_images_sharing_a_name_say_which_is_which() -> None:
+    sources = ["a/seven.gif", "a/seven.tiff", "b/three.png", "c/three.png", "one.png", "s.npy[0]", "s.npy[1]"]
+    names = figure_names([SimpleNamespace(source=s) for s in sources])  # type: ignore[misc]
+    assert names == [
+        "seven-gif_steps.png",
+        "seven-tiff_steps.png",
+        "three_steps.png",
+        "three-2_steps.png",
+        "one_steps.png",
+        "s_0_steps.png",
+        "s_1_steps.png",
+    ]

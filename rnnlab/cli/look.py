@@ -64,14 +64,19 @@ IMAGES_HELP = (
 )
 
 
+FIGURE_HELP = (
+    "Also write each image's per-step figure into this folder, named after the image: seven.png -> seven_steps.png, "
+    "a stack's stack.npy -> stack_0_steps.png...; two images of one name and different extensions keep them "
+    "(seven.gif, seven.tiff -> seven-gif_steps.png, seven-tiff_steps.png), and two of the same name are numbered."
+)
+
+
 @takes(TrainConfig, DataConfig, **ON_A_RUN)
 def predict_command(
     flags: Flags,
     run: Run,
     images: Annotated[list[Path], typer.Argument(help=IMAGES_HELP, metavar="IMAGE", show_default=False)],
-    figure: Annotated[
-        Path | None, typer.Option(help="Also write each image's per-step figure into this folder.", metavar="DIR")
-    ] = None,
+    figure: Annotated[Path | None, typer.Option(help=FIGURE_HELP, metavar="DIR")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables (every step's numbers).")
     ] = False,

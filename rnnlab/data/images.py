@@ -6,12 +6,15 @@ the 28x28 field with its centre of mass at the centre, light on dark. Other data
 scikit-learn's 8x8 digits fill their field (area-averaged blocks), Fashion-MNIST's items their 28x28 field. A
 picture already at the model's image size is taken as it is, only turned light on dark where its background is
 light: an MNIST image written as a PNG comes back pixel for pixel. A .npy array is (H, W) or (N, H, W) at the
-model's size, light on dark, in [0, 1] or [0, 255]. Every mistake is a UserError naming the file.
+model's size, light on dark, in [0, 1] or [0, 255]. A blank image, array or picture, is refused: the model would
+still name a class for it. Every mistake is a UserError naming the file.
 Legend: N images, H/W height/width.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from rnnlab.errors import UserError
 from rnnlab.text import first_line
 
 INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
+BLANK = 0.05  # an image whose pixels span less than this (of [0, 1]) holds no digit
 ARRAY_HELP = "an (H, W) or (N, H, W) array at the model's image size, light on dark, in [0, 1] or [0, 255]"
 
 
@@ -68,25 +72,39 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImag
     if path.suffix.lower() == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except Exception as exc:  # numpy raises ValueError, OSError, EOFError... on a damaged file
-            raise UserError(f"{path}: not a .npy array numpy can read ({first_line(exc)})") from None
+        except Exception:  # ValueError, OSError, EOFError...: numpy's reasons speak of pickles and headers
+            raise UserError(f"{path}: not a readable .npy array (damaged, cut short, or not from numpy.save)") from None
         return _array(str(path), array, size)
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as picture:
-            picture.load()
-            return [_picture(str(path), picture, dataset, size)]
+        with warnings.catch_warnings():  # past MAX_IMAGE_PIXELS Pillow warns on stderr; it still reads the file whole
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                picture.load()
+                return [_picture(str(path), picture, dataset, size)]
+    except Image.DecompressionBombError as exc:  # past twice MAX_IMAGE_PIXELS Pillow refuses to decode
+        raise UserError(f"{path}: too large ({_pixels(exc)}; at most {2 * Image.MAX_IMAGE_PIXELS:,})") from None
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image (PNG, JPEG or another format Pillow reads) nor a .npy array") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged files
         raise UserError(f"{path}: a damaged image ({first_line(exc)})") from None
 
 
+def _pixels(exc: Exception) -> str:
+    """'225,000,000 pixels', from Pillow's message (it refuses before the size can be asked)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow decodes"
+
+
 def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadImage]:
     shape = tuple(array.shape)
     if array.ndim not in (2, 3) or shape[-2:] != size:
-        raise UserError(f"{source}: an array of shape {shape}; expected {size} or (N, *{size}), the model's image size")
+        H, W = size
+        raise UserError(
+            f"{source}: an array of shape {shape}; expected one {H}x{W} image or a stack of them (N, {H}, {W}), "
+            "the model's image size"
+        )
     if array.dtype.kind not in "biuf":
         raise UserError(f"{source}: an array of {array.dtype}; expected numbers ({ARRAY_HELP})")
     values = array.astype(np.float32)
@@ -97,9 +115,24 @@ def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadIm
         raise UserError(f"{source}: values from {low:g} to {high:g}; expected {ARRAY_HELP}")
     if high > 1:
         values = values / np.float32(255)
+    _refuse_blank(source, values)
     if values.ndim == 2:
         return [ReadImage(source, values, values)]
     return [ReadImage(f"{source}[{k}]", v, v) for k, v in enumerate(values)]
+
+
+def _refuse_blank(source: str, values: np.ndarray) -> None:
+    """A blank image (all one shade) is refused as a blank page is: the model would still name a class for it."""
+    spans = np.ptp(values.reshape(-1, values.shape[-2] * values.shape[-1]), axis=1)
+    blank = np.nonzero(spans < BLANK)[0].tolist()
+    if values.ndim == 2 and blank:
+        raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")
+    if blank:
+        which = ", ".join(map(str, blank[:10])) + (", ..." if len(blank) > 10 else "")
+        raise UserError(
+            f"{source}: {len(blank)} of its {len(values)} images {'holds' if len(blank) == 1 else 'hold'} no digit "
+            f"(every pixel nearly the same shade): index {which}"
+        )
 
 
 def _picture(source: str, picture: Any, dataset: str, size: tuple[int, int]) -> ReadImage:
@@ -140,7 +173,7 @@ def frame(image: np.ndarray, size: tuple[int, int], framing: Framing, source: st
 
     background = float(np.median(_border(image)))
     span = float(image.max()) - background
-    if span < 0.05:
+    if span < BLANK:
         raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")
     ink = np.clip((image - background) / span, 0.0, 1.0)
     rows, cols = np.nonzero(ink.max(axis=1) > INK)[0], np.nonzero(ink.max(axis=0) > INK)[0]

@@ -118,18 +118,30 @@ def step_runs(labels: list[int], names: tuple[str, ...]) -> str:
 
 
 def figure_names(predictions: list[Prediction]) -> list[str]:
-    """A distinct file name per prediction: the file's stem (and index within a stack), numbered where two agree."""
+    """A distinct file name per prediction, telling which image it is: '<stem>_steps.png' (and the index within a
+    stack, 'stack_3_steps.png'); where two images share a stem (seven.gif, seven.tiff) their extensions tell them
+    apart ('seven-gif_steps.png'); where two share the whole name (two folders' seven.png), they are numbered."""
+    stems = [_stem(p.source) for p in predictions]
     names, seen = [], set()
-    for p in predictions:
-        stem = Path(p.source.split("[")[0]).stem if not p.source.startswith(("a ", "an ")) else "image"
-        stem += f"_{p.source.rsplit('[', 1)[1].rstrip(']')}" if p.source.endswith("]") else ""
-        name, n = f"{stem}_steps.png", 1
+    for p, (stem, suffix) in zip(predictions, stems):
+        shared = len({x for s, x in stems if s == stem}) > 1
+        base = f"{stem}-{suffix}" if shared and suffix else stem
+        base += f"_{p.source.rsplit('[', 1)[1].rstrip(']')}" if p.source.endswith("]") else ""
+        name, n = f"{base}_steps.png", 1
         while name in seen:
             n += 1
-            name = f"{stem}-{n}_steps.png"
+            name = f"{base}-{n}_steps.png"
         seen.add(name)
         names.append(name)
     return names
+
+
+def _stem(source: str) -> tuple[str, str]:
+    """('seven', 'gif') for 'some/seven.gif' or 'some/seven.npy[3]'; ('image', '') for an image given in memory."""
+    if source.startswith(("a ", "an ")):
+        return "image", ""
+    path = Path(source.rsplit("[", 1)[0] if source.endswith("]") else source)
+    return path.stem, path.suffix.lstrip(".")
 
 
 def write_figures(predictions: list[Prediction], out: Path, what: str) -> list[Path]:

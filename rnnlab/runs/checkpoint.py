@@ -19,7 +19,6 @@ from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.runs.files import atomic_write_bytes
-from rnnlab.text import first_line
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -51,9 +50,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     p = resolve_checkpoint(path)
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        reason = first_line(exc).split(". ")[0]
-        raise UserError(f"{p} is not a readable checkpoint ({reason}); it may be truncated or another file") from None
+    except Exception:  # torch's reasons ("Weights only load failed", a bare KeyError) mislead more than they tell
+        raise UserError(
+            f"{p} is not a readable checkpoint: torch.load cannot read it, so it is not one written by rnnlab "
+            "(another kind of file, or one cut short)"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
     if ckpt.get("version") != VERSION:
