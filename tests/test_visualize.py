@@ -119,6 +119,13 @@ def test_inspect_walks_seed_002s_graph() -> None:
     assert "137,098" in text  # 28*128+128 + 4*128*(128+128)+2*512 + 128*10+10
 
 
+def test_inspect_usage_shows_its_optional_run_in_one_pair_of_brackets(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    result = CliRunner().invoke(app, ["inspect", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "inspect [OPTIONS] [RUN]" in result.output and "[[RUN]]" not in result.output
+
+
 def test_inspect_reads_a_run(run_dir) -> None:
     result = CliRunner().invoke(app, ["inspect", str(run_dir), "--batch-size", "3"])
     assert result.exit_code == 0, result.output

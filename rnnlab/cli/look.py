@@ -116,7 +116,7 @@ def predict_command(
 def inspect_command(
     flags: Flags,
     run: Annotated[
-        str | None, typer.Argument(help=f"{RUN_HELP} Without one: the model the flags describe.", metavar="[RUN]")
+        str | None, typer.Argument(help=f"{RUN_HELP} Without one: the model the flags describe.", metavar="RUN")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Samples in the batch walked through the model.")] = 128,
 ) -> None:
