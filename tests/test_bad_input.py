@@ -210,6 +210,9 @@ CASES = {
     "resume-finished": (["train", "--resume", "{w}/finished"], "has finished 1 epoch(s), 2 steps"),
     "compare-json-file-folder": (["compare-cells", "--json-file", "{w}/run"], "--json-file: "),
     "compare-json-file-under-a-file": (["compare-cells", "--json-file", "{w}/notes.txt/x.json"], "--json-file"),
+    "nproc-zero": (["train", "--nproc", "0"], "--nproc: must be >= 1"),
+    "epochs-text": (["train", "--epochs", "ten"], "--epochs: expected a whole number"),
+    "eval-batch-size-text": (["eval", "{w}/run", "--batch-size", "many"], "--batch-size: expected a whole number"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

@@ -67,6 +67,19 @@ def test_version_and_short_help() -> None:
     assert "Usage:" in CliRunner().invoke(app, ["train", "-h"]).output
 
 
+def test_help_keeps_sentences_whole_at_any_width() -> None:
+    """The docstrings' line breaks are the source's, not the terminal's: help reflows them."""
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["train", "--help"])
+    assert "reading MNIST row by row, the model of the classic TensorFlow" in result.output, result.output
+    listing = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["--help"]).output
+    assert "the prediction after each step." in listing and "Needs no dataset" not in listing  # its first sentence
+
+
+def test_rnnlab_alone_shows_the_help_and_no_empty_error() -> None:
+    result = CliRunner().invoke(app, [])
+    assert "Usage:" in result.output and "error" not in result.output, result.output
+
+
 def test_shell_completion_is_offered() -> None:
     text = _help()
     assert "--install-completion" in text and "--show-completion" in text

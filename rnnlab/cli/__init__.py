@@ -7,7 +7,9 @@ Errors a user can cause end in one line on stderr and exit code 2 (UserError, an
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import signal
 import sys
 from typing import Annotated, Any
@@ -71,7 +73,7 @@ class OneLineErrors(TyperGroup):
             if not exc.format_message():  # `rnnlab` alone: the help was the answer, there is no error to add
                 sys.exit(getattr(exc, "exit_code", 2))
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            _fail(f"{exc.format_message()}{hint}", getattr(exc, "exit_code", 2))
+            _fail(f"{_usage_message(exc)}{hint}", getattr(exc, "exit_code", 2))
         except UserError as exc:
             if isinstance(exc, Stopped):  # a further Ctrl-C while exiting must not end in a traceback
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,6 +95,31 @@ class OneLineErrors(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise Stopped(CTRL_C) from None
+
+
+# typer's value errors in the words rnnlab's own checks use (`--epochs: expected a whole number`)
+_REWORDED = (
+    (re.compile(r"Input should be a valid integer.*"), "expected a whole number"),
+    (re.compile(r"Input should be a valid number.*"), "expected a number"),
+    (re.compile(r"Input should be greater than or equal to (\S+)"), r"must be >= \1"),
+    (re.compile(r"Input should be greater than (\S+)"), r"must be > \1"),
+    (re.compile(r"Input should be less than or equal to (\S+)"), r"must be <= \1"),
+    (re.compile(r"Input should be less than (\S+)"), r"must be < \1"),
+)
+
+
+def _usage_message(exc: Exception) -> str:
+    """`--flag: reason` for a value typer refused, as for the values rnnlab checks; other usage errors as typer
+    words them."""
+    param, message = getattr(exc, "param", None), getattr(exc, "message", "")
+    names = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+    if type(exc).__name__ != "BadParameter" or not names or not message:
+        return exc.format_message()  # type: ignore[attr-defined]
+    for pattern, words in _REWORDED:
+        if pattern.fullmatch(message):
+            message = pattern.sub(words, message)
+            break
+    return f"{names[0]}: {message}"
 
 
 def _fail(message: str, code: int, label: str = "error") -> None:
@@ -130,6 +157,21 @@ def _main(
     """Train, compare and look inside recurrent networks (RNN, LSTM, GRU) that read images as sequences."""
 
 
+def _reflowed(doc: str) -> str:
+    """A docstring as help: its paragraphs each one line (rich would keep the source's line breaks and break
+    sentences mid-line in a terminal of another width)."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _summary(help_text: str) -> str:
+    """The command list's line: the first sentence."""
+    first = help_text.split("\n\n")[0]
+    end = first.find(". ")
+    return first if end < 0 else first[: end + 1]
+
+
 for group in (training, lab, look):
     for name, command in group.COMMANDS.items():
-        app.command(name, cls=Command)(command)
+        text = _reflowed(command.__doc__ or "")
+        app.command(name, cls=Command, help=text, short_help=_summary(text))(command)

@@ -81,7 +81,8 @@ def train_command(
         ),
     ] = None,
     nproc: Annotated[
-        int, typer.Option(help="Launch N processes with torchrun on this machine (DDP).", rich_help_panel=TRAINING)
+        int,
+        typer.Option(min=1, help="Launch N processes with torchrun on this machine (DDP).", rich_help_panel=TRAINING),
     ] = 1,
 ) -> None:
     """Train a classifier and write a run folder: config.json, metrics.jsonl, checkpoint.pt, best.pt.
