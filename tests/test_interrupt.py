@@ -154,13 +154,28 @@ def test_nan_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_p
     clean = load_sequences(NAN_CFG.data)
     fit(replace(NAN_CFG, train=replace(NAN_CFG.train, epochs=1)), tmp_path, data=clean)
     good = load_checkpoint(tmp_path / "checkpoint.pt")
-    with pytest.raises(UserError, match=r"loss became nan at step 15; stopped, the last good checkpoint is kept"):
+    with pytest.raises(UserError, match=r"loss became nan at step 15; stopped, checkpoint.pt \(step 10\) is kept"):
         fit(NAN_CFG, tmp_path, resume=True, data=data)
     after = load_checkpoint(tmp_path / "checkpoint.pt")
     assert after["step"] == good["step"] == 10
     assert all(torch.equal(after["model"][k], good["model"][k]) for k in good["model"])
     status = read_run_file(tmp_path).status  # what `rnnlab runs` shows
     assert status["state"] == "failed" and "the loss became nan" in status["detail"]
+
+
+def test_nan_before_any_checkpoint_says_none_was_kept_and_eval_says_why(tmp_path) -> None:
+    from torch.utils.data.distributed import DistributedSampler
+
+    data = load_sequences(NAN_CFG.data)
+    victim = list(DistributedSampler(range(320), num_replicas=1, rank=0, shuffle=True, seed=0))[3 * 32]
+    x = data.train[0].clone()
+    x[victim] = float("nan")  # met at the first epoch's 4th step: after the folder is written, before a checkpoint
+    data = replace(data, train=(x, data.train[1]))
+    with pytest.raises(UserError, match=r"step 4; stopped, no checkpoint had been written yet"):
+        fit(replace(NAN_CFG, train=replace(NAN_CFG.train, epochs=1)), tmp_path, data=data)
+    assert not (tmp_path / "checkpoint.pt").exists()
+    result = CliRunner().invoke(app, ["eval", str(tmp_path)])
+    assert result.exit_code == 2 and "it failed before writing one (the loss became nan" in result.stderr, result.output
 
 
 def test_nan_skip_drops_the_batch_and_goes_on(tmp_path) -> None:

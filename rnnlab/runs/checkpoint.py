@@ -18,6 +18,7 @@ from rnnlab.data.preprocess import Preprocessing
 from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
+from rnnlab.runs.config_file import read_run_file, state_of
 from rnnlab.runs.files import atomic_write_bytes
 
 FORMAT = "rnnlab-checkpoint"
@@ -36,14 +37,27 @@ def resolve_checkpoint(path: str | Path) -> Path:
             if (p / name).is_file():
                 return p / name
         if (p / "config.json").is_file():
-            raise UserError(
-                f"{p} has no checkpoint yet: a run writes one at the end of each epoch (or every N steps with "
-                "--checkpoint-every); wait for its first epoch to end"
-            )
+            raise UserError(f"{p} has no checkpoint yet: {_why_no_checkpoint(p)}")
         raise UserError(f"{p} holds no best.pt or checkpoint.pt; give a run folder written by `rnnlab train`")
     if not p.exists():
         raise UserError(f"{p} does not exist; give a run folder or a checkpoint file written by `rnnlab train`")
     return p
+
+
+def _why_no_checkpoint(run: Path) -> str:
+    """A run ended before its first checkpoint says how it ended; one still training says when to come back."""
+    try:
+        record = read_run_file(run)
+    except UserError:
+        record = None
+    state = "running" if record is None else state_of(record)
+    if state in ("failed", "stopped"):
+        detail = record.status.get("detail") if record is not None else ""
+        return f"it {state} before writing one{f' ({detail})' if detail else ''}; start it again with --force"
+    return (
+        "a run writes one at the end of each epoch (or every N steps with --checkpoint-every); wait for its first "
+        "epoch to end"
+    )
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

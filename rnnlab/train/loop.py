@@ -215,6 +215,15 @@ class Trainer:
             except StopNow as stop:
                 with ignoring_signals():
                     raise self._stopped_now(stop, stops.phase) from None
+            except stepping.NonFiniteLoss as exc:
+                kept = (
+                    f"checkpoint.pt (step {self.saved_step}) is kept"
+                    if self.saved_step is not None
+                    else "no checkpoint had been written yet"
+                )
+                failure = UserError(f"{exc}; stopped, {kept}. Try a lower --lr or --clip 1.0, or --on-nan skip")
+                self.book.note_end("failed", str(failure))
+                raise failure from None
             except Interrupted as stop:
                 with ignoring_signals():
                     self.book.note_end("stopped", str(stop))

@@ -39,10 +39,7 @@ def train_step(
     nonfinite, stop = any_rank((not math.isfinite(value), stop_requested), info, device)
     if nonfinite:
         if tc.on_nan == "stop":
-            raise UserError(
-                f"the loss became {value} at step {st.step + 1}; stopped, the last good checkpoint is kept. "
-                "Try a lower --lr or --clip 1.0, or --on-nan skip"
-            )
+            raise NonFiniteLoss(f"the loss became {value} at step {st.step + 1}")
         opt.zero_grad(set_to_none=True)
         st.skipped += 1
         return stop
@@ -55,6 +52,10 @@ def train_step(
     st.epoch_sums = [a + b for a, b in zip(st.epoch_sums, stats)]
     st.window_sums = [a + b for a, b in zip(st.window_sums, stats)]
     return stop
+
+
+class NonFiniteLoss(UserError):
+    """The loss became NaN or infinite under --on-nan stop; the loop adds what of the run is kept."""
 
 
 def window_stats(sums: list[float], clock: tuple[float, float]) -> dict[str, float]:
