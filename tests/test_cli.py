@@ -173,3 +173,83 @@ def test_ctrl_c_inside_a_command_ends_in_one_line(tmp_path, monkeypatch, capfd) 
         app(["train", "--dataset", "digits", "--out", str(tmp_path / "run")], prog_name="rnnlab")
     assert stop.value.code == 130
     assert capfd.readouterr().err.strip() == "rnnlab: stopped: by SIGINT (Ctrl-C)"
+
+
+def _render(renderable, width: int) -> str:
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def _train_result(steps: int, first_step: int):
+    from types import SimpleNamespace
+
+    def scored(which):
+        score = SimpleNamespace(accuracy=0.7014, loss=1.0155)
+        return SimpleNamespace(which=which, epoch=0, step=steps, val=score, test=score)
+
+    return SimpleNamespace(
+        run_dir="runs/d1",
+        last=scored("last"),
+        best=scored("best"),
+        steps=steps,
+        first_step=first_step,
+        seconds=1.0,
+        eval_seconds=0.1,
+        stopped_early="",
+    )
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_titles_captions_and_headings_read_whole(width) -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from rnnlab.cli.tables import compare_table, eval_table, results_table, step_table
+
+    text = _render(results_table(_train_result(30, 29)), width)  # stopped by --max-steps inside the first epoch
+    lines = text.splitlines()
+    assert lines[0] == "results: runs/d1"
+    for heading in ("last (checkpoint.pt)", "best validation (best.pt)", "epochs completed", "test accuracy"):
+        assert heading in text, text
+    assert "…" not in text and "1 step in this session (resumed at step 29), 30 in all" in text
+    scores = SimpleNamespace(
+        per_class_accuracy=[0.9] * 10,
+        accuracy=0.9,
+        loss=0.3,
+        samples=359,
+        samples_per_s=12000.0,
+        peak_memory_bytes=2**20,
+        peak_memory_kind="CPU resident",
+    )
+    text = _render(eval_table("runs/d1/best.pt", "best: epoch 3, step 123", "cudnn", scores), width)
+    assert text.splitlines()[0] == "eval: runs/d1/best.pt (best: epoch 3, step 123; engine cudnn)"
+    assert len(text.splitlines()) <= 1 + 16 + 2  # the title, the table, and its summary on one or two lines
+    text = _render(step_table(torch.full((8, 10), 0.1), 7, "test sample 0", "a note", list(range(8)), None), width)
+    assert text.splitlines()[0] == "per-step prediction, test sample 0 (true class 7)"
+    text = _render(compare_table([], "lstm L=1 H=128 B=64 T=28 I=28 float32 on cpu"), width)  # Ctrl-C before a row
+    assert " ".join(text.split()).endswith("on the same parameters; times are medians"), text
+
+
+def test_a_stop_inside_an_epoch_says_its_step_once(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from rnnlab.cli import progress
+
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "console", Console(file=out, width=200))
+    reporter = progress.RichReporter()
+    reporter.epochs = 2
+    record = {"train_loss": 2.04, "train_accuracy": 0.27, "val_loss": 1.82, "val_accuracy": 0.35, "seconds": 0.2}
+    reporter.epoch({**record, "kind": "final", "step": 30}, new_best=False)
+    reporter.epoch({**record, "kind": "epoch", "epoch": 0, "step": 41}, new_best=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("stopped at step 30: train loss 2.0400") and "(step" not in lines[0]
+    assert lines[1].startswith("epoch 1/2 (step 41): train loss")

@@ -83,12 +83,12 @@ class RichReporter:
 
     def epoch(self, record: dict[str, Any], new_best: bool) -> None:
         if record["kind"] == "epoch":
-            label = f"epoch {record['epoch'] + 1}/{self.epochs}"
+            label = f"epoch {record['epoch'] + 1}/{self.epochs} (step {record['step']})"
         else:
             label = f"stopped at step {record['step']}"
         best = "  [green]new best[/]" if new_best else ""
         self.progress.console.print(
-            f"{label} (step {record['step']}): train loss {number(record['train_loss'])} "
+            f"{label}: train loss {number(record['train_loss'])} "
             f"acc {pct(record['train_accuracy'])} | val loss {number(record['val_loss'])} "
             f"acc {pct(record['val_accuracy'])} | {record['seconds']:.1f}s{best}",
             highlight=False,

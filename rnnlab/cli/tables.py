@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from copy import copy
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+from rich import table as rich_table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 
 from rnnlab.text import human_bytes
 
@@ -19,6 +22,28 @@ if TYPE_CHECKING:
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
 console = Console(width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Table(rich_table.Table):
+    """A rich table whose title and caption may be wider than its columns: rich wraps them to the table's width,
+    so a two-column table's title read as a 20-column stack of words. One longer than the table is set at the
+    console's width instead, from the table's left edge."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        bare = copy(self)
+        bare.title = bare.caption = None
+        width = min(Measurement.get(console, options, bare).maximum, options.max_width)
+        lines = [line for text in (self.title, self.caption) if text for line in str(text).splitlines()]
+        longest = max((cell_len(console.render_str(line).plain) for line in lines), default=0)
+        if longest <= width:
+            yield from super().__rich_console__(console, options)
+            return
+        wide = options.update(width=options.max_width, justify="default", highlight=False)
+        if self.title:
+            yield from console.render(console.render_str(str(self.title), style="table.title"), wide)
+        yield from bare.__rich_console__(console, options)
+        if self.caption:
+            yield from console.render(console.render_str(str(self.caption), style="table.caption"), wide)
 
 
 def error_line(message: str, label: str = "error") -> None:
@@ -37,26 +62,29 @@ def number(x: float | None) -> str:
     return f"{x:.3e}" if x != 0 and not 1e-3 <= abs(x) < 1e5 else f"{x:.4f}"
 
 
+def steps(n: int) -> str:
+    """'1 step', '1,200 steps'."""
+    return f"{n:,} step" + ("" if n == 1 else "s")
+
+
 def results_table(result: TrainResult) -> Table:
-    """The last and the best parameters of a run, each with its epoch, step, validation and test accuracy."""
+    """The last and the best parameters of a run side by side, each with its epochs, step, validation and test
+    scores: one column each, so that every heading reads whole at 80 columns."""
     table = Table(title=f"results: {result.run_dir}")
-    for col in ("parameters", "file", "epoch", "step", "val accuracy", "val loss", "test accuracy", "test loss"):
-        table.add_column(col, justify="left" if col in ("parameters", "file") else "right")
-    for scored, what in ((result.last, "last"), (result.best, "best validation")):
-        table.add_row(
-            what,
-            "checkpoint.pt" if scored.which == "last" else "best.pt",
-            str(scored.epoch),
-            str(scored.step),
-            pct(scored.val.accuracy),
-            number(scored.val.loss),
-            pct(scored.test.accuracy),
-            number(scored.test.loss),
-        )
+    table.add_column("")
+    table.add_column("last (checkpoint.pt)", justify="right")
+    table.add_column("best validation (best.pt)", justify="right")
+    pair = (result.last, result.best)
+    table.add_row("epochs completed", *(str(s.epoch) for s in pair))
+    table.add_row("step", *(f"{s.step:,}" for s in pair))
+    table.add_row("val accuracy", *(pct(s.val.accuracy) for s in pair))
+    table.add_row("val loss", *(number(s.val.loss) for s in pair))
+    table.add_row("test accuracy", *(pct(s.test.accuracy) for s in pair))
+    table.add_row("test loss", *(number(s.test.loss) for s in pair))
     session = result.steps - result.first_step
-    resumed = f" (resumed at step {result.first_step})" if result.first_step else ""
+    resumed = f" (resumed at step {result.first_step:,})" if result.first_step else ""
     table.caption = (
-        f"{session:,} steps in this session{resumed}, {result.steps:,} in all: {result.seconds:.1f}s of training "
+        f"{steps(session)} in this session{resumed}, {result.steps:,} in all: {result.seconds:.1f}s of training "
         f"(validation included) and {result.eval_seconds:.1f}s of final scoring. `rnnlab eval RUN` scores best.pt"
         + (f"; {result.stopped_early}" if result.stopped_early else "")
     )
@@ -102,10 +130,9 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
             "-" if ratio is None else f"{ratio:.2f}",
             human_bytes(r["peak_memory_bytes"]),
         )
-    kinds = {r["memory_kind"] for r in rows if r["status"] == "ok"}
-    table.caption = (
-        "differences against the unrolled engine in float64 on the same parameters; times are medians; "
-        f"memory = {', '.join(sorted(kinds))}"
+    kinds = sorted({r["memory_kind"] for r in rows if r["status"] == "ok"})
+    table.caption = "differences against the unrolled engine in float64 on the same parameters; times are medians" + (
+        f"; memory = {', '.join(kinds)}" if kinds else ""
     )
     return table
 
