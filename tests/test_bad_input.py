@@ -213,6 +213,8 @@ CASES = {
     "nproc-zero": (["train", "--nproc", "0"], "--nproc: must be >= 1"),
     "epochs-text": (["train", "--epochs", "ten"], "--epochs: expected a whole number"),
     "eval-batch-size-text": (["eval", "{w}/run", "--batch-size", "many"], "--batch-size: expected a whole number"),
+    "triton-lengths-random": (["train", "--engine", "triton", "--lengths", "random"], "--lengths random"),
+    "triton-rnn": (["train", "--engine", "triton", "--cell", "rnn"], "--cell rnn"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

@@ -35,6 +35,7 @@ class Engine:
     name: str
     implementation: str | ModuleType | SimpleNamespace  # a module's dotted name, imported on first use, or the module
     cells: tuple[str, ...] = CELLS  # the cells it implements
+    variable_lengths: bool = True  # whether it takes --lengths random (samples shorter than the sequence)
 
     def module(self) -> Any:
         impl = self.implementation
@@ -53,6 +54,17 @@ class Engine:
         from rnnlab.cells.common import run_directions
 
         return run_directions(layer, x, state, lengths, impl.direction)
+
+    def refusal(self, cell: str, variable_lengths: bool) -> str | None:
+        """Why this engine cannot run such a model (said before any data loads), or None when it can."""
+        if cell not in self.cells:
+            return (
+                f"--engine {self.name} implements {' and '.join(self.cells)}; use --engine bptt or cudnn for "
+                f"--cell {cell}"
+            )
+        if variable_lengths and not self.variable_lengths:
+            return f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
+        return None
 
     def unavailable(self, device: torch.device | str) -> str | None:
         """Why this engine cannot run on ``device``, or None when it can."""
@@ -89,7 +101,7 @@ def register(engine: Engine) -> Engine:
 register(Engine("cudnn", "rnnlab.cells.cudnn"))  # PyTorch's nn.LSTM/GRU/RNN (cuDNN on GPU, ATen/oneDNN on CPU)
 register(Engine("unrolled", "rnnlab.cells.unrolled"))  # a Python loop over the reference cells; autograd backward
 register(Engine("bptt", "rnnlab.cells.bptt"))  # backpropagation through time written by hand
-register(Engine("triton", "rnnlab.cells.triton.engine", ("lstm", "gru")))  # fused Triton kernels
+register(Engine("triton", "rnnlab.cells.triton.engine", ("lstm", "gru"), variable_lengths=False))  # fused Triton
 
 
 def get_engine(name: str, device: torch.device | str | None = None) -> Engine:

@@ -15,10 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnlab.cells import ENGINES
 from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
 from rnnlab.errors import UserError
-
-CELLS = ("lstm", "gru")
 
 
 def unavailable(device: torch.device) -> str | None:
@@ -46,7 +45,7 @@ def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torc
     The rule (``variants.plan``): interpreted where Triton runs under TRITON_INTERPRET=1; on a CUDA GPU persistent
     (W_hh slice on chip, one launch per sequence) when the slice fits on chip and H/16 unit programs fit the SMs,
     else stepwise (one launch per step, W_hh streamed from L2)."""
-    _check_cell(cell)
+    _check(cell)
     device = torch.device(device)
     reason = unavailable(device)
     if reason:
@@ -61,11 +60,10 @@ def _plan(cell: str, B: int, H: int, op_dtype: torch.dtype, device: torch.device
     return plan(cell, B, H, op_dtype, device, INTERPRETED)
 
 
-def _check_cell(cell: str) -> None:
-    if cell not in CELLS:
-        raise UserError(
-            f"--engine triton implements {' and '.join(CELLS)}; use --engine bptt or cudnn for --cell {cell}"
-        )
+def _check(cell: str, variable_lengths: bool = False) -> None:
+    refusal = ENGINES["triton"].refusal(cell, variable_lengths)
+    if refusal:
+        raise UserError(refusal)
 
 
 class TritonLSTM(torch.autograd.Function):
@@ -194,9 +192,7 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    _check_cell(cell)
-    if lengths is not None:
-        raise UserError("--engine triton takes full-length sequences only; use --engine cudnn for --lengths random")
+    _check(cell, lengths is not None)
     op_dtype = torch.bfloat16 if x.dtype == torch.bfloat16 or _bf16_autocast(x.device.type) else x.dtype
     if reverse:
         x = x.flip(0)
