@@ -84,3 +84,13 @@ def test_bad_input_is_one_line_exit_2(runs, tmp_path, target, out, expect) -> No
     assert result.exit_code == 2, result.output
     assert expect in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.rglob("*.png"))
+
+
+def test_runs_that_cannot_be_compared_are_left_out_with_a_warning(runs, tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    args = ["compare-runs", str(runs / "plain"), str(tmp_path / "empty"), str(runs / "chrono"), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert [r["label"].split()[0] for r in json.loads(result.stdout)["runs"]] == ["plain", "chrono"]
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith("rnnlab: warning: ") and "empty" in warning and warning.endswith("left out"), warning

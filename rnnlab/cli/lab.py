@@ -129,7 +129,9 @@ def compare_runs_command(
 
     With --json the numbers go to stdout and the figure is drawn only where --out asks for it.
     """
-    summaries = lab.compare_runs.load_runs(run_folders)
+    summaries, left_out = lab.compare_runs.load_runs(run_folders)
+    for reason in left_out:
+        error_line(reason, "warning")
     for summary in summaries:
         for warning in summary.warnings:
             error_line(warning, "warning")
