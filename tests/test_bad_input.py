@@ -215,6 +215,8 @@ CASES = {
     "eval-batch-size-text": (["eval", "{w}/run", "--batch-size", "many"], "--batch-size: expected a whole number"),
     "triton-lengths-random": (["train", "--engine", "triton", "--lengths", "random"], "--lengths random"),
     "triton-rnn": (["train", "--engine", "triton", "--cell", "rnn"], "--cell rnn"),
+    "data-dir-file": (["train", "--data-dir", "{w}/notes.txt"], "--data-dir: "),
+    "mnist-download-fails-and-leaves-no-folder": (["train", "--data-dir", "{w}/new/data"], "downloading it failed"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

@@ -6,6 +6,7 @@ Legend: N samples, H/W image height/width.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from rnnlab.config import DATASETS
 from rnnlab.errors import UserError
+from rnnlab.text import first_line
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
@@ -84,17 +86,23 @@ def _load_torchvision(name: str, root: Path) -> ImageSet:
 
 
 def _download(cls: type, name: str, root: Path, raw: Path, missing: list[str]) -> None:
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--data-dir: {root} is a file; give the folder that holds (or will hold) {raw.relative_to(root)}")
     where = f"{raw} (expected {', '.join(MNIST_FILES)}; missing {', '.join(missing)})"
+    made = [p for p in (raw, *raw.parents) if not p.exists()]  # what a failed download must not leave behind
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(20)
     try:
         root.mkdir(parents=True, exist_ok=True)
         cls(str(root), train=True, download=True)
     except Exception as exc:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
         raise UserError(
-            f"{name} is not in {where} and downloading it failed ({type(exc).__name__}). "
+            f"{name} is not in {where} and downloading it failed ({first_line(exc, 100)}). "
             "Copy the four files there, point --data-dir / RNNLAB_DATA_DIR at a folder holding them, "
-            "or use --dataset digits, which works offline"
+            "or train with --dataset digits, which works offline"
         ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
