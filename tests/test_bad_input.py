@@ -86,6 +86,8 @@ def world(tmp_path_factory) -> Path:
         shutil.copytree(w / "run", w / name)
         raw = json.loads((w / name / "config.json").read_text())
         (w / name / "config.json").write_text(json.dumps(edit(raw)))
+    shutil.copytree(w / "run", w / "broken_best")
+    (w / "broken_best" / "best.pt").write_bytes((w / "run" / "best.pt").read_bytes()[:1000])
     for name, key, value in (("ckpt_no_step", "step", None), ("ckpt_bad_sums", "epoch_sums", [1.0])):
         shutil.copytree(w / "run", w / name)
         ckpt = torch.load(w / name / "checkpoint.pt", weights_only=True)
@@ -217,6 +219,7 @@ CASES = {
     "triton-rnn": (["train", "--engine", "triton", "--cell", "rnn"], "--cell rnn"),
     "data-dir-file": (["train", "--data-dir", "{w}/notes.txt"], "--data-dir: "),
     "mnist-download-fails-and-leaves-no-folder": (["train", "--data-dir", "{w}/new/data"], "downloading it failed"),
+    "resume-broken-best": (["train", "--resume", "{w}/broken_best", "--epochs", "2"], "move it aside"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

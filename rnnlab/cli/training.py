@@ -159,7 +159,12 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         document = {"checkpoint": ckpt["path"], **saved, "engine": engine, "split": chosen.split, **result.to_dict()}
         print(json_text(document))
     else:
-        where = f"{which}: epoch {saved['epoch']}, step {saved['step']}"
+        inside = ckpt.get("batch_in_epoch")  # a checkpoint from the middle of an epoch: say which epoch
+        where = (
+            f"{which}: step {saved['step']}, inside epoch {saved['epoch'] + 1}"
+            if inside and isinstance(saved["epoch"], int)
+            else f"{which}: epoch {saved['epoch']}, step {saved['step']}"
+        )
         console.print(eval_table(ckpt["path"], where, engine, result))
 
 

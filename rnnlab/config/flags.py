@@ -144,8 +144,8 @@ def show_sizes(sizes: tuple[int, ...]) -> str:
 
 
 def parse_names(text: str) -> tuple[str, ...]:
-    """'cudnn, bptt' -> ('cudnn', 'bptt'): how a flag takes several names."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    """'cudnn, bptt' -> ('cudnn', 'bptt'): how a flag takes several names; a name given twice counts once."""
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
 def show_names(names: tuple[str, ...]) -> str:

@@ -52,7 +52,11 @@ class ModelConfig:
         "lstm", "Recurrent cell: lstm, gru or rnn (tanh), laid out exactly as nn.LSTM/GRU/RNN.", MODEL, choices=CELLS
     )
     input_size: int = option(
-        28, "Features per time step; follows from --dataset and --sequence.", MODEL, range=POSITIVE, cli=False
+        28,
+        "Features per time step I (what train reads follows from --dataset and --sequence).",
+        MODEL,
+        range=POSITIVE,
+        cli=False,
     )
     hidden: tuple[int, ...] = option(
         (256,),

@@ -87,7 +87,8 @@ def _load_torchvision(name: str, root: Path) -> ImageSet:
 
 def _download(cls: type, name: str, root: Path, raw: Path, missing: list[str]) -> None:
     if root.exists() and not root.is_dir():
-        raise UserError(f"--data-dir: {root} is a file; give the folder that holds (or will hold) {raw.relative_to(root)}")
+        inside = raw.relative_to(root)
+        raise UserError(f"--data-dir: {root} is a file; give the folder that holds (or will hold) {inside}")
     where = f"{raw} (expected {', '.join(MNIST_FILES)}; missing {', '.join(missing)})"
     made = [p for p in (raw, *raw.parents) if not p.exists()]  # what a failed download must not leave behind
     old_timeout = socket.getdefaulttimeout()

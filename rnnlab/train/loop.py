@@ -117,7 +117,13 @@ class Trainer:
         restore(ckpt, self.model, self.opt, self.st, self.device, self.info.rank)
         self.saved_step = self.st.step
         if (self.run_dir / "best.pt").is_file():
-            best = load_checkpoint(self.run_dir / "best.pt")
+            try:
+                best = load_checkpoint(self.run_dir / "best.pt")
+            except UserError as exc:
+                raise UserError(
+                    f"{exc}. A resume carries best.pt on: move it aside to resume without it (the best so far is "
+                    "then picked from the rest of the run)"
+                ) from None
             epoch, step = (expect(best, key, *CHECKS[key]) for key in ("epoch", "step"))
             load_weights(copy.deepcopy(self.model), best.get("model", {}), best["path"])  # another model: say now
             self.best = (epoch, step, best["model"])
