@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from rnnlab.cli.tables import console, error_line, parameter_table, prediction_t
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
 from rnnlab.config.commands import EvalConfig
 from rnnlab.errors import UserError
+from rnnlab.text import json_text
 
 # The flags of a command that uses a trained run: how and where it runs, and where its data is.
 ON_A_RUN = {
@@ -90,7 +90,7 @@ def predict_command(
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
     paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []
     if as_json:
-        print(json.dumps({
+        print(json_text({
             "checkpoint": str(loaded.path),
             "engine": loaded.model.engine,
             "images": [p.to_dict() for p in predictions],

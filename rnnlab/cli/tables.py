@@ -112,9 +112,12 @@ def _sci(x: float | None) -> str:
 
 def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    columns = ("engine", "layout", "max|Δ| out", "max|Δ| grad", "fwd ms", "fwd+bwd ms", "× cudnn", "memory")
+    # two-line headings and a wrapping engine column: the table fits an 80-column terminal whole
+    columns = ("max|Δ|\nout", "max|Δ|\ngrad", "fwd\nms", "fwd+bwd\nms", "×\ncudnn", "memory")
+    table.add_column("engine", min_width=8)
+    table.add_column("layout", min_width=6, no_wrap=True)
     for col in columns:
-        table.add_column(col, justify="left" if col in ("engine", "layout") else "right", no_wrap=True)
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         if r["status"] != "ok":
             table.add_row(r["engine"], r["layout"], f"[yellow]{r['status']}[/]", *[""] * 5)
