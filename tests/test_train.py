@@ -10,6 +10,7 @@ import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import load_sequences
+from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.metrics import read_metrics
 from rnnlab.train import step as stepping
@@ -176,3 +177,8 @@ def test_patience_stops_when_validation_stops_improving(tmp_path, digits) -> Non
     assert result.best.epoch == 1 and load_checkpoint(tmp_path / "best.pt")["epoch"] == 1
     status = json.loads((tmp_path / "config.json").read_text())["status"]
     assert status["state"] == "finished" and "--patience 2" in status["detail"]
+    # resumed as it is, it would only score the test set again: refused, naming what would train it on
+    with pytest.raises(UserError, match=r"stopped early after epoch 3 \(--patience 2\); to train on, give a larger"):
+        fit(cfg, tmp_path, resume=True, data=digits)
+    more = replace(cfg, train=replace(cfg.train, patience=4))
+    assert fit(more, tmp_path, resume=True, data=digits).steps == 5 * 41  # two more epochs, then it stops again

@@ -136,9 +136,15 @@ class Trainer:
         )
 
     def _check_left_to_do(self) -> None:
-        """A resume with no step left would only score the test set again: refuse it, unless the run was stopped
-        while scoring its last step (then scoring is what is left)."""
+        """A resume with no step left (or a run --patience ended) would only score the test set again: refuse it,
+        unless the run was stopped while scoring its last step (then scoring is what is left)."""
         st, tc = self.st, self.cfg.train
+        spent = patience_spent(st.history, tc.patience)
+        if spent and self.book.finished:
+            raise UserError(
+                f"--resume: {self.run_dir} {spent.split(':')[0]} (--patience {tc.patience}); to train on, give a "
+                "larger --patience, or --patience 0 for none"
+            )
         if st.step < self.total:
             return
         lowered = st.step > self.total or bool({"--epochs", "--max-steps"} & set(self.book.changes))
