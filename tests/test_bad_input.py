@@ -220,6 +220,9 @@ CASES = {
     "data-dir-file": (["train", "--data-dir", "{w}/notes.txt"], "--data-dir: "),
     "mnist-download-fails-and-leaves-no-folder": (["train", "--data-dir", "{w}/new/data"], "downloading it failed"),
     "resume-broken-best": (["train", "--resume", "{w}/broken_best", "--epochs", "2"], "move it aside"),
+    "seed-huge": (["train", "--seed", "99999999999999999999"], "--seed: must be in [0, 9,223,372,036,854,775,807]"),
+    "permute-seed-negative": (["train", "--sequence", "permuted", "--permute-seed", "-1"], "--permute-seed"),
+    "compare-json-file-name-too-long": (["compare-cells", "--json-file", "{w}/new/" + "a" * 300], "--json-file"),
     # paths the file system refuses, and a run another process is training
     "out-name-too-long": (["train", "--dataset", "digits", "--out", "{w}/" + "a" * 300], "--out: cannot create"),
     "out-in-proc": (["train", "--dataset", "digits", "--out", "/proc/rnnlab-run"], "--out: cannot write to /proc"),

@@ -36,8 +36,9 @@ class Range:
 
     def describe(self) -> str:
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"{'>' if self.low_open else '>='} {_bound(self.low)}"
+        low, high = _bound(self.low), _bound(self.high)
+        return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
 
 
 POSITIVE = Range(0, low_open=True)
@@ -45,6 +46,7 @@ NON_NEGATIVE = Range(0)
 FRACTION = Range(0, 1, high_open=True)  # [0, 1)
 SHARE = Range(0, 1, low_open=True, high_open=True)  # (0, 1)
 UNIT = Range(0, 1)  # [0, 1]
+SEED = Range(0, 2**63 - 1)  # what torch.manual_seed and numpy take
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class Flag:
     metavar: str | None = None
     resumable: bool = False  # `train --resume RUN` may change it for the run in progress
     cli: bool = True  # False: derived, never typed (ModelConfig.input_size follows from the data)
+
+
+def _bound(x: float) -> str:
+    """0.5 as 0.5, 2**63 - 1 whole (not 9.22337e+18)."""
+    return f"{x:,}" if isinstance(x, int) and abs(x) >= 10**6 else f"{x:g}"
 
 
 def option(default: Any, help: str, panel: str, **how: Any) -> Any:

@@ -19,6 +19,7 @@ from rnnlab.config.flags import (
     NON_NEGATIVE,
     OUTPUT,
     POSITIVE,
+    SEED,
     SHARE,
     TRAINING,
     UNIT,
@@ -145,7 +146,10 @@ class DataConfig:
         choices=SEQUENCES,
     )
     permute_seed: int = option(
-        0, "Seed of the fixed pixel order of --sequence permuted (saved with the run, reused by eval).", DATA
+        0,
+        "Seed of the fixed pixel order of --sequence permuted (saved with the run, reused by eval).",
+        DATA,
+        range=SEED,
     )
     layout: str = option("batch", "batch: tensors (B, T, I); time: (T, B, I).", DATA, choices=("batch", "time"))
     lengths: str = option(
@@ -206,7 +210,9 @@ class TrainConfig:
     momentum: float = option(0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE)
     weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE)
     clip: float = option(0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, range=NON_NEGATIVE)
-    seed: int = option(0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING)
+    seed: int = option(
+        0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING, range=SEED
+    )
     device: str = option(
         "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
     )

@@ -53,9 +53,11 @@ def check_writable(path: Path, flag: str = "--out") -> None:
 
 def check_file_target(path: Path, flag: str) -> None:
     """Fail early if a file could not be written at ``path`` (a folder there, a parent that cannot be made)."""
-    if path.is_dir():
+    if _exists(path) and path.is_dir():
         raise UserError(f"{flag}: {path} is a folder; give a file name")
-    check_writable(path.parent, flag)
+    # a file there is replaced: its folder must take a new file; else a folder of its name is made and removed,
+    # the same test of the name and the place
+    check_writable(path.parent if _exists(path) else path, flag)
 
 
 def _exists(path: Path) -> bool:
