@@ -30,6 +30,7 @@ __getattr__, __dir__ = submodules(
         "ModelConfig": "config",
         "DataConfig": "config",
         "TrainConfig": "config",
+        "model_for": "config",
         "Preprocessing": "data.preprocess",
         "UserError": "errors",
         "fit": "train.loop",

@@ -31,7 +31,18 @@ def test_importing_rnnlab_imports_no_torch() -> None:
     code = "import sys, rnnlab; rnnlab.ENGINES; rnnlab.RunConfig; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
-    assert {"load", "predict", "trace", "ENGINES", "get_engine", "fit"} <= set(dir(rnnlab))
+    assert {"load", "predict", "trace", "ENGINES", "get_engine", "fit", "model_for"} <= set(dir(rnnlab))
+
+
+def test_a_model_built_for_the_data_trains_and_one_that_is_not_says_how_to_build_it(tmp_path) -> None:
+    data = rnnlab.DataConfig(dataset="digits", train_subset=64)
+    model = rnnlab.model_for(data, hidden=(8,), layers=1)
+    assert model.input_size == 8  # the digits' rows are 8 pixels wide
+    train = rnnlab.TrainConfig(epochs=1, batch_size=32, device="cpu")
+    assert rnnlab.fit(rnnlab.RunConfig(model, data, train), tmp_path / "fits").steps == 2
+    wrong = rnnlab.RunConfig(rnnlab.ModelConfig(hidden=(8,), layers=1), data, train)  # MNIST's 28 per step
+    with pytest.raises(rnnlab.UserError, match=r"rnnlab.model_for\(data_config"):
+        rnnlab.fit(wrong, tmp_path / "wrong")
 
 
 def test_load_gives_the_model_its_config_and_its_preprocessing(run_dir) -> None:

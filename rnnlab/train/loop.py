@@ -80,7 +80,8 @@ class Trainer:
         if self.data.input_size != cfg.model.input_size:
             raise UserError(
                 f"the model reads {cfg.model.input_size} features per step but --sequence {cfg.data.sequence} "
-                f"gives {self.data.input_size}; build the model config from the data (rnnlab train does)"
+                f"gives {self.data.input_size}; build the model config from the data: "
+                "rnnlab.model_for(data_config, ...)"
             )
         with out_of_memory(self.device):
             self.model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(self.device)
