@@ -4,6 +4,7 @@ started, and the flags in which it differs from the others."""
 import json
 import os
 import socket
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -55,3 +56,22 @@ def test_a_run_stopped_inside_its_first_epoch_has_no_finished_epoch(tmp_path) ->
     assert (row["epochs"], row["best_epoch"], row["best_step"]) == (0, None, 2)
     table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(tmp_path)]).output
     assert "(step 2)" in table and "0/40" in table  # digits: 40 epochs planned
+
+
+def test_a_folder_that_cannot_be_looked_into_is_passed_over_with_a_warning(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    assert CliRunner().invoke(app, ["train", *TINY, "--epochs", "1", "--out", str(root / "a")]).exit_code == 0
+    (root / "locked").mkdir()
+    real = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)  # root may read any folder: deny this one as a user's disk would
+    result = CliRunner().invoke(app, ["runs", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [os.path.basename(r["run"]) for r in json.loads(result.stdout)["runs"]] == ["a"]
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning == f"rnnlab: warning: {root / 'locked'}: cannot be looked into; skipped"

@@ -178,8 +178,11 @@ def runs_command(
     and the flags in which they differ."""
     if not folder.is_dir():
         raise UserError(f"DIR: {folder} is not a folder; give the folder your runs are in (rnnlab train writes runs/)")
-    summaries = []
-    for path in runs.listing.find_runs(folder):
+    summaries, unreadable = [], []
+    found = runs.listing.find_runs(folder, unreadable=unreadable)
+    for path in unreadable:
+        error_line(f"{path}: cannot be looked into; skipped", "warning")
+    for path in found:
         try:
             summaries.append(runs.listing.load_run(path))
         except UserError as exc:  # one broken run folder must not hide the others

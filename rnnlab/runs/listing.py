@@ -128,13 +128,20 @@ def labelled(runs: list[RunSummary]) -> list[RunSummary]:
     return [replace(r, label=" ".join([r.path.name, *(flag_text(k, r.settings[k]) for k in keys)])) for r in runs]
 
 
-def find_runs(root: Path, depth: int = 3) -> list[Path]:
-    """The run folders (those holding config.json) at or under ``root``, in name order."""
-    if (root / "config.json").is_file():
-        return [root]
-    if depth == 0 or not root.is_dir():
+def find_runs(root: Path, depth: int = 3, unreadable: list[Path] | None = None) -> list[Path]:
+    """The run folders (those holding config.json) at or under ``root``, in name order; a folder that cannot be
+    looked into (permission denied) is passed over and added to ``unreadable``."""
+    try:
+        if (root / "config.json").is_file():
+            return [root]
+        if depth == 0 or not root.is_dir():
+            return []
+        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        if unreadable is not None:
+            unreadable.append(root)
         return []
     found: list[Path] = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found += find_runs(child, depth - 1)
+    for child in children:
+        found += find_runs(child, depth - 1, unreadable)
     return found
