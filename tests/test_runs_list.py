@@ -75,3 +75,25 @@ def test_a_folder_that_cannot_be_looked_into_is_passed_over_with_a_warning(tmp_p
     assert [os.path.basename(r["run"]) for r in json.loads(result.stdout)["runs"]] == ["a"]
     (warning,) = result.stderr.strip().splitlines()
     assert warning == f"rnnlab: warning: {root / 'locked'}: cannot be looked into; skipped"
+
+
+def test_the_listed_best_is_best_pt_even_where_max_steps_ended_the_run_inside_an_epoch(tmp_path) -> None:
+    from rnnlab.runs.checkpoint import load_checkpoint
+
+    out = tmp_path / "r"
+    args = ["train", *TINY, "--epochs", "3", "--max-steps", "7", "--log-every", "5", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0  # 3 steps an epoch: the run ends inside epoch 3
+    (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
+    assert row["steps"] == 7 and row["best_step"] == load_checkpoint(out / "best.pt")["step"]
+    validations = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if "val_accuracy" in r]
+    assert row["best_val_accuracy"] == max(r["val_accuracy"] for r in validations)
+
+
+def test_steps_count_a_stop_that_fell_between_log_lines(tmp_path) -> None:
+    out = tmp_path / "r"
+    assert CliRunner().invoke(app, ["train", *TINY, "--epochs", "1", "--out", str(out)]).exit_code == 0
+    raw = json.loads((out / "config.json").read_text())
+    raw["status"].update(state="stopped", step=60)  # what a Ctrl-C at step 60 writes, the last log line at 50
+    (out / "config.json").write_text(json.dumps(raw))
+    (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
+    assert row["steps"] == 60

@@ -59,7 +59,10 @@ def runs_compared(runs: list[tuple[str, list[dict[str, Any]]]], path: Path) -> P
         acc.plot(
             [r["step"] for r in epochs], [100 * r["val_accuracy"] for r in epochs], "o-", ms=3, color=color, label=label
         )
-        loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], color=color, alpha=0.8, lw=1, label=label)
+        marker = "o" if len(steps) == 1 else ""  # a run with one log window is a point, which a line would not draw
+        loss.plot(
+            [r["step"] for r in steps], [r["loss"] for r in steps], marker=marker, ms=3, color=color, alpha=0.8, lw=1
+        )
     acc.set_ylabel("validation accuracy (%)")
     loss.set_ylabel("training loss (mean over each log window)")
     for ax in (acc, loss):

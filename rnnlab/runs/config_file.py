@@ -59,9 +59,11 @@ class RunFile:
     def to_dict(self) -> dict[str, Any]:
         return {**self.config.to_dict(), "made_by": self.made_by, "resumes": self.resumes, "status": self.status}
 
-    def with_status(self, state: str, detail: str = "") -> RunFile:
+    def with_status(self, state: str, detail: str = "", step: int | None = None) -> RunFile:
         assert state in STATES, state
         status = {"state": state, "since": now(), "pid": os.getpid(), "host": socket.gethostname(), "detail": detail}
+        if step is not None:
+            status["step"] = step  # the run's step when this was written (a stop falls between log lines)
         return replace(self, status=status)
 
 

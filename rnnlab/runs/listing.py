@@ -68,7 +68,9 @@ class RunSummary:
 
     @property
     def steps(self) -> int:
-        return max((r["step"] for r in self.records), default=0)
+        """The last step logged, or the one its status was written at, if later (a stop between log lines)."""
+        at = self.record.status.get("step")
+        return max([r["step"] for r in self.records] + ([at] if isinstance(at, int) else []), default=0)
 
     @property
     def best(self) -> dict[str, Any] | None:

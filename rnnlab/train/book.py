@@ -24,16 +24,25 @@ from rnnlab.runs.folder import begin_run, remove_stale_temporaries, run_files
 from rnnlab.runs.metrics import MetricsLog
 from rnnlab.train.loggers import make_loggers
 from rnnlab.train.results import Reporter
+from rnnlab.train.state import TrainState
 
 FIGURE = "validation sample 0: P(class) after each step"
 
 
 class RunBook:
     def __init__(
-        self, run_dir: Path, cfg: RunConfig, made_by: dict[str, Any], main: bool, reporter: Reporter, force: bool
+        self,
+        run_dir: Path,
+        cfg: RunConfig,
+        made_by: dict[str, Any],
+        main: bool,
+        reporter: Reporter,
+        force: bool,
+        state: TrainState,
     ) -> None:
         self.run_dir, self.cfg, self.made_by, self.main, self.reporter = run_dir, cfg, made_by, main, reporter
         self.force = force
+        self.state = state  # the trainer's, updated in place: each status says the step it was written at
         self.metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
         self.loggers: list[Any] = []
         self.record: RunFile | None = None
@@ -42,7 +51,7 @@ class RunBook:
 
     def status(self, state: str, detail: str = "") -> None:
         if self.main and self.begun and self.record is not None:
-            self.record = self.record.with_status(state, detail)
+            self.record = self.record.with_status(state, detail, self.state.step)
             write_run_file(self.run_dir, self.record)
 
     def note_end(self, state: str, detail: str) -> None:

@@ -96,7 +96,7 @@ class Trainer:
         self.total = min(tc.max_steps or 10**12, tc.epochs * self.per_epoch)
         self.saved_step: int | None = None  # the step of the last checkpoint.pt on disk
         self.best: tuple[int, int, dict[str, torch.Tensor]] | None = None  # best.pt's epoch, step, state (on CPU)
-        self.book = RunBook(run_dir, cfg, self.made_by, self.info.is_main, self.reporter, force)
+        self.book = RunBook(run_dir, cfg, self.made_by, self.info.is_main, self.reporter, force, self.st)
 
     def _resume(self) -> None:
         """Continue the run in run_dir: its checkpoint back into the model, optimiser and state, its records noted."""
@@ -304,13 +304,7 @@ class Trainer:
                 st.epoch, st.batch_in_epoch, st.epoch_sums = st.epoch + 1, 0, [0.0, 0.0, 0.0]
                 st.history.append(record)
                 self.book.log(record)
-                new_best = record["val_accuracy"] > st.best_val_accuracy
-                if new_best:
-                    st.best_val_accuracy = record["val_accuracy"]
-                    self.save("best.pt")
-                    state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-                    self.best = (st.epoch, st.step, state)
-                self.reporter.epoch(record, new_best)
+                self.reporter.epoch(record, self._keep_if_best(record))
                 self.save()
                 if self.book.draws:
                     self.book.figure(epoch_figure(self.model, self.data), st.step)
@@ -319,11 +313,23 @@ class Trainer:
                 record = self.validate("final", time.perf_counter() - epoch_began)
                 st.history.append(record)
                 self.book.log(record)
-                self.reporter.epoch(record, False)
+                self.reporter.epoch(record, self._keep_if_best(record))
                 self.save()
         if stopped_early:
             self.reporter.notice(stopped_early)
         return stopped_early
+
+    def _keep_if_best(self, record: dict[str, Any]) -> bool:
+        """best.pt is the parameters of the best validation, whether measured at an epoch's end or where
+        --max-steps ended the run inside one."""
+        st = self.st
+        if not record["val_accuracy"] > st.best_val_accuracy:
+            return False
+        st.best_val_accuracy = record["val_accuracy"]
+        self.save("best.pt")
+        state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        self.best = (st.epoch, st.step, state)
+        return True
 
     def _final_scores(self) -> tuple[Scored, Scored]:
         """The last parameters and the best validation's, each on validation and test, logged as test records."""
