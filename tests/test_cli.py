@@ -253,3 +253,24 @@ def test_a_stop_inside_an_epoch_says_its_step_once(monkeypatch) -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("stopped at step 30: train loss 2.0400") and "(step" not in lines[0]
     assert lines[1].startswith("epoch 1/2 (step 41): train loss")
+
+
+def test_an_epoch_whose_batches_were_all_skipped_shows_no_mean(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from rnnlab.cli import progress
+
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "console", Console(file=out, width=200))
+    reporter = progress.RichReporter()
+    reporter.epochs = 2
+    record = {"kind": "epoch", "val_loss": 2.3, "val_accuracy": 0.1, "seconds": 0.1}
+    reporter.epoch({**record, "epoch": 0, "step": 41, "train_loss": 2.29, "train_accuracy": 0.22,
+                    "samples_per_s": 900.0, "skipped": 40}, new_best=False)  # fmt: skip
+    reporter.epoch({**record, "epoch": 1, "step": 82, "train_loss": 0.0, "train_accuracy": 0.0,
+                    "samples_per_s": 0.0, "skipped": 81}, new_best=False)  # fmt: skip
+    first, second = out.getvalue().splitlines()
+    assert "train loss 2.2900 acc 22.00% (40 batches skipped so far)" in first
+    assert "train: every batch skipped, the loss not finite (81 so far)" in second and "0.0000" not in second

@@ -87,9 +87,14 @@ class RichReporter:
         else:
             label = f"stopped at step {record['step']}"
         best = "  [green]new best[/]" if new_best else ""
+        skipped = record.get("skipped", 0)  # by --on-nan skip, in the whole run so far
+        if skipped and not record["samples_per_s"]:  # every batch of this epoch skipped: there is no mean to show
+            train = f"train: every batch skipped, the loss not finite ({skipped} so far)"
+        else:
+            train = f"train loss {number(record['train_loss'])} acc {pct(record['train_accuracy'])}"
+            train += f" ({skipped} batches skipped so far)" if skipped else ""
         self.progress.console.print(
-            f"{label}: train loss {number(record['train_loss'])} "
-            f"acc {pct(record['train_accuracy'])} | val loss {number(record['val_loss'])} "
+            f"{label}: {train} | val loss {number(record['val_loss'])} "
             f"acc {pct(record['val_accuracy'])} | {record['seconds']:.1f}s{best}",
             highlight=False,
         )
