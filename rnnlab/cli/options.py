@@ -40,12 +40,23 @@ def _cli_type(kind: Any, flag: Flag) -> Any:
     return kind
 
 
-def _metavar(flag: Flag) -> str | None:
+SHORT_CHOICES = 16  # a longer list of choices is named in the help instead, leaving an 80-column help its width
+
+
+def _metavar(flag: Flag, name: str) -> str | None:
     if flag.metavar:
         return flag.metavar
     if flag.choices:
-        return "|".join(flag.choices)
+        listed = "|".join(flag.choices)
+        return listed if len(listed) <= SHORT_CHOICES else name.upper()
     return None
+
+
+def _help(flag: Flag) -> str:
+    """The field's help, naming the choices where the metavar does not and the help does not already."""
+    listed = "|".join(flag.choices)
+    named = flag.metavar or len(listed) <= SHORT_CHOICES or all(c in flag.help for c in flag.choices)
+    return flag.help if named else f"{flag.help} One of {listed}."
 
 
 def _completer(choices: Iterable[str]) -> Callable[[], list[str]]:
@@ -72,9 +83,9 @@ def _parameter(f: dataclasses.Field, kind: Any, default: Default | None) -> insp
         value = f.default_factory()
     shown = None if default is None else default.shown
     info = typer.Option(
-        help=flag.help if shown is None else f"{flag.help} \\[default: {shown}]",
+        help=_help(flag) if shown is None else f"{_help(flag)} \\[default: {shown}]",
         rich_help_panel=flag.panel,
-        metavar=_metavar(flag),
+        metavar=_metavar(flag, f.name),
         autocompletion=_completer(flag.choices) if flag.choices else None,
         show_default=shown is None,
     )
