@@ -278,11 +278,16 @@ STATE_STYLE = {"running": "cyan", "finished": "green", "stopped": "yellow", "fai
 def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
     table = Table(
         title=f"runs in {folder}",
-        caption="each run is named by its folder and the flags in which it differs from the others; "
-        "test: of the last parameters, and of best.pt's",
+        caption="each run is named by its folder and the flags in which it differs from the others; best val acc: "
+        "the best validation accuracy; test: of the last parameters, and of best.pt's",
     )
-    for col in ("run", "status", "epochs", "best validation", "test (last)", "test (best)", "engine", "started"):
-        table.add_column(col, justify="right" if col.startswith(("epochs", "best", "test")) else "left")
+    # the run's label wraps at its flags, a score before its epoch, a date before its time: 80 columns fit them
+    table.add_column("run", min_width=8)
+    for col in ("status", "epochs", "best\nval acc", "test\n(last)", "test\n(best)", "engine", "started"):
+        wraps = col.startswith(("best", "started"))  # '53.47% / (epoch 1)', '11-23 / 15:49'
+        table.add_column(
+            col, justify="right" if col.startswith(("epochs", "best", "test")) else "left", no_wrap=not wraps
+        )
     for r in rows:
         state = r["status"]
         best = best_validation(r)
@@ -294,6 +299,6 @@ def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
             pct(r["test_accuracy"]),
             pct(r["best_test_accuracy"]),
             r["engine"],
-            (r["started"] or "-").replace("T", " ")[:16],
+            (r["started"] or "-").replace("T", " ")[5:16] if r["started"] else "-",  # 11-23 15:49: the year says little
         )
     return table
