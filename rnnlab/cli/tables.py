@@ -100,7 +100,7 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult) -> Tabl
     table.add_section()
     table.add_row("all", pct(result.accuracy))
     table.caption = (
-        f"loss {number(result.loss)} over {result.samples} samples; {result.samples_per_s:.0f} samples/s; "
+        f"loss {number(result.loss)} over {result.samples:,} samples; {result.samples_per_s:,.0f} samples/s; "
         f"peak memory {human_bytes(result.peak_memory_bytes)} ({result.peak_memory_kind})"
     )
     return table

@@ -46,13 +46,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def _why_no_checkpoint(run: Path) -> str:
     """A run ended before its first checkpoint says how it ended; one still training says when to come back."""
-    try:
-        record = read_run_file(run)
-    except UserError:
-        record = None
-    state = "running" if record is None else state_of(record)
+    record = read_run_file(run)  # a config.json that does not check out is the error to report
+    state = state_of(record)
     if state in ("failed", "stopped"):
-        detail = record.status.get("detail") if record is not None else ""
+        detail = record.status.get("detail")
         return f"it {state} before writing one{f' ({detail})' if detail else ''}; start it again with --force"
     return (
         "a run writes one at the end of each epoch (or every N steps with --checkpoint-every); wait for its first "
