@@ -191,22 +191,30 @@ def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], s
 
 
 def prediction_tables(predictions: list[Any], what: str, runs: Any) -> list[Table]:
-    """The class probabilities of each image, then the top class after each step (as runs of steps)."""
+    """The class probabilities of each image (in %, to fit 80 columns), then the top class after each step (as
+    runs of steps). Images are named by their file names, or by their paths where two share a name."""
     names = predictions[0].class_names
-    probs = Table(title=f"predictions of {what}")
-    probs.add_column("image", overflow="fold")
-    probs.add_column("prediction", justify="right")
+    shown = _image_names([p.source for p in predictions])
+    probs = Table(title=f"predictions of {what}", caption="P(class) after the last step, in %")
+    probs.add_column("image", overflow="fold", min_width=8)
+    probs.add_column("predicted", justify="right", no_wrap=True)
     for name in names:
-        probs.add_column(name, justify="right")
+        probs.add_column(name, justify="right", no_wrap=True)
     steps = Table(title="the prediction after each step (steps: class)")
     steps.add_column("image", overflow="fold")
     steps.add_column("after each step", overflow="fold")
-    for p in predictions:
-        last = p.probs[-1].tolist()
-        cells = [f"[bold]{v:.2f}[/]" if k == p.label else f"{v:.2f}" for k, v in enumerate(last)]
-        probs.add_row(p.source, f"{p.name} ({100 * p.confidence:.1f}%)", *cells)
-        steps.add_row(p.source, runs(p.step_labels, p.class_names))
+    for p, image in zip(predictions, shown):
+        last = [f"{100 * v:.0f}" for v in p.probs[-1].tolist()]
+        cells = [f"[bold]{v}[/]" if k == p.label else v for k, v in enumerate(last)]
+        probs.add_row(image, f"{p.name} ({100 * p.confidence:.0f}%)", *cells)
+        steps.add_row(image, runs(p.step_labels, p.class_names))
     return [probs, steps]
+
+
+def _image_names(sources: list[str]) -> list[str]:
+    """'seven.png' for '/some/where/seven.png' (and 'stack.npy[3]'), unless two images would read the same."""
+    short = [os.path.basename(s) for s in sources]
+    return short if len(set(short)) == len(short) else sources
 
 
 def shape_table(stages: list[tuple[str, list[tuple[str, tuple]]]], title: str) -> Table:
