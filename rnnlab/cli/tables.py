@@ -252,18 +252,13 @@ def best_validation(row: dict[str, Any]) -> str:
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="runs compared", caption="test: of the last parameters, and of best.pt's (the best validation)")
-    for col in (
-        "run",
-        "epochs",
-        "steps",
-        "best validation",
-        "last validation",
-        "test (last)",
-        "test (best)",
-        "s/epoch",
-    ):
-        table.add_column(col, justify="left" if col == "run" else "right")
+    table = Table(
+        title="runs compared",
+        caption="val acc: validation accuracy; test: of the last parameters, and of best.pt's (the best validation)",
+    )
+    table.add_column("run", min_width=8)  # as in run_list_table: what wraps, wraps between words, and 80 columns fit
+    for col in ("epochs", "steps", "best\nval acc", "last\nval acc", "test\n(last)", "test\n(best)", "s per\nepoch"):
+        table.add_column(col, justify="right", no_wrap=not col.startswith("best"))
     for r in rows:
         best = best_validation(r)
         per_epoch = "-" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"
