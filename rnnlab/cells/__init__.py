@@ -55,16 +55,17 @@ class Engine:
 
         return run_directions(layer, x, state, lengths, impl.direction)
 
-    def refusal(self, cell: str, variable_lengths: bool) -> str | None:
-        """Why this engine cannot run such a model (said before any data loads), or None when it can."""
+    def check_model(self, cell: str, variable_lengths: bool) -> None:
+        """A UserError saying why this engine cannot run such a model (before any data loads); None when it can."""
         if cell not in self.cells:
-            return (
+            raise UserError(
                 f"--engine {self.name} implements {' and '.join(self.cells)}; use --engine bptt or cudnn for "
                 f"--cell {cell}"
             )
         if variable_lengths and not self.variable_lengths:
-            return f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
-        return None
+            raise UserError(
+                f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
+            )
 
     def unavailable(self, device: torch.device | str) -> str | None:
         """Why this engine cannot run on ``device``, or None when it can."""

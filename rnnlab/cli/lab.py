@@ -25,7 +25,7 @@ def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> No
     if as_json:
         print(json_text(document))
     if json_file is not None:
-        runs.folder.output_folder(json_file.parent, "--json-file")
+        json_file.parent.mkdir(parents=True, exist_ok=True)  # checked before measuring (check_file_target)
         runs.files.atomic_write_text(json_file, json_text(document, indent=1) + "\n")
         if not as_json:
             console.print(f"wrote {json_file}", highlight=False)

@@ -71,9 +71,7 @@ class Trainer:
         self.device = resolve_device(tc.device, self.info)
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
         configure_torch(tc, self.device)
-        refusal = get_engine(tc.engine, self.device).refusal(cfg.model.cell, cfg.data.lengths == "random")
-        if refusal:
-            raise UserError(refusal)
+        get_engine(tc.engine, self.device).check_model(cfg.model.cell, cfg.data.lengths == "random")
         check_fits(cfg, self.device)  # what needs the config alone is checked before the data loads
         check_loggers(tc.logger)
         self.data = data or load_sequences(cfg.data)

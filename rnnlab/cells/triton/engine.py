@@ -61,9 +61,7 @@ def _plan(cell: str, B: int, H: int, op_dtype: torch.dtype, device: torch.device
 
 
 def _check(cell: str, variable_lengths: bool = False) -> None:
-    refusal = ENGINES["triton"].refusal(cell, variable_lengths)
-    if refusal:
-        raise UserError(refusal)
+    ENGINES["triton"].check_model(cell, variable_lengths)
 
 
 class TritonLSTM(torch.autograd.Function):
