@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 __getattr__, __dir__ = submodules(
     __name__,
-    ("cells", "config", "data", "errors", "lab", "look", "model", "runs", "train"),
+    ("cells", "config", "data", "errors", "lab", "look", "model", "runs", "runtime", "train"),
     exports={
         "load": "look.loaded",
         "predict": "look.loaded",

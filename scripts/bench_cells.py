@@ -46,7 +46,7 @@ def main() -> None:
             model,
             seq=seq,
             batch_size=batch,
-            layouts=("time",),
+            layout="time",
             device=args.device,
             engines=tuple(args.engines.split(",")),
             repeats=args.repeats,

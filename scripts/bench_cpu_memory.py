@@ -1,4 +1,4 @@
-"""What keeping freed memory (rnnlab.train.cpu_memory) does to CPU training steps: fresh processes, taking turns.
+"""What keeping freed memory (rnnlab.runtime.cpu_memory) does to CPU training steps: fresh processes, taking turns.
 
     python scripts/bench_cpu_memory.py [--rounds 3] [--steps 12] [--out cpu_memory.json]
 
@@ -34,7 +34,7 @@ def child(workload: str, mode: str, steps: int) -> dict[str, float]:
 
     from rnnlab.config import ModelConfig, TrainConfig
     from rnnlab.model.classifier import build_model
-    from rnnlab.train.cpu_memory import keep_freed_memory
+    from rnnlab.runtime.cpu_memory import keep_freed_memory
     from rnnlab.train.optim import make_optimizer
 
     if mode == "kept" and not keep_freed_memory():

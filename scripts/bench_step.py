@@ -9,7 +9,7 @@ using PyTorch's nn.Dropout, whose CPU masks rnnlab's Dropout replaces), the trai
 logging, per-epoch validation), as samples/s over a slice of MNIST-sized random data.
 --profile N adds where the bare step's time goes: the N operators with the most self time under
 torch.profiler, in ms per step. Like `rnnlab train` on CPU, the process keeps freed memory for reuse
-(rnnlab.train.cpu_memory) unless --system-malloc is given; scripts/bench_cpu_memory.py compares the two.
+(rnnlab.runtime.cpu_memory) unless --system-malloc is given; scripts/bench_cpu_memory.py compares the two.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlab.data import SequenceData
 from rnnlab.data.preprocess import CLASS_NAMES, Preprocessing
 from rnnlab.model.classifier import build_model
-from rnnlab.train.cpu_memory import keep_freed_memory
-from rnnlab.train.distributed import DistInfo
+from rnnlab.runtime.cpu_memory import keep_freed_memory
+from rnnlab.runtime.distributed import DistInfo
 from rnnlab.train.loop import fit
 from rnnlab.train.optim import make_optimizer
 from rnnlab.train.state import TrainState

@@ -24,7 +24,7 @@ from rich.table import Table
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, sequence_shape
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
-from rnnlab.train.device import resolve_device
+from rnnlab.runtime.device import resolve_device
 from rnnlab.train.evaluation import evaluate
 from rnnlab.train.loop import fit
 

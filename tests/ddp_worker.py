@@ -13,8 +13,8 @@ import torch
 import torch.distributed as dist
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.runtime.distributed import shutdown
 from rnnlab.train import step as stepping
-from rnnlab.train.distributed import shutdown
 from rnnlab.train.loop import Interrupted, fit
 
 CFG = RunConfig(

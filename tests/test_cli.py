@@ -19,8 +19,8 @@ def run(*args: str):
 def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
     seen = {}
 
-    def fake_fit(cfg, run_dir, reporter=None, resume=False, data=None, command=None, force=False):
-        seen.update(cfg=cfg, run_dir=run_dir, resume=resume, data=data)
+    def fake_fit(cfg, run_dir, reporter=None, resume=False, data=None, command=None, force=False, epoch_figure=None):
+        seen.update(cfg=cfg, run_dir=run_dir, resume=resume, data=data, epoch_figure=epoch_figure)
         raise SystemExit(0)
 
     monkeypatch.setattr("rnnlab.train.loop.fit", fake_fit)
@@ -60,6 +60,9 @@ def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
     assert (cfg.model.dropout, cfg.model.input_size, cfg.data.layout) == (0.25, 8, "time")
     assert (cfg.train.engine, cfg.train.epochs, cfg.train.lr) == ("bptt", 7, 0.01)
     assert seen["run_dir"] == out and seen["resume"] is False
+    from rnnlab.look.epoch import epoch_figure
+
+    assert seen["epoch_figure"] is epoch_figure  # the trainer is handed the figure it draws; train/ never imports look/
 
 
 def test_default_train_is_seed_001s_model(tmp_path, monkeypatch) -> None:

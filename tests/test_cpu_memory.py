@@ -9,15 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.train import cpu_memory
-from rnnlab.train import device as train_module
+from rnnlab.runtime import cpu_memory
+from rnnlab.runtime import device as train_module
 
 GLIBC = (getattr(os, "confstr", lambda name: "")("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
 
 # Allocate, touch and free 64 MB five times with glibc's own malloc, counting the page faults of each round.
 PROBE = """
 import ctypes, resource, sys
-from rnnlab.train.cpu_memory import keep_freed_memory
+from rnnlab.runtime.cpu_memory import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 libc = ctypes.CDLL("libc.so.6")

@@ -1,4 +1,4 @@
-"""The ``unrolled`` engine: a Python loop over time steps calling the reference cells (the seeds' "method two").
+"""The ``unrolled`` engine: a Python loop over time steps calling the reference cells, step by step.
 
 Autograd differentiates it; it is slow and plain on purpose, the readable ground truth between engines. Its loop,
 ``walk``, also serves `visualize`, which keeps every step's state and gates.

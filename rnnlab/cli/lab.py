@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rnnlab import lab, look, runs, train
+from rnnlab import lab, look, runs, runtime
 from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
 from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table, runs_table
 from rnnlab.config import ModelConfig, TrainConfig
@@ -48,8 +48,8 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     flags.check(TrainConfig)  # a bad --device
     if json_file is not None:  # before minutes of measuring, not after
         runs.folder.check_file_target(json_file, "--json-file")
-    dev = train.device.resolve_device(flags.values["device"])
-    kept = train.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
+    dev = runtime.device.resolve_device(flags.values["device"])
+    kept = runtime.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
     sizes = ",".join(map(str, model.hidden))
     title = (

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rnnlab import look, model, runs, train
+from rnnlab import look, model, runs, runtime
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.tables import console, error_line, parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
@@ -41,7 +41,7 @@ def visualize_command(
     paths it wrote."""
     split = flags.build(EvalConfig).split
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    device = train.device.resolve_device(flags.values["device"])
+    device = runtime.device.resolve_device(flags.values["device"])
     with console.status("computing and drawing"):
         picture = look.visualize.visualize_run(
             run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device, layer
@@ -85,7 +85,7 @@ def predict_command(
     step. Needs no dataset: the checkpoint carries its preprocessing (--data-dir only upgrades an older
     checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    device = train.device.resolve_device(flags.values["device"])
+    device = runtime.device.resolve_device(flags.values["device"])
     loaded = look.loaded.load(run, flags.values["engine"], device, flags.values["data_dir"])
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
     paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rnnlab import cells, data, runs, train
+from rnnlab import cells, data, look, runs, runtime, train
 from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
@@ -91,8 +91,9 @@ def train_command(
     the classic TensorFlow MNIST RNN tutorial (98.58% there after 2000 steps). Ctrl-C stops after the current step
     with a checkpoint (a second Ctrl-C stops at once); `--resume RUN` continues exactly where it stopped.
     """
-    if nproc > 1 and not train.distributed.launched_by_torchrun():
-        raise typer.Exit(train.distributed.relaunch_with_torchrun(nproc, out, sys.argv[1:]))
+    if nproc > 1 and not runtime.distributed.launched_by_torchrun():
+        chosen = None if out is not None or resume is not None else runs.folder.default_run_dir()
+        raise typer.Exit(runtime.distributed.relaunch_with_torchrun(nproc, chosen, sys.argv[1:]))
     is_main = int(os.environ.get("RANK", "0")) == 0
     if resume is not None:
         cfg, run_dir = _resumed_config(flags, resume, out, force), resume
@@ -104,22 +105,28 @@ def train_command(
         flags = replace(flags, values=values)
         data_cfg = DataConfig(**flags.of(DataConfig))
         cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg, TrainConfig(**flags.of(TrainConfig)))
-        if out is None and train.distributed.launched_by_torchrun():
+        if out is None and runtime.distributed.launched_by_torchrun():
             raise UserError("--out: name the run folder when launching with torchrun, so every rank agrees on it")
         run_dir = out or runs.folder.default_run_dir()
         if is_main:
             runs.folder.check_new_run(run_dir, force)
-    cells.get_engine(cfg.train.engine, train.device.resolve_device(cfg.train.device))
+    cells.get_engine(cfg.train.engine, runtime.device.resolve_device(cfg.train.device))
     try:
         result = train.loop.fit(
-            cfg, run_dir, RichReporter(), resume=resume is not None, command=flags.command, force=force
+            cfg,
+            run_dir,
+            RichReporter(),
+            resume=resume is not None,
+            command=flags.command,
+            force=force,
+            epoch_figure=look.epoch.epoch_figure,
         )
     except BaseException:
-        train.distributed.shutdown(together=False)  # this rank failed: do not wait for the others
+        runtime.distributed.shutdown(together=False)  # this rank failed: do not wait for the others
         raise
     if is_main:
         console.print(results_table(result))
-    train.distributed.shutdown()
+    runtime.distributed.shutdown()
 
 
 @takes(
@@ -140,9 +147,9 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     ckpt = runs.checkpoint.load_checkpoint(run)
     cfg = runs.checkpoint.config_of(ckpt)
     engine = flags.values["engine"] or cfg.train.engine
-    dev = train.device.resolve_device(flags.values["device"])
+    dev = runtime.device.resolve_device(flags.values["device"])
     cells.get_engine(engine, dev)
-    train.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
+    runtime.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
     model = runs.checkpoint.model_from_checkpoint(ckpt, engine).to(dev)
     data_cfg = replace(
         cfg.data, data_dir=flags.values["data_dir"] or cfg.data.data_dir, test_subset=flags.values["test_subset"]

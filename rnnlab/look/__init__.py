@@ -6,5 +6,5 @@ Submodules load on first use (rnnlab.lazy), so importing this package costs noth
 from rnnlab.lazy import submodules
 
 __getattr__, __dir__ = submodules(
-    __name__, ("probe", "steps", "figures", "step_figures", "visualize", "predict", "loaded")
+    __name__, ("probe", "steps", "figures", "step_figures", "visualize", "predict", "loaded", "epoch")
 )

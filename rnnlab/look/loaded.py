@@ -28,7 +28,7 @@ from rnnlab.look.probe import batched
 from rnnlab.look.steps import StepTrace, trace_steps
 from rnnlab.model.classifier import SequenceClassifier
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint, preprocessing_of
-from rnnlab.train.device import resolve_device
+from rnnlab.runtime.device import resolve_device
 
 
 @dataclass

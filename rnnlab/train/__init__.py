@@ -1,5 +1,5 @@
 """Training: the loop and its step, its resumable state and records, signals, memory checks, optimisers and schedules,
-evaluation, live loggers, torchrun, devices and CPU memory.
+evaluation and live loggers. Devices, threads, CPU memory and torchrun live below it, in rnnlab.runtime.
 
 Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
 """
@@ -8,6 +8,5 @@ from rnnlab.lazy import submodules
 
 __getattr__, __dir__ = submodules(
     __name__,
-    ("loop", "step", "state", "book", "results", "signals", "memory", "optim", "evaluation", "loggers",
-     "distributed", "device", "cpu_memory"),
-)  # fmt: skip
+    ("loop", "step", "state", "book", "results", "signals", "memory", "optim", "evaluation", "loggers"),
+)

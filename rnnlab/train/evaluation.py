@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.data import batches
-from rnnlab.train.distributed import DistInfo, all_reduce_sum
+from rnnlab.runtime.distributed import DistInfo, all_reduce_sum
 
 
 @dataclass(frozen=True)

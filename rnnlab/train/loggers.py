@@ -2,8 +2,8 @@
 
 metrics.jsonl is always written; these are for the tools people already watch curves with. TensorBoard goes
 through ``torch.utils.tensorboard`` (the tensorboard package is an optional extra: `pip install 'rnnlab[tensorboard]'`).
-Each logger takes the same records metrics.jsonl gets, and an epoch's figure (class probabilities after each step
-for one validation sample) where it can show one.
+Each logger takes the same records metrics.jsonl gets, and an epoch's figure where it can show one (the trainer
+is handed the function that draws it: rnnlab.look.epoch.epoch_figure from the CLI).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SCALARS = {  # metrics.jsonl key -> TensorBoard tag
 
 
 class Logger(Protocol):
-    draws: bool  # whether it shows figures (epoch_figure is drawn only for one that does)
+    draws: bool  # whether it shows figures (an epoch's figure is drawn only for one that does)
 
     def record(self, record: dict[str, Any]) -> None: ...
     def figure(self, tag: str, figure: Any, step: int) -> None: ...
@@ -112,24 +112,6 @@ class CsvLogger:
 
 def _kept(row: dict[str, str], step: int) -> bool:
     return row.get("kind") in ("step", "epoch") and row.get("step", "").isdigit() and int(row["step"]) <= step
-
-
-def epoch_figure(model: Any, data: Any) -> Any:
-    """The class probabilities after each step for the first validation sample, as the model stands now: the
-    picture that shows, epoch after epoch, how early in the sequence the net makes up its mind."""
-    from rnnlab.look import probe, step_figures
-    from rnnlab.look.visualize import step_note
-
-    (x, y), lengths = data.val, data.lengths_of("val")
-    seq = x[0] if lengths is None else x[0, : int(lengths[0])]
-    device = next(model.parameters()).device
-    was_training = model.training
-    try:
-        probs = probe.step_probabilities(model, seq.to(device)).cpu().numpy()
-    finally:
-        model.train(was_training)
-    note = step_note(model.cfg.bidirectional, model.cfg.readout)
-    return step_figures.step_heatmap_figure(probs, int(y[0]), note, data.preprocessing.class_names)
 
 
 def check_loggers(names: tuple[str, ...]) -> None:

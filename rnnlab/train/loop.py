@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,19 +24,21 @@ from rnnlab.cells import get_engine
 from rnnlab.config import RunConfig
 from rnnlab.data import SequenceData, batches, load_sequences
 from rnnlab.errors import Stopped, UserError
-from rnnlab.model.classifier import build_model
+from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, load_weights, save_checkpoint
 from rnnlab.runs.config_file import made_by
+from rnnlab.runtime.device import configure_torch, resolve_device
+from rnnlab.runtime.distributed import all_reduce_sum, init_distributed
 from rnnlab.train.book import RunBook
-from rnnlab.train.device import configure_torch, resolve_device
-from rnnlab.train.distributed import all_reduce_sum, init_distributed
 from rnnlab.train.evaluation import EvalResult, evaluate
-from rnnlab.train.loggers import check_loggers, epoch_figure
+from rnnlab.train.loggers import check_loggers
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.results import Interrupted, NullReporter, Reporter, Scored, TrainResult, patience_spent
 from rnnlab.train.signals import StopNow, ignoring_signals, stop_requests
 from rnnlab.train.state import CHECKS, TrainState, expect, gather_rng_states, payload, restore
+
+EpochFigure = Callable[[SequenceClassifier, SequenceData], Any]  # the model as it stands, the data -> a figure
 
 
 def fit(
@@ -46,11 +49,14 @@ def fit(
     data: SequenceData | None = None,
     command: str | None = None,
     force: bool = False,
+    epoch_figure: EpochFigure | None = None,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt); ``command``
     is recorded in every file it writes (default: this process's command line). A run already in ``run_dir`` is
-    replaced only with ``force``, and only once the new one has taken its first step."""
-    return Trainer(cfg, Path(run_dir), reporter, resume, data, command, force).run()
+    replaced only with ``force``, and only once the new one has taken its first step. ``epoch_figure`` draws
+    the figure that loggers able to show one (TensorBoard) get at each epoch's end, e.g.
+    ``rnnlab.look.epoch.epoch_figure``; without it they get none."""
+    return Trainer(cfg, Path(run_dir), reporter, resume, data, command, force, epoch_figure).run()
 
 
 class Trainer:
@@ -63,8 +69,10 @@ class Trainer:
         data: SequenceData | None,
         command: str | None,
         force: bool,
+        epoch_figure: EpochFigure | None = None,
     ) -> None:
         tc = cfg.train
+        self.epoch_figure = epoch_figure
         self.made_by = made_by(command)
         self.cfg, self.run_dir, self.resume = cfg, run_dir, resume
         self.info = init_distributed(resolve_device(tc.device).type)
@@ -304,8 +312,8 @@ class Trainer:
                 self.book.log(record)
                 self.reporter.epoch(record, self._keep_if_best(record))
                 self.save()
-                if self.book.draws:
-                    self.book.figure(epoch_figure(self.model, self.data), st.step)
+                if self.book.draws and self.epoch_figure is not None:
+                    self.book.figure(self.epoch_figure(self.model, self.data), st.step)
                 stopped_early = patience_spent(self.st.history, self.cfg.train.patience)
             else:  # stopped by --max-steps inside an epoch
                 record = self.validate("final", time.perf_counter() - epoch_began)

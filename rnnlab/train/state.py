@@ -19,7 +19,7 @@ from rnnlab.config import RunConfig
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_weights
-from rnnlab.train.distributed import DistInfo
+from rnnlab.runtime.distributed import DistInfo
 
 
 @dataclass

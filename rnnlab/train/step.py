@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from rnnlab.config import TrainConfig
 from rnnlab.errors import UserError
-from rnnlab.train.distributed import DistInfo, any_rank
+from rnnlab.runtime.distributed import DistInfo, any_rank
 from rnnlab.train.state import TrainState
 
 

@@ -13,7 +13,6 @@ import torch
 import torch.distributed as dist
 
 from rnnlab.errors import UserError
-from rnnlab.runs.folder import default_run_dir
 
 
 @dataclass(frozen=True)
@@ -93,10 +92,13 @@ def strip_nproc(argv: list[str]) -> list[str]:
 
 
 def relaunch_with_torchrun(nproc: int, out: Path | None, argv: list[str]) -> int:
-    """Run ``python -m torch.distributed.run --nproc_per_node N -m rnnlab <argv>``; returns its exit code."""
+    """Run ``python -m torch.distributed.run --nproc_per_node N -m rnnlab <argv>``; returns its exit code.
+
+    ``out``: the run folder to add as ``--out`` when ``argv`` names none (every rank must agree on one folder).
+    """
     args = strip_nproc(argv)
-    if out is None and "--resume" not in args:
-        args += ["--out", str(default_run_dir())]  # every rank must agree on one folder
+    if out is not None:
+        args += ["--out", str(out)]
     cmd = [
         sys.executable,
         "-m",

@@ -8,8 +8,8 @@ import torch
 
 from rnnlab.config import TrainConfig
 from rnnlab.errors import UserError
-from rnnlab.train import cpu_memory
-from rnnlab.train.distributed import DistInfo
+from rnnlab.runtime import cpu_memory
+from rnnlab.runtime.distributed import DistInfo
 
 
 def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
