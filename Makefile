@@ -14,7 +14,7 @@ export RNNLAB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install test lint format train clean
+.PHONY: install test test-fast lint format train clean
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The inner loop: everything but the tests marked slow (processes, torchrun, kill -9, Triton's interpreter and
+# compiler, the notebook). `make test` runs those too, and CI runs `make test`.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rnnlab tests scripts

@@ -45,3 +45,12 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, *, atol: float, r
         rtol=rtol,
         msg=lambda m: f"{what}: max |diff| {diff.max():.3e}, mean {diff.mean():.3e}\n{m}",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An engine test that runs the Triton kernels under Triton's interpreter on CPU is slow (seconds a case):
+    `make test` runs it, `make test-fast` skips it."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("engine") == "triton":
+            item.add_marker(pytest.mark.slow)

@@ -23,6 +23,8 @@ from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.config_file import read_run_file
 from rnnlab.train.loop import NullReporter, Trainer, fit
 
+pytestmark = pytest.mark.slow  # real processes, signals and kill -9: `make test` runs them, `make test-fast` does not
+
 ROOT = Path(__file__).resolve().parents[1]
 # 1294 digits / batch 8 = 162 steps per epoch: a signal a few steps in lands mid-epoch.
 ARGS = [

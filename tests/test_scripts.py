@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the scripts in processes of their own: `make test` runs them, `make test-fast` does not
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -24,6 +24,8 @@ from rnnlab.errors import UserError
 from rnnlab.lab.compare_cells import engine_results
 from rnnlab.model.classifier import build_model
 
+pytestmark = pytest.mark.slow  # the Triton kernels under Triton's interpreter (make test-fast skips them)
+
 CPU_REASON = available_engines("cpu")["triton"]  # None where the kernels run interpreted on CPU
 HAS_TRITON = not (CPU_REASON or "").startswith("triton is not installed")
 INTERPRETED = pytest.mark.skipif(

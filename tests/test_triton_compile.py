@@ -18,6 +18,8 @@ pytest.importorskip("triton", reason="triton is not installed: nothing to compil
 
 from rnnlab.cells.triton import aot  # noqa: E402
 
+pytestmark = pytest.mark.slow  # ahead-of-time compiles for sm_90 and sm_80 (make test-fast skips them)
+
 JOBS = aot.matrix()
 
 
