@@ -241,10 +241,6 @@ def _snapshot(root: Path) -> dict[str, str]:
     }
 
 
-def test_at_least_eighty_cases() -> None:
-    assert len(CASES) >= 80
-
-
 @pytest.mark.parametrize("case", [pytest.param(k, marks=NO_CUDA) if k in NEEDS_NO_CUDA else k for k in CASES])
 def test_bad_input(case, world, tmp_path, monkeypatch) -> None:
     def offline(*args, **kwargs):

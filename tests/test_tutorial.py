@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,9 @@ def test_the_tutorial_runs_end_to_end(tmp_path, monkeypatch) -> None:
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     monkeypatch.setenv("PYTHONPATH", pythonpath)  # the kernel imports this checkout, wherever rnnlab is installed
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    start = time.perf_counter()
     nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
-    seconds = time.perf_counter() - start
     text = "\n".join(
         o.get("text", "") if o.output_type == "stream" else str(o.get("data", {}).get("text/plain", ""))
         for c in nb.cells
@@ -53,4 +50,3 @@ def test_the_tutorial_runs_end_to_end(tmp_path, monkeypatch) -> None:
         assert float(line.split("max |logits - cudnn's| ")[1].split()[0]) < 1e-4, line
     assert "every check passed: True" in text
     assert images >= 4  # the digit as a sequence, the per-step probabilities (twice), the gates
-    assert seconds < 240, seconds  # promised under 2 minutes on 2 CPU cores; room for a busy machine
