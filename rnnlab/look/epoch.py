@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rnnlab.look import probe, step_figures
-from rnnlab.look.visualize import step_note
-
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -16,7 +13,13 @@ if TYPE_CHECKING:
 
 def epoch_figure(model: SequenceClassifier, data: SequenceData) -> Figure:
     """The class probabilities after each step for the first validation sample, as the model stands now: the
-    picture that shows, epoch after epoch, how early in the sequence the net makes up its mind."""
+    picture that shows, epoch after epoch, how early in the sequence the net makes up its mind.
+
+    Its imports (matplotlib among them) are made here: the CLI hands this function to every run, and a run whose
+    loggers draw nothing should not pay for them at start."""
+    from rnnlab.look import probe, step_figures
+    from rnnlab.look.visualize import step_note
+
     (x, y), lengths = data.val, data.lengths_of("val")
     seq = x[0] if lengths is None else x[0, : int(lengths[0])]
     device = next(model.parameters()).device
