@@ -12,7 +12,20 @@ From Python (see docs/tutorial.ipynb):
 Everything loads on first use (rnnlab.lazy): ``import rnnlab`` imports no torch, so `rnnlab --help` stays fast.
 """
 
+from typing import TYPE_CHECKING
+
 from rnnlab.lazy import submodules
+
+if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
+    from rnnlab import cells, config, data, errors, lab, look, model, runs, runtime, train  # noqa: F401
+    from rnnlab.cells import ENGINES, get_engine  # noqa: F401
+    from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for  # noqa: F401
+    from rnnlab.data.preprocess import Preprocessing  # noqa: F401
+    from rnnlab.errors import UserError  # noqa: F401
+    from rnnlab.look.loaded import Loaded, load, predict, trace  # noqa: F401
+    from rnnlab.runs.run import Run  # noqa: F401
+    from rnnlab.train.loop import fit  # noqa: F401
+
 
 __version__ = "0.1.0"
 
@@ -21,6 +34,7 @@ __getattr__, __dir__ = submodules(
     ("cells", "config", "data", "errors", "lab", "look", "model", "runs", "runtime", "train"),
     exports={
         "load": "look.loaded",
+        "Run": "runs.run",
         "predict": "look.loaded",
         "trace": "look.loaded",
         "Loaded": "look.loaded",

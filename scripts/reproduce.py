@@ -23,19 +23,15 @@ from rich.table import Table
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, sequence_shape
 from rnnlab.data import SequenceData, load_sequences
-from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
-from rnnlab.runtime.device import resolve_device
-from rnnlab.train.evaluation import evaluate
+from rnnlab.runs.folder import RunFolder
+from rnnlab.runs.run import Run
 from rnnlab.train.loop import fit
 
 
 def test_accuracy_at_best_validation(run_dir: Path, cfg: RunConfig, data: SequenceData) -> float:
     """The authors' protocol: the test score of the parameters kept at the best validation point (best.pt)."""
-    device = resolve_device(cfg.train.device)
-    model = model_from_checkpoint(load_checkpoint(run_dir / "best.pt")).to(device)
-    x, y = data.test
-    result = evaluate(model, x, y, 1000, cfg.data.layout, device, data.num_classes, lengths=data.lengths_of("test"))
-    return result.accuracy
+    run = Run.open(RunFolder(run_dir).best, device=cfg.train.device)
+    return run.evaluate("test", batch_size=1000, data=data).accuracy
 
 
 # Cooijmans et al.'s LSTM baseline as their code runs it (experiments/sequentialmnist_lstm.sh and

@@ -98,3 +98,27 @@ def test_a_bad_source_raises_one_user_error(run_dir, tmp_path) -> None:
         rnnlab.load(run_dir).predict(np.zeros((5, 5)))
     with pytest.raises(rnnlab.UserError, match="no such file"):
         rnnlab.predict(run_dir, tmp_path / "nothing.png")
+
+
+def test_run_evaluate_is_the_python_twin_of_rnnlab_eval(run_dir) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    run = rnnlab.load(run_dir)
+    assert (run.which, run.saved["epoch"], run.folder.path) == ("best", 1, run_dir)
+    for split in ("val", "test"):
+        shown = CliRunner().invoke(app, ["eval", str(run_dir), "--split", split, "--json"])
+        assert shown.exit_code == 0, shown.output
+        printed = json.loads(shown.stdout)
+        scored = run.evaluate(split)
+        assert scored.samples == printed["samples"] > 0
+        assert (scored.accuracy, scored.loss, scored.per_class_accuracy) == (
+            printed["accuracy"],
+            printed["loss"],
+            printed["per_class_accuracy"],
+        )
+    assert run.engine("bptt").evaluate("test", batch_size=7).accuracy == pytest.approx(printed["accuracy"], abs=1e-9)
+    assert run.evaluate("test", test_subset=10).samples == 10

@@ -15,7 +15,7 @@ from rnnlab.train.loop import fit
 BASE = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=256),
-    TrainConfig(epochs=2, batch_size=64, device="cpu"),
+    TrainConfig(epochs=2, batch_size=64, lr=1e-3, device="cpu", schedule="constant", clip=0.0),
 )
 
 

@@ -75,3 +75,69 @@ def test_run_config_round_trips_through_a_plain_dict() -> None:
     assert RunConfig.from_dict(raw) == cfg
     with pytest.raises(ValueError, match="unknown model settings"):
         RunConfig.from_dict({**raw, "model": {**raw["model"], "heads": 4}})
+
+
+class _Handed(Exception):
+    """Raised by a stand-in for fit: the config the command would have trained."""
+
+
+def _config_rnnlab_train_hands_to_fit(monkeypatch, tmp_path, *args: str) -> RunConfig:
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    def fake_fit(cfg, *rest, **kwargs):
+        raise _Handed(cfg)
+
+    monkeypatch.setattr("rnnlab.train.loop.fit", fake_fit)
+    result = CliRunner().invoke(app, ["train", *args, "--out", str(tmp_path / "run")])
+    assert isinstance(result.exception, _Handed), result.output
+    return result.exception.args[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "model", "train"),
+    [
+        ((), {}, {}),
+        (
+            ("--epochs", "3", "--hidden", "16", "--schedule", "linear"),
+            {"hidden": (16,)},
+            {"epochs": 3, "schedule": "linear"},
+        ),
+        (("--lr", "0.001", "--batch-size", "128"), {}, {"lr": 1e-3, "batch_size": 128}),  # the general defaults, typed
+    ],
+)
+def test_fit_and_rnnlab_train_make_the_same_run_from_the_same_settings(
+    monkeypatch, tmp_path, args, model, train
+) -> None:
+    from rnnlab.config import model_for
+
+    data = DataConfig(dataset="digits")
+    from_python = RunConfig(model_for(data, **model), data, TrainConfig(**train))
+    from_cli = _config_rnnlab_train_hands_to_fit(monkeypatch, tmp_path, "--dataset", "digits", *args)
+    assert from_cli == from_python
+    assert from_python.train.epochs == train.get("epochs", 40)  # the digits set's own default, not the general 5
+    assert from_python.model.hidden == model.get("hidden", (128,))
+    assert from_python.train.lr == train.get("lr", 3e-3)
+
+
+def test_mnist_keeps_the_general_defaults_and_saved_values_are_plain() -> None:
+    import json
+
+    cfg = RunConfig()
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.model.hidden, cfg.train.schedule) == (
+        5,
+        128,
+        (256,),
+        "constant",
+    )
+    for section in (cfg.model, cfg.data, cfg.train):
+        for value in vars(section).values():
+            assert type(value) in (int, float, str, bool, tuple, type(None)), (value, type(value))
+    assert RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_a_saved_config_missing_a_setting_takes_the_general_default_not_the_datasets() -> None:
+    raw = RunConfig(data=DataConfig(dataset="digits")).to_dict()
+    del raw["train"]["epochs"]  # as a file written before the setting existed
+    assert RunConfig.from_dict(raw).train.epochs == 5

@@ -26,7 +26,7 @@ def test_reproduce_reports_the_last_and_the_best_validation_parameters(tmp_path,
     cfg = RunConfig(
         ModelConfig(input_size=8, hidden=(16,), layers=1, dropout=0.0),
         DataConfig(dataset="digits"),
-        TrainConfig(epochs=2, lr=1e-2, device="cpu"),
+        TrainConfig(epochs=2, batch_size=128, lr=1e-2, device="cpu", schedule="constant", clip=0.0),
     )
     monkeypatch.setattr(reproduce, "EXPERIMENTS", {"digits-rows": (0.9, "a made-up figure", cfg, {"max_steps": 5})})
     out = tmp_path / "rows.json"

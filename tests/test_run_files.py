@@ -24,7 +24,7 @@ from rnnlab.train.loop import NullReporter, fit
 CFG = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=96),
-    TrainConfig(epochs=2, batch_size=32, lr=1e-2, device="cpu", log_every=1),
+    TrainConfig(epochs=2, batch_size=32, lr=1e-2, device="cpu", log_every=1, schedule="constant", clip=0.0),
 )  # 3 steps per epoch, 6 in all
 
 

@@ -20,7 +20,7 @@ from rnnlab.train.optim import make_optimizer
 DIGITS = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(64,), layers=1, dropout=0.0),
     DataConfig(dataset="digits"),
-    TrainConfig(epochs=12, batch_size=32, lr=5e-3, device="cpu", log_every=10),
+    TrainConfig(epochs=12, batch_size=32, lr=5e-3, device="cpu", log_every=10, schedule="constant", clip=0.0),
 )
 
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from rnnlab.config import Flag, flag_of
+from rnnlab.config.flags import Unchosen
 from rnnlab.errors import flag_name
 
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
@@ -119,9 +120,11 @@ class Flags:
     command: str = ""  # the command as typed (what typer parsed), recorded in every file the command writes
 
     def of(self, cls: type, *, typed_only: bool = False) -> dict[str, Any]:
-        """The values of ``cls``'s fields among these flags (``typed_only``: only those typed)."""
-        mine = (k for k in self.values if self.owners[k] is cls and (not typed_only or k in self.given))
-        return {k: self.values[k] for k in mine}
+        """The values of ``cls``'s fields among these flags (``typed_only``: only those typed). A flag not typed
+        whose default depends on the dataset is left out, so that the config puts in the dataset's own."""
+        left = {f.name for f in dataclasses.fields(cls) if isinstance(f.default, Unchosen)} - self.given
+        mine = (k for k in self.values if self.owners[k] is cls and (k in self.given or not typed_only))
+        return {k: self.values[k] for k in mine if k not in left}
 
     def build(self, cls: type, **fixed: Any) -> Any:
         """``cls`` from these flags (and ``fixed`` values): the config checks them, and an error names the flag."""

@@ -15,7 +15,7 @@ from rich.measure import Measurement
 from rnnlab.text import human_bytes
 
 if TYPE_CHECKING:
-    from rnnlab.train.evaluation import EvalResult
+    from rnnlab.runs.evaluation import EvalResult
     from rnnlab.train.loop import TrainResult
 
 # Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.

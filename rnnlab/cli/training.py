@@ -7,11 +7,11 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from rnnlab import cells, data, look, runs, runtime, train
+from rnnlab import cells, look, runs, runtime, train
 from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
@@ -98,18 +98,13 @@ def train_command(
     if resume is not None:
         cfg, run_dir = _resumed_config(flags, resume, out, force), resume
     else:
-        values: dict[str, Any] = dict(flags.values)
-        for name, value in DATASET_DEFAULTS.get(values["dataset"], {}).items():
-            if name not in flags.given:
-                values[name] = value
-        flags = replace(flags, values=values)
         data_cfg = DataConfig(**flags.of(DataConfig))
         cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg, TrainConfig(**flags.of(TrainConfig)))
         if out is None and runtime.distributed.launched_by_torchrun():
             raise UserError("--out: name the run folder when launching with torchrun, so every rank agrees on it")
         run_dir = out or runs.folder.default_run_dir()
         if is_main:
-            runs.folder.check_new_run(run_dir, force)
+            runs.writer.check_new_run(run_dir, force)
     cells.get_engine(cfg.train.engine, runtime.device.resolve_device(cfg.train.device))
     try:
         result = train.loop.fit(
@@ -144,35 +139,23 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     """
     chosen = flags.build(EvalConfig)
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    ckpt = runs.checkpoint.load_checkpoint(run)
-    cfg = runs.checkpoint.config_of(ckpt)
-    engine = flags.values["engine"] or cfg.train.engine
     dev = runtime.device.resolve_device(flags.values["device"])
-    cells.get_engine(engine, dev)
     runtime.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
-    model = runs.checkpoint.model_from_checkpoint(ckpt, engine).to(dev)
-    data_cfg = replace(
-        cfg.data, data_dir=flags.values["data_dir"] or cfg.data.data_dir, test_subset=flags.values["test_subset"]
-    )
-    sequences = data.load_sequences(data_cfg)
-    x, y = getattr(sequences, chosen.split)
-    lengths = sequences.lengths_of(chosen.split)
-    batch = chosen.batch_size or max(len(y), 1)
-    result = train.evaluation.evaluate(model, x, y, batch, cfg.data.layout, dev, sequences.num_classes, lengths=lengths)
-    name = Path(ckpt["path"]).name
-    which = {"best.pt": "best", "checkpoint.pt": "last"}.get(name, name)
-    saved = {"which": which, "epoch": ckpt.get("epoch"), "step": ckpt.get("step")}
+    loaded = runs.run.Run.open(run, flags.values["engine"], dev, flags.values["data_dir"])
+    result = loaded.evaluate(chosen.split, chosen.batch_size, flags.values["data_dir"], flags.values["test_subset"])
+    engine = loaded.model.engine
     if as_json:
-        document = {"checkpoint": ckpt["path"], **saved, "engine": engine, "split": chosen.split, **result.to_dict()}
+        saved = {"which": loaded.which, "epoch": loaded.saved["epoch"], "step": loaded.saved["step"]}
+        document = {
+            "checkpoint": str(loaded.path),
+            **saved,
+            "engine": engine,
+            "split": chosen.split,
+            **result.to_dict(),
+        }
         print(json_text(document))
     else:
-        inside = ckpt.get("batch_in_epoch")  # a checkpoint from the middle of an epoch: say which epoch
-        where = (
-            f"{which}: step {saved['step']}, inside epoch {saved['epoch'] + 1}"
-            if inside and isinstance(saved["epoch"], int)
-            else f"{which}: epoch {saved['epoch']}, step {saved['step']}"
-        )
-        console.print(eval_table(ckpt["path"], where, engine, result))
+        console.print(eval_table(str(loaded.path), loaded.where, engine, result))
 
 
 def runs_command(

@@ -67,9 +67,31 @@ def _bound(x: float) -> str:
     return f"{x:,}" if isinstance(x, int) and abs(x) >= 10**6 else f"{x:g}"
 
 
-def option(default: Any, help: str, panel: str, **how: Any) -> Any:
-    """A dataclass field offered as ``--field-name`` (see Flag for ``how``)."""
-    return field(default=default, metadata={"flag": Flag(help, panel, **how)})
+def option(default: Any, help: str, panel: str, per_dataset: bool = False, **how: Any) -> Any:
+    """A dataclass field offered as ``--field-name`` (see Flag for ``how``). ``per_dataset``: some dataset has its
+    own default for it (config.run.DATASET_DEFAULTS), so the default is marked as not chosen."""
+    return field(default=unchosen(default) if per_dataset else default, metadata={"flag": Flag(help, panel, **how)})
+
+
+class Unchosen:
+    """Marks a default nobody chose (the field was left out), so that RunConfig may put the dataset's own default in
+    its place: the same settings then make the same run from Python and from the command line."""
+
+
+_UNCHOSEN: dict[type, type] = {}
+
+
+def unchosen(value: Any) -> Any:
+    """``value``, marked as a default left in place (it compares, hashes and prints as ``value``)."""
+    kind = type(value)
+    if kind not in _UNCHOSEN:
+        _UNCHOSEN[kind] = type(f"Unchosen{kind.__name__.title()}", (kind, Unchosen), {"__slots__": ()})
+    return _UNCHOSEN[kind](value)
+
+
+def chosen(value: Any) -> Any:
+    """``value`` with the mark taken off (what is saved in config.json and checkpoints)."""
+    return type(value).__mro__[1](value) if isinstance(value, Unchosen) else value
 
 
 def flag_of(f: dataclasses.Field) -> Flag | None:

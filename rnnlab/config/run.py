@@ -23,6 +23,8 @@ from rnnlab.config.flags import (
     SHARE,
     TRAINING,
     UNIT,
+    Unchosen,
+    chosen,
     option,
     parse_names,
     parse_sizes,
@@ -63,6 +65,7 @@ class ModelConfig:
         (256,),
         "Hidden units: one size for every layer (256) or one per layer (128,256).",
         MODEL,
+        per_dataset=True,
         range=POSITIVE,
         parse=parse_sizes,
         show=show_sizes,
@@ -183,16 +186,19 @@ class DataConfig:
 class TrainConfig:
     """How to train: optimiser, schedule, device, engine, and how often to log and checkpoint."""
 
-    epochs: int = option(5, "Passes over the training set.", TRAINING, range=POSITIVE, resumable=True)
+    epochs: int = option(5, "Passes over the training set.", TRAINING, True, range=POSITIVE, resumable=True)
     max_steps: int = option(
         0, "Stop after N optimiser steps in all; 0 = no limit.", TRAINING, range=NON_NEGATIVE, resumable=True
     )
-    batch_size: int = option(128, "Samples per optimiser step (per process under torchrun).", TRAINING, range=POSITIVE)
-    lr: float = option(1e-3, "Learning rate (the peak rate under a schedule).", TRAINING, range=POSITIVE)
+    batch_size: int = option(
+        128, "Samples per optimiser step (per process under torchrun).", TRAINING, True, range=POSITIVE
+    )
+    lr: float = option(1e-3, "Learning rate (the peak rate under a schedule).", TRAINING, True, range=POSITIVE)
     schedule: str = option(
         "constant",
         "constant, or cosine / linear decay from --lr to --lr x --final-lr-ratio over the run's steps.",
         TRAINING,
+        per_dataset=True,
         choices=("constant", "cosine", "linear"),
     )
     warmup: int = option(
@@ -209,7 +215,9 @@ class TrainConfig:
     )
     momentum: float = option(0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE)
     weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE)
-    clip: float = option(0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, range=NON_NEGATIVE)
+    clip: float = option(
+        0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, True, range=NON_NEGATIVE
+    )
     seed: int = option(
         0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING, range=SEED
     )
@@ -280,7 +288,8 @@ class TrainConfig:
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 RUN_RECORD = ("made_by", "resumes", "status")  # what config.json holds beside the config (rnnlab.runs.config_file)
 
-# `rnnlab train --dataset NAME` takes these in place of the defaults above for the flags not given: the 8x8 digits
+# A run on --dataset NAME takes these in place of the defaults above for the settings not chosen (from Python as
+# from `rnnlab train`; RunConfig puts them in): the 8x8 digits
 # are 1,294 training images, so the defaults made for MNIST's 54,000 leave them under-trained (88% after 5 epochs).
 # With these, 97.77-98.89% test accuracy over seeds 0-4 in about 8 s each on 2 CPU cores (docs/BENCHMARKS.md).
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -295,6 +304,18 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        """Each setting left at its default takes the dataset's own default where it has one (DATASET_DEFAULTS),
+        else the general one; from here on every value is a plain one."""
+        own = DATASET_DEFAULTS.get(self.data.dataset, {})
+        for name in SECTIONS:
+            section = getattr(self, name)
+            left = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+            left = {k: v for k, v in left.items() if isinstance(v, Unchosen)}
+            if left:
+                plain = {k: own[k] if k in own else chosen(v) for k, v in left.items()}
+                object.__setattr__(self, name, dataclasses.replace(section, **plain))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -317,8 +338,9 @@ class RunConfig:
             if extra:
                 raise ValueError(f"unknown {name} settings {sorted(extra)}")
             values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}  # JSON has no tuples
-            try:
-                parts[name] = kind(**values)
+            try:  # a setting the file lacks takes the general default, as when the file was written
+                missing = {f.name: chosen(f.default) for f in dataclasses.fields(kind) if f.name not in values}
+                parts[name] = kind(**values, **{k: v for k, v in missing.items() if v is not dataclasses.MISSING})
             except ConfigError as exc:
                 raise ValueError(f"{name}.{exc.field}: {exc.reason}") from None
         return cls(**parts)

@@ -3,7 +3,17 @@
 Submodules load on first use (rnnlab.lazy); the common names are exported here.
 """
 
+from typing import TYPE_CHECKING
+
 from rnnlab.lazy import submodules
+
+if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
+    from rnnlab.data import preprocess, sequences, sets, views  # noqa: F401
+    from rnnlab.data.preprocess import Preprocessing  # noqa: F401
+    from rnnlab.data.sequences import SequenceData, batches, layout_shape, load_sequences, to_layout  # noqa: F401
+    from rnnlab.data.sets import MNIST_FILES, ImageSet, dataset_at_hand, default_data_dir, load_images, resolve_data_dir  # noqa: F401
+    from rnnlab.data.views import as_image, as_sequences, pixel_permutation  # noqa: F401
+
 
 __getattr__, __dir__ = submodules(
     __name__,

@@ -15,10 +15,9 @@ from rnnlab.data import as_image, load_sequences
 from rnnlab.errors import UserError
 from rnnlab.look import figures, probe, steps
 from rnnlab.look import step_figures as draw
-from rnnlab.runs.checkpoint import config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.folder import output_folder
-from rnnlab.runs.metrics import read_metrics
+from rnnlab.runs.run import Run
 
 
 @dataclass(frozen=True)
@@ -61,10 +60,9 @@ def visualize_run(
     device: torch.device | str = "cpu",
     layer: int | None = None,
 ) -> Picture:
-    ckpt = load_checkpoint(run)
-    cfg = config_of(ckpt)
+    loaded = Run.open(run, engine, device, data_dir)
+    cfg, model = loaded.config, loaded.model
     layer = check_layer(layer, cfg.model.layers)
-    model = model_from_checkpoint(ckpt, engine).to(device).eval()
     data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
     names = data.preprocessing.class_names
     x, y = getattr(data, split)
@@ -89,7 +87,7 @@ def visualize_run(
     probs = probe.step_probabilities(model, seq).cpu()
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
-    out = output_folder(out_dir or Path(ckpt["path"]).parent / "figures")
+    out = output_folder(out_dir or loaded.folder.figures)
     stem = f"{split}{index}"
     image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed)
     paths = [
@@ -99,7 +97,7 @@ def visualize_run(
     ]
     what = f"{split} sample {index} (true class {label})"
     paths += layer_figures(steps.trace_steps(model, probe.batched(model, seq)), layer, what, out / stem)
-    records = read_metrics(Path(ckpt["path"]).parent)
+    records = loaded.metrics()
     if records:
         paths.append(figures.curves(records, out / "curves.png"))
     matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
@@ -114,7 +112,7 @@ def visualize_run(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, probs, note, layer, paths, records.warnings(Path(ckpt["path"]).parent))
+    return Picture(index, label, probs, note, layer, paths, records.warnings(loaded.folder.metrics))
 
 
 def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> list[Path]:

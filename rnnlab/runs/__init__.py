@@ -3,6 +3,15 @@
 Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
 """
 
+from typing import TYPE_CHECKING
+
 from rnnlab.lazy import submodules
 
-__getattr__, __dir__ = submodules(__name__, ("files", "checkpoint", "folder", "config_file", "metrics", "listing"))
+if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
+    from rnnlab.runs import checkpoint, config_file, evaluation, files, folder, listing, loggers, metrics, run, writer  # noqa: F401
+
+
+__getattr__, __dir__ = submodules(
+    __name__,
+    ("files", "folder", "config_file", "metrics", "checkpoint", "evaluation", "loggers", "writer", "run", "listing"),
+)

@@ -20,6 +20,7 @@ from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.runs.config_file import read_run_file, state_of
 from rnnlab.runs.files import atomic_write_bytes
+from rnnlab.runs.folder import RunFolder
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -33,10 +34,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
     """A run folder means its best.pt (else checkpoint.pt); a file means itself."""
     p = Path(path)
     if p.is_dir():
-        for name in ("best.pt", "checkpoint.pt"):
-            if (p / name).is_file():
-                return p / name
-        if (p / "config.json").is_file():
+        folder = RunFolder(p)
+        found = folder.model_file()
+        if found is not None:
+            return found
+        if folder.config.is_file():
             raise UserError(f"{p} has no checkpoint yet: {_why_no_checkpoint(p)}")
         raise UserError(f"{p} holds no best.pt or checkpoint.pt; give a run folder written by `rnnlab train`")
     if not p.exists():

@@ -23,8 +23,8 @@ from rnnlab.config import RunConfig, flag_of, flagged_fields
 from rnnlab.config.run import RUN_RECORD, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.files import atomic_write_text
+from rnnlab.runs.folder import RunFolder
 
-NAME = "config.json"
 STATES = ("running", "finished", "stopped", "failed")
 
 
@@ -69,10 +69,10 @@ class RunFile:
 
 def read_run_file(run: Path, what: str = "RUN") -> RunFile:
     """RUN/config.json, checked; ``what`` names the argument that gave the folder, for the error."""
-    f = run / NAME
+    f = RunFolder(run).config
     if not f.is_file():
         hint = "give a run folder written by `rnnlab train`"
-        raise UserError(f"{what}: {run} has no {NAME}; {hint}" if run.is_dir() else f"{what}: {run} is not a folder")
+        raise UserError(f"{what}: {run} has no {f.name}; {hint}" if run.is_dir() else f"{what}: {run} is not a folder")
     try:
         raw = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError) as exc:
@@ -97,7 +97,7 @@ def read_config(run: Path, what: str = "RUN") -> RunConfig:
 
 
 def write_run_file(run: Path, record: RunFile) -> None:
-    atomic_write_text(run / NAME, json.dumps(record.to_dict(), indent=2) + "\n")
+    atomic_write_text(RunFolder(run).config, json.dumps(record.to_dict(), indent=2) + "\n")
 
 
 def write_config(run: Path, cfg: RunConfig) -> None:

@@ -1,7 +1,7 @@
-"""The run folder: config.json, metrics.jsonl, checkpoint.pt, best.pt (and figures/, logs/ written beside them).
+"""The run folder's paths (config.json, metrics.jsonl, checkpoint.pt, best.pt; figures/, logs/ and metrics.csv
+beside them), and the checks that a folder or file a command is about to write can be written.
 
-Nothing of a run is written before training has taken its first step (begin_run): a start that fails leaves the
-folder as it was, and a run that `--force` replaces is removed only then.
+Whether a run may be written into a folder is decided by runs.writer alone.
 """
 
 from __future__ import annotations
@@ -9,14 +9,69 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from rnnlab.errors import UserError
-from rnnlab.runs.config_file import refuse_if_trained_now
 from rnnlab.text import shown_path
 
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt")
-RUN_OWNED = (*RUN_FILES, "figures", "logs", "metrics.csv")  # what replacing a run replaces; nothing else is touched
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Every path of a run, and the only place a run file is named."""
+
+    path: Path
+
+    FILES: ClassVar[tuple[str, ...]] = ("config.json", "metrics.jsonl", "checkpoint.pt", "best.pt")
+    # what replacing a run replaces; nothing else in the folder is touched
+    OWNED: ClassVar[tuple[str, ...]] = (*FILES, "figures", "logs", "metrics.csv")
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:  # the last: written at each epoch's end, read by --resume
+        return self.path / "checkpoint.pt"
+
+    @property
+    def best(self) -> Path:  # the parameters of the best validation so far
+        return self.path / "best.pt"
+
+    @property
+    def figures(self) -> Path:
+        return self.path / "figures"
+
+    @property
+    def logs(self) -> Path:  # TensorBoard's event files
+        return self.path / "logs"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / "metrics.csv"
+
+    def files(self) -> list[str]:
+        """The run files present: a folder holding any of them holds a run."""
+        return [f for f in self.FILES if (self.path / f).exists()] if path_exists(self.path) else []
+
+    def model_file(self) -> Path | None:
+        """The checkpoint a model is read from: best.pt, else checkpoint.pt; None before the first is written."""
+        return next((p for p in (self.best, self.checkpoint) if p.is_file()), None)
+
+    @staticmethod
+    def which(checkpoint: Path) -> str:
+        """'best' for a best.pt, 'last' for a checkpoint.pt, else the file's own name."""
+        return {"best.pt": "best", "checkpoint.pt": "last"}.get(checkpoint.name, checkpoint.name)
+
+    def remove_stale_temporaries(self) -> None:
+        """A process killed while writing leaves `.checkpoint.pt.*.tmp` beside the intact old file: sweep them."""
+        for f in self.path.glob(".*.tmp"):
+            f.unlink(missing_ok=True)
 
 
 def default_run_dir(root: Path = Path("runs")) -> Path:
@@ -33,7 +88,7 @@ def check_writable(path: Path, flag: str = "--out") -> None:
     is made for real inside a temporary folder beside it, so a name too long, a read-only or virtual file system
     (/proc) and a permission the process lacks all show now, not after training has begun."""
     probe = path
-    while not _exists(probe) and probe != probe.parent:
+    while not path_exists(probe) and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir():
         raise UserError(f"{flag}: cannot create {path}: {probe} is a file, not a folder; choose another {flag}")
@@ -53,14 +108,14 @@ def check_writable(path: Path, flag: str = "--out") -> None:
 
 def check_file_target(path: Path, flag: str) -> None:
     """Fail early if a file could not be written at ``path`` (a folder there, a parent that cannot be made)."""
-    if _exists(path) and path.is_dir():
+    if path_exists(path) and path.is_dir():
         raise UserError(f"{flag}: {path} is a folder; give a file name")
     # a file there is replaced: its folder must take a new file; else a folder of its name is made and removed,
     # the same test of the name and the place
-    check_writable(path.parent if _exists(path) else path, flag)
+    check_writable(path.parent if path_exists(path) else path, flag)
 
 
-def _exists(path: Path) -> bool:
+def path_exists(path: Path) -> bool:
     """Path.exists, but a name the file system refuses (too long) does not exist either."""
     try:
         return path.exists()
@@ -71,7 +126,7 @@ def _exists(path: Path) -> bool:
 def output_folder(path: Path, flag: str = "--out") -> Path:
     """A folder a command writes into (figures, tables): created where missing; a file there, or a place that
     cannot be written, is one line naming the flag."""
-    if _exists(path) and not path.is_dir():
+    if path_exists(path) and not path.is_dir():
         raise UserError(f"{flag}: {path} is a file; give a folder")
     check_writable(path, flag)
     try:
@@ -79,43 +134,3 @@ def output_folder(path: Path, flag: str = "--out") -> Path:
     except OSError as exc:
         raise UserError(f"{flag}: cannot create {path} ({exc.strerror or exc}); choose another folder") from None
     return path
-
-
-def run_files(path: Path) -> list[str]:
-    return [f for f in RUN_FILES if (path / f).exists()] if _exists(path) else []
-
-
-def check_new_run(path: Path, force: bool) -> None:
-    """Check a fresh run can be written to ``path`` without touching anything that is already there."""
-    if _exists(path) and not path.is_dir():
-        raise UserError(f"--out: {path} is a file; give a folder")
-    existing = run_files(path)
-    if existing and not force:
-        raise UserError(
-            f"--out: {path} already holds a run ({', '.join(existing)}); pass --force to replace it, or --resume {path}"
-        )
-    if existing:
-        refuse_if_trained_now(path, None, "--force")
-    check_writable(path)
-
-
-def remove_stale_temporaries(path: Path) -> None:
-    """A process killed while writing leaves `.checkpoint.pt.*.tmp` beside the intact old file: sweep them."""
-    for f in path.glob(".*.tmp"):
-        f.unlink(missing_ok=True)
-
-
-def begin_run(path: Path, replace: bool) -> None:
-    """Make ``path`` a new run's folder: called once training has taken its first step, so that a start that fails
-    touches nothing of a run already there and leaves nothing that would block the retry. ``replace`` (a run was
-    there, and --force said so) removes what that run owned; otherwise nothing but the new run's files changes."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in RUN_OWNED if replace else RUN_FILES:
-        _remove(path / name)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()

@@ -13,6 +13,7 @@ from typing import Any
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.config_file import RunFile, read_run_file, state_of
+from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.metrics import read_metrics
 
 # Never part of a label: settings that say where or how often rather than what was trained, and sizes that follow
@@ -121,7 +122,7 @@ def load_run(path: Path, what: str = "RUN") -> RunSummary:
     if not path.is_dir():
         raise UserError(f"{what}: {path} is not a folder; give run folders written by `rnnlab train`")
     records = read_metrics(path)
-    return RunSummary(path, read_run_file(path, what), records, records.warnings(path))
+    return RunSummary(path, read_run_file(path, what), records, records.warnings(RunFolder(path).metrics))
 
 
 def labelled(runs: list[RunSummary]) -> list[RunSummary]:
@@ -134,7 +135,7 @@ def find_runs(root: Path, depth: int = 3, unreadable: list[Path] | None = None) 
     """The run folders (those holding config.json) at or under ``root``, in name order; a folder that cannot be
     looked into (permission denied) is passed over and added to ``unreadable``."""
     try:
-        if (root / "config.json").is_file():
+        if RunFolder(root).config.is_file():
             return [root]
         if depth == 0 or not root.is_dir():
             return []

@@ -18,6 +18,7 @@ from typing import Any
 
 from rnnlab.errors import UserError
 from rnnlab.runs.files import atomic_write_text, describe_write_error
+from rnnlab.runs.folder import RunFolder
 
 NUMBER, WHOLE = "a number", "a whole number"
 # the keys each kind of record must have, and what each holds
@@ -52,7 +53,8 @@ class Metrics(list):
         self.damaged = damaged
 
     def warnings(self, path: Path) -> list[str]:
-        return [f"{damage.describe(path / 'metrics.jsonl')}; skipped" for damage in self.damaged]
+        """One line per damaged line of the file at ``path``."""
+        return [f"{damage.describe(path)}; skipped" for damage in self.damaged]
 
 
 def _problem(record: Any) -> str | None:
@@ -100,7 +102,7 @@ def parse(text: str) -> Metrics:
 
 def read_metrics(run: Path) -> Metrics:
     """Every good record of RUN/metrics.jsonl and the lines that are not (empty when the file is missing)."""
-    f = run / "metrics.jsonl"
+    f = RunFolder(run).metrics
     if not f.is_file():
         return Metrics([], [])
     try:

@@ -1,12 +1,16 @@
-"""Training: the loop and its step, its resumable state and records, signals, memory checks, optimisers and schedules,
-evaluation and live loggers. Devices, threads, CPU memory and torchrun live below it, in rnnlab.runtime.
+"""Training: the loop and its step, its resumable state, signals, memory checks, optimisers and schedules. What a
+run writes (config.json, metrics, checkpoints, loggers) is handed to rnnlab.runs' writer; devices, threads, CPU
+memory and torchrun live below, in rnnlab.runtime.
 
 Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
 """
 
+from typing import TYPE_CHECKING
+
 from rnnlab.lazy import submodules
 
-__getattr__, __dir__ = submodules(
-    __name__,
-    ("loop", "step", "state", "book", "results", "signals", "memory", "optim", "evaluation", "loggers"),
-)
+if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
+    from rnnlab.train import loop, memory, optim, results, signals, state, step  # noqa: F401
+
+
+__getattr__, __dir__ = submodules(__name__, ("loop", "step", "state", "results", "signals", "memory", "optim"))

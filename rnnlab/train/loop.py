@@ -3,7 +3,7 @@
 Exact resume: the checkpoint records the epoch, the batch within it, the step, the RNG state and the epoch's
 running sums; each epoch's sample order is a function of (seed, epoch) alone. So on CPU a resumed run computes
 exactly what an uninterrupted one would have. Rank 0 alone reports, logs and writes files, and it writes nothing
-of a new run before the first step has been taken (runs.folder.begin_run).
+of a new run before the first step has been taken (runs.writer.RunWriter.begin).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from rnnlab.errors import Stopped, UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.runs.checkpoint import config_of, load_checkpoint, load_weights, save_checkpoint
 from rnnlab.runs.config_file import made_by
+from rnnlab.runs.evaluation import EvalResult, evaluate
+from rnnlab.runs.folder import RunFolder
+from rnnlab.runs.loggers import check_loggers
+from rnnlab.runs.writer import RunWriter
 from rnnlab.runtime.device import configure_torch, resolve_device
 from rnnlab.runtime.distributed import all_reduce_sum, init_distributed
-from rnnlab.train.book import RunBook
-from rnnlab.train.evaluation import EvalResult, evaluate
-from rnnlab.train.loggers import check_loggers
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.results import Interrupted, NullReporter, Reporter, Scored, TrainResult, patience_spent
@@ -75,6 +76,7 @@ class Trainer:
         self.epoch_figure = epoch_figure
         self.made_by = made_by(command)
         self.cfg, self.run_dir, self.resume = cfg, run_dir, resume
+        self.folder = RunFolder(run_dir)
         self.info = init_distributed(resolve_device(tc.device).type)
         self.device = resolve_device(tc.device, self.info)
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
@@ -102,12 +104,14 @@ class Trainer:
         self.total = min(tc.max_steps or 10**12, tc.epochs * self.per_epoch)
         self.saved_step: int | None = None  # the step of the last checkpoint.pt on disk
         self.best: tuple[int, int, dict[str, torch.Tensor]] | None = None  # best.pt's epoch, step, state (on CPU)
-        self.book = RunBook(run_dir, cfg, self.made_by, self.info.is_main, self.reporter, force, self.st)
+        self.book = RunWriter(
+            run_dir, cfg, self.made_by, self.info.is_main, self.reporter.notice, force, lambda: self.st.step
+        )
 
     def _resume(self) -> None:
         """Continue the run in run_dir: its checkpoint back into the model, optimiser and state, its records noted."""
         self.book.open_resumed()
-        ckpt_path = self.run_dir / "checkpoint.pt"
+        ckpt_path = self.folder.checkpoint
         if not ckpt_path.is_file():
             raise UserError(
                 f"--resume: {self.run_dir} has no checkpoint.pt yet (one is written at each epoch's end, or every "
@@ -123,9 +127,9 @@ class Trainer:
             )
         restore(ckpt, self.model, self.opt, self.st, self.device, self.info.rank)
         self.saved_step = self.st.step
-        if (self.run_dir / "best.pt").is_file():
+        if self.folder.best.is_file():
             try:
-                best = load_checkpoint(self.run_dir / "best.pt")
+                best = load_checkpoint(self.folder.best)
             except UserError as exc:
                 raise UserError(
                     f"{exc}. A resume carries best.pt on: move it aside to resume without it (the best so far is "
@@ -163,12 +167,14 @@ class Trainer:
                 f"--resume: {self.run_dir} {done} {st.epoch} epoch(s), {st.step} steps; to train on, give {more}"
             )
 
-    def save(self, name: str = "checkpoint.pt") -> None:
+    def save(self, best: bool = False) -> None:
+        """checkpoint.pt, or best.pt with ``best``."""
         rngs = gather_rng_states(self.info, self.device)  # every rank's, so a resume draws what each would have
         if self.info.is_main:
             body = payload(self.cfg, self.model, self.opt, self.st, rngs, self.data.preprocessing)
-            save_checkpoint(self.run_dir / name, {**body, "made_by": self.made_by, "world_size": self.info.world_size})
-        if name == "checkpoint.pt":
+            path = self.folder.best if best else self.folder.checkpoint
+            save_checkpoint(path, {**body, "made_by": self.made_by, "world_size": self.info.world_size})
+        if not best:
             self.saved_step = self.st.step
 
     # ---- training ---------------------------------------------------------------------------------------------------
@@ -332,7 +338,7 @@ class Trainer:
         if not record["val_accuracy"] > st.best_val_accuracy:
             return False
         st.best_val_accuracy = record["val_accuracy"]
-        self.save("best.pt")
+        self.save(best=True)
         state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
         self.best = (st.epoch, st.step, state)
         return True
@@ -342,7 +348,7 @@ class Trainer:
         st = self.st
         last = Scored("last", st.epoch, st.step, self.score("val"), self.score("test"))
         if self.best is None:  # no epoch finished (--max-steps inside the first): best.pt is the last
-            self.save("best.pt")
+            self.save(best=True)
             best = replace(last, which="best")
         elif self.best[1] == st.step:
             best = replace(last, which="best")

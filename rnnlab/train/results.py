@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import torch
 
 from rnnlab.errors import Stopped
-from rnnlab.train.evaluation import EvalResult
+from rnnlab.runs.evaluation import EvalResult
 
 
 class Reporter(Protocol):

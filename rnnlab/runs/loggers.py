@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from rnnlab.errors import UserError
 from rnnlab.runs.files import atomic_write_text, describe_write_error
+from rnnlab.runs.folder import RunFolder
 
 SCALARS = {  # metrics.jsonl key -> TensorBoard tag
     "loss": "train/loss (last log window)",
@@ -120,11 +121,11 @@ def check_loggers(names: tuple[str, ...]) -> None:
         _summary_writer()
 
 
-def make_loggers(names: tuple[str, ...], folder: Path, resume_step: int | None) -> list[Logger]:
+def make_loggers(names: tuple[str, ...], folder: RunFolder, resume_step: int | None) -> list[Logger]:
     loggers: list[Logger] = []
     for name in names:
         if name == "tensorboard":
-            loggers.append(TensorBoardLogger(folder / "logs", None if resume_step is None else resume_step + 1))
+            loggers.append(TensorBoardLogger(folder.logs, None if resume_step is None else resume_step + 1))
         elif name == "csv":
-            loggers.append(CsvLogger(folder / "metrics.csv", resume_step))
+            loggers.append(CsvLogger(folder.metrics_csv, resume_step))
     return loggers

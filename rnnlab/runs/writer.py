@@ -1,11 +1,15 @@
-"""What training writes beside the checkpoints, in one place: config.json (who made the run, its resumes, its
-status), metrics.jsonl and the live loggers. Rank 0 alone writes, and nothing before ``begin``, which comes after
-the first step: a start or a resume that fails leaves the folder exactly as it was.
+"""The run's writer: the only code that decides whether a folder may be written, and what writes it as training
+goes: config.json (who made the run, its resumes, its status), metrics.jsonl and the live loggers.
+
+Rank 0 alone writes, and nothing before ``begin``, which comes after the first step: a start or a resume that
+fails leaves the folder exactly as it was, and a run that `--force` replaces is removed only then.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,38 +24,54 @@ from rnnlab.runs.config_file import (
     refuse_if_trained_now,
     write_run_file,
 )
-from rnnlab.runs.folder import begin_run, remove_stale_temporaries, run_files
+from rnnlab.runs.folder import RunFolder, check_writable, path_exists
+from rnnlab.runs.loggers import Logger, make_loggers
 from rnnlab.runs.metrics import MetricsLog
-from rnnlab.train.loggers import make_loggers
-from rnnlab.train.results import Reporter
-from rnnlab.train.state import TrainState
 
 FIGURE = "validation sample 0: P(class) after each step"
 
 
-class RunBook:
+def check_new_run(path: Path, force: bool) -> bool:
+    """Whether a new run may be written to ``path``, decided without touching anything there: refused where a run
+    is (unless ``force``) or is being trained now, or where nothing can be written. Returns whether it replaces
+    a run. Asked before training starts, and again when it has taken its first step."""
+    if path_exists(path) and not path.is_dir():
+        raise UserError(f"--out: {path} is a file; give a folder")
+    existing = RunFolder(path).files()
+    if existing and not force:
+        raise UserError(
+            f"--out: {path} already holds a run ({', '.join(existing)}); pass --force to replace it, or --resume {path}"
+        )
+    if existing:
+        refuse_if_trained_now(path, None, "--force")
+    check_writable(path)
+    return bool(existing)
+
+
+class RunWriter:
     def __init__(
         self,
         run_dir: Path,
         cfg: RunConfig,
         made_by: dict[str, Any],
         main: bool,
-        reporter: Reporter,
+        notice: Callable[[str], None],
         force: bool,
-        state: TrainState,
+        step: Callable[[], int],
     ) -> None:
-        self.run_dir, self.cfg, self.made_by, self.main, self.reporter = run_dir, cfg, made_by, main, reporter
+        self.folder = RunFolder(run_dir)
+        self.run_dir, self.cfg, self.made_by, self.main, self.notice = run_dir, cfg, made_by, main, notice
         self.force = force
-        self.state = state  # the trainer's, updated in place: each status says the step it was written at
-        self.metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
-        self.loggers: list[Any] = []
+        self.step = step  # the trainer's step now: each status says the step it was written at
+        self.metrics = MetricsLog(self.folder.metrics, enabled=main)
+        self.loggers: list[Logger] = []
         self.record: RunFile | None = None
         self.begun = False  # whether the folder is written by this session yet (only after its first step)
         self.resume: dict[str, Any] | None = None  # where a resume took over: epoch, step, changes
 
     def status(self, state: str, detail: str = "") -> None:
         if self.main and self.begun and self.record is not None:
-            self.record = self.record.with_status(state, detail, self.state.step)
+            self.record = self.record.with_status(state, detail, self.step())
             write_run_file(self.run_dir, self.record)
 
     def note_end(self, state: str, detail: str) -> None:
@@ -88,30 +108,29 @@ class RunBook:
         resume trims the log to what its checkpoint has seen and records itself. Then the loggers open."""
         if self.main:
             if self.resume is None:
-                existing = run_files(self.run_dir)
-                if existing and not self.force:
-                    raise UserError(
-                        f"{self.run_dir} already holds a run ({', '.join(existing)}); replace it with --force "
-                        "(fit(..., force=True)), or continue it with --resume"
-                    )
-                if existing:
-                    refuse_if_trained_now(self.run_dir, None, "--force")
-                begin_run(self.run_dir, replace=bool(existing))
+                self._make_folder(replacing=check_new_run(self.run_dir, self.force))
                 self.record = RunFile(self.cfg, self.made_by)
             else:
                 assert self.record is not None
-                remove_stale_temporaries(self.run_dir)
+                self.folder.remove_stale_temporaries()
                 for damage in self.metrics.keep_up_to(self.resume["step"]):
-                    self.reporter.notice(f"{damage.describe(self.metrics.path)}: dropped")
+                    self.notice(f"{damage.describe(self.metrics.path)}: dropped")
                 entry = {"at": now(), **self.resume, "made_by": self.made_by}
                 self.record = replace(self.record, config=self.cfg, resumes=[*self.record.resumes, entry])
         self.begun = True
         self.status("running")
         self._open_loggers(None if self.resume is None else self.resume["step"])
 
+    def _make_folder(self, replacing: bool) -> None:
+        """Make the folder a new run's: ``replacing`` (a run was there, and force said so) removes what that run
+        owned; otherwise nothing but the new run's files changes."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for name in RunFolder.OWNED if replacing else RunFolder.FILES:
+            _remove(self.run_dir / name)
+
     def _open_loggers(self, resume_step: int | None) -> None:
         if self.main:
-            self.loggers = make_loggers(self.cfg.train.logger, self.run_dir, resume_step)
+            self.loggers = make_loggers(self.cfg.train.logger, self.folder, resume_step)
 
     def log(self, record: dict[str, Any]) -> None:
         self.metrics.write(record)
@@ -129,3 +148,10 @@ class RunBook:
     def close(self) -> None:
         for logger in self.loggers:
             logger.close()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
