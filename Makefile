@@ -32,9 +32,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# ruff on everything; mypy on rnnlab/ at the strictness pyproject.toml states ([tool.mypy])
 lint: $(STAMP)
 	$(BIN)/ruff check rnnlab tests scripts
 	$(BIN)/ruff format --check rnnlab tests scripts
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format rnnlab tests scripts

@@ -208,3 +208,20 @@ def test_what_lies_past_a_sequence_end_changes_nothing(engine) -> None:
     torch.testing.assert_close(
         model(x[:1, :2], None), model(x, lengths)[:1], atol=1e-6, rtol=1e-5
     )  # = the short sequence alone
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_each_engine_documents_every_shape_with_an_example_that_runs(engine) -> None:
+    """The public function of every registered engine says each argument's shape and carries an example; the
+    example runs here, so it cannot go stale."""
+    import doctest
+
+    module = ENGINES[engine].module()
+    public = getattr(module, "run_layer", None) or module.direction
+    assert public.__doc__ and "(T, B, I)" in public.__doc__ and "(B,)" in public.__doc__ and ">>>" in public.__doc__
+    tests = [t for t in doctest.DocTestFinder().find(public, public.__name__, globs={}) if t.examples]
+    assert tests, f"{engine}: no example"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

@@ -213,7 +213,8 @@ def test_tables_titles_captions_and_headings_read_whole(width) -> None:
 
     import torch
 
-    from rnnlab.cli.tables import compare_table, eval_table, results_table, step_table
+    from rnnlab.cli.look_tables import step_table
+    from rnnlab.cli.tables import compare_table, eval_table, results_table
 
     text = _render(results_table(_train_result(30, 29)), width)  # stopped by --max-steps inside the first epoch
     lines = text.splitlines()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from rnnlab import __version__
 from rnnlab.cli import app
-from rnnlab.cli.options import SHORT_CHOICES
+from rnnlab.cli.options import SHORT_CHOICES, Default, takes
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, flag_of
 from rnnlab.errors import flag_name
 
@@ -105,3 +105,10 @@ def test_values_are_checked_by_the_field_and_errors_name_the_flag(tmp_path) -> N
         assert result.exit_code == 2, (args, result.output)
         assert expect in result.stderr, (args, result.stderr)
         assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("how", [{"only": ("epochs", "epoch")}, {"defaults": {"devcie": Default("cpu")}}])
+def test_a_name_no_config_declares_fails_at_import(how) -> None:
+    """A typo in a command's option list would silently drop the option: it fails where the command is declared."""
+    with pytest.raises(TypeError, match=r"takes\(\): (epoch|devcie) is no flag of TrainConfig"):
+        takes(TrainConfig, **how)

@@ -21,7 +21,7 @@ from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.config_file import read_run_file
-from rnnlab.train.loop import NullReporter, Trainer, fit
+from rnnlab.train.loop import NullReporter, fit
 
 pytestmark = pytest.mark.slow  # real processes, signals and kill -9: `make test` runs them, `make test-fast` does not
 
@@ -223,13 +223,15 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_checkpoint(tmp_path, mon
 
 
 def test_sigterm_during_the_final_evaluation_ends_like_sigterm_in_training(tmp_path, monkeypatch) -> None:
-    real = Trainer._final_scores
+    import rnnlab.train.loop as loop
 
-    def terminated(self):
+    real = loop.final_scores
+
+    def terminated(trainer):
         os.kill(os.getpid(), signal.SIGTERM)
-        return real(self)
+        return real(trainer)
 
-    monkeypatch.setattr(Trainer, "_final_scores", terminated)
+    monkeypatch.setattr(loop, "final_scores", terminated)
     result = CliRunner().invoke(app, [*CLI_ARGS, "--out", str(tmp_path / "run")])
     assert result.exit_code == 143, result.output
     (line,) = result.stderr.strip().splitlines()

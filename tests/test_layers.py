@@ -91,3 +91,33 @@ def test_an_upward_import_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     planted.parent.mkdir()
     planted.write_text(source)
     assert len(wrong_imports([planted])) == 1, why
+
+
+def _lazy_declarations(init: Path) -> tuple[set[str], set[str]]:
+    """What a lazy package's ``submodules(...)`` call names (submodules and exports), and what its TYPE_CHECKING
+    block imports for the type checker."""
+    tree = ast.parse(init.read_text())
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "submodules")
+    lazy = set(ast.literal_eval(call.args[1]))
+    for keyword in call.keywords:
+        if keyword.arg == "exports":
+            lazy |= set(ast.literal_eval(keyword.value))
+    checked: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            checked |= {a.name for n in node.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    return lazy, checked
+
+
+LAZY = sorted(p for p in PACKAGE.rglob("__init__.py") if "submodules(" in p.read_text())
+
+
+@pytest.mark.parametrize("init", LAZY, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_lazy_name_is_declared_for_the_type_checker(init: Path) -> None:
+    """A name that loads on first use but is missing under TYPE_CHECKING is an Any to mypy, and a typo in it passes."""
+    lazy, checked = _lazy_declarations(init)
+    assert lazy == checked
+
+
+def test_the_lazy_packages_are_found() -> None:
+    assert {p.parent.name for p in LAZY} >= {"rnnlab", "data", "look", "runs", "train", "runtime", "model", "lab"}

@@ -48,6 +48,7 @@ def runs(tmp_path_factory) -> dict:
     return {"root": root, "data": data, "next": next_line, "whole": load_checkpoint(root / "whole" / "checkpoint.pt")}
 
 
+@pytest.mark.slow  # a resume for every byte of the line
 def test_a_torn_last_line_at_every_byte_resumes_to_the_uninterrupted_parameters(runs, tmp_path) -> None:
     line = runs["next"].encode()
     assert len(line) > 60
@@ -83,7 +84,8 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("kind", DAMAGE)
+# the four commands and a resume, about 4 s a kind: one kind in `make test-fast`, every kind in `make test`
+@pytest.mark.parametrize("kind", [k if k == "garbage" else pytest.param(k, marks=pytest.mark.slow) for k in DAMAGE])
 def test_read_only_commands_skip_a_damaged_line_with_a_warning(runs, tmp_path, kind) -> None:
     run = tmp_path / "run"
     shutil.copytree(runs["root"] / "whole", run)

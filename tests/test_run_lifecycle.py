@@ -19,7 +19,7 @@ from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.config_file import read_run_file
 from rnnlab.runs.metrics import read_metrics
 from rnnlab.train import step as stepping
-from rnnlab.train.loop import Trainer, fit
+from rnnlab.train.loop import fit
 
 TINY = ["--dataset", "digits", "--hidden", "8", "--layers", "1", "--train-subset", "96", "--batch-size", "32",
         "--epochs", "2", "--device", "cpu", "--log-every", "1"]  # fmt: skip
@@ -131,14 +131,16 @@ def test_a_resume_with_another_number_of_processes_is_refused(run) -> None:
 
 
 def test_a_signal_after_the_last_step_ends_as_a_stop(tmp_path, monkeypatch) -> None:
-    real = Trainer.validate
+    import rnnlab.train.loop as loop
 
-    def signalled(self, kind, seconds):
-        if self.st.step == self.total:
+    real = loop.validation_record
+
+    def signalled(trainer, kind, seconds):
+        if trainer.st.step == trainer.total:
             os.kill(os.getpid(), signal.SIGTERM)  # during the last validation, after the last step's check
-        return real(self, kind, seconds)
+        return real(trainer, kind, seconds)
 
-    monkeypatch.setattr(Trainer, "validate", signalled)
+    monkeypatch.setattr(loop, "validation_record", signalled)
     out = tmp_path / "run"
     result = train(*TINY, "--out", str(out))
     assert result.exit_code == 143, result.output

@@ -140,6 +140,7 @@ def test_rmsprop_follows_keras_and_cooijmans_not_torchs_defaults() -> None:
     assert (group["lr"], group["alpha"], group["eps"], group["momentum"]) == (2e-3, 0.9, 1e-5, 0.5)
 
 
+@pytest.mark.slow  # trains to an accuracy
 def test_identity_init_and_rmsprop_learn_digits_pixel_by_pixel(tmp_path, digits_pixels) -> None:
     """The pixel-MNIST recipe's options, end to end on the offline 64-step task."""
     cfg = replace(
@@ -153,6 +154,7 @@ def test_identity_init_and_rmsprop_learn_digits_pixel_by_pixel(tmp_path, digits_
     assert load_checkpoint(tmp_path / "best.pt")["config"]["model"]["init"] == "identity"
 
 
+@pytest.mark.slow  # trains to an accuracy: 40 epochs
 def test_the_digits_defaults_reach_95_percent_with_no_other_flag(tmp_path) -> None:
     from typer.testing import CliRunner
 

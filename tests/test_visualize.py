@@ -21,7 +21,11 @@ BASE = RunConfig(
 )
 
 
-@pytest.fixture(scope="module", params=["lstm-last", "gru-bidirectional", "rnn-mean-time"])
+# lstm-last runs in `make test-fast`; the other two kinds (each visualize draws about 4 s of figures) in `make test`
+KINDS = ["lstm-last", *(pytest.param(k, marks=pytest.mark.slow) for k in ("gru-bidirectional", "rnn-mean-time"))]
+
+
+@pytest.fixture(scope="module", params=KINDS)
 def run_dir(request, tmp_path_factory):
     model = {
         "lstm-last": BASE.model,
@@ -148,6 +152,7 @@ def test_visualize_draws_any_split_on_the_device_asked(run_dir, tmp_path) -> Non
     assert json.loads((tmp_path / "val0_step_probs.json").read_text())["split"] == "val"
 
 
+@pytest.mark.slow
 def test_a_long_sequence_prints_a_summarised_table(tmp_path) -> None:
     cfg = replace(
         BASE,

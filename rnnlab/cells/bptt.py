@@ -19,7 +19,7 @@ from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
 
 class LSTMFunction(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,  # (T, B, I), already in processing order
         h0: Tensor,  # (B, H)
@@ -55,7 +55,7 @@ class LSTMFunction(torch.autograd.Function):
         return _outputs(hs, mask), hs[T].clone(), cs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
         x, w_ih, w_hh, acts, hs, cs, tcs, mask = ctx.saved_tensors
         T, B, H = tcs.shape
         i, f, g, o = acts.chunk(4, dim=2)
@@ -119,7 +119,7 @@ def _lstm_masked_backward(
 
 class GRUFunction(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,  # (T, B, I)
         h0: Tensor,  # (B, H)
@@ -150,7 +150,7 @@ class GRUFunction(torch.autograd.Function):
         return _outputs(hs, mask), hs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
         x, w_ih, w_hh, rz, n, hw_n, hs, mask = ctx.saved_tensors
         T, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
@@ -182,7 +182,7 @@ class GRUFunction(torch.autograd.Function):
 
 class RNNFunction(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,  # (T, B, I)
         h0: Tensor,  # (B, H)
@@ -203,7 +203,7 @@ class RNNFunction(torch.autograd.Function):
         return _outputs(hs, mask), hs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
         x, w_ih, w_hh, hs, mask = ctx.saved_tensors
         T = x.shape[0]
         coef = 1 - hs[1:] * hs[1:]  # tanh' where the step is valid (masked steps get no gradient anyway)
@@ -232,6 +232,32 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One direction of a one-layer LSTM, GRU or RNN whose backward through time is written by hand, time-major.
+
+    Args:
+        cell: "lstm", "gru" or "rnn" (tanh).
+        x: (T, B, I) the inputs, every step of every sample.
+        h: (B, H) the initial hidden state; c: (B, H) the LSTM's initial cell state, None for a GRU or RNN.
+        p: this direction's parameters, nn.LSTM's own tensors (cells.common.layer_params(layer, 0 or 1)).
+        reverse: read steps T-1 .. 0 (the backward direction of a bidirectional layer).
+        lengths: (B,) the valid steps of each sample (the rest is padding), or None: all T valid.
+    Returns:
+        out (T, B, H) the hidden state after each step (zero past a sample's length), h_T (B, H) and c_T (B, H) or
+        None: the state after each sample's last valid step.
+
+    Example, against PyTorch's own layer (the parameters are shared, nothing is copied):
+
+        >>> import torch
+        >>> from rnnlab.cells.common import layer_params
+        >>> from rnnlab.cells.bptt import direction
+        >>> lstm = torch.nn.LSTM(3, 5)
+        >>> x, h0, c0 = torch.randn(7, 2, 3), torch.zeros(2, 5), torch.zeros(2, 5)
+        >>> out, h_T, c_T = direction("lstm", x, h0, c0, layer_params(lstm, 0), False, None)
+        >>> out.shape, h_T.shape, c_T.shape
+        (torch.Size([7, 2, 5]), torch.Size([2, 5]), torch.Size([2, 5]))
+        >>> torch.allclose(out, lstm(x)[0], atol=1e-6)
+        True
+    """
     if autocast_on(x.device.type):
         # Hand-written kernels run in float32: cast once here (and go on with autocast off) rather than let
         # autocast split the graph.

@@ -30,7 +30,8 @@ def cell_of(layer: nn.RNNBase) -> str:
     """'lstm', 'gru' or 'rnn' for a one-layer nn.LSTM / nn.GRU / nn.RNN(tanh)."""
     if layer.mode not in MODES:
         raise ValueError(f"unsupported recurrent mode {layer.mode!r}")
-    if layer.num_layers != 1 or not layer.bias or layer.batch_first or getattr(layer, "proj_size", 0):
+    proj_size: int = getattr(layer, "proj_size", 0)
+    if layer.num_layers != 1 or not layer.bias or layer.batch_first or proj_size:
         raise ValueError("engines take one-layer, time-major modules with biases and no projection")
     return MODES[layer.mode]
 
@@ -65,12 +66,15 @@ def run_directions(
     if state is None:
         state = zero_state(layer, x)
     h0, c0 = state if isinstance(state, tuple) else (state, None)
-    outs, hs, cs = [], [], []
+    outs: list[Tensor] = []
+    hs: list[Tensor] = []
+    cs: list[Tensor] = []  # LSTM only: the other cells have no c
     for d in range(2 if layer.bidirectional else 1):
         out, h, c = direction_fn(cell, x, h0[d], None if c0 is None else c0[d], layer_params(layer, d), d == 1, lengths)
         outs.append(out)
         hs.append(h)
-        cs.append(c)
+        if c is not None:
+            cs.append(c)
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
     h_n = torch.stack(hs)
     return out, ((h_n, torch.stack(cs)) if cell == "lstm" else h_n)

@@ -17,6 +17,27 @@ def run_layer(
     state: State | None,  # each (D, B, H)
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, State]:
+    """A whole layer (both directions) by the PyTorch module itself: cuDNN on a GPU, ATen/oneDNN on a CPU.
+
+    Args:
+        layer: a one-layer, time-major nn.LSTM / nn.GRU / nn.RNN (tanh), bidirectional or not.
+        x: (T, B, I) the inputs.
+        state: each (D, B, H), (h, c) for an LSTM, h otherwise; None: zeros.
+        lengths: (B,) the valid steps of each sample (packed, so padding is never read), or None: all T valid.
+    Returns:
+        out (T, B, D*H) the output after each step (zero past a sample's length) and the final state, each
+        (D, B, H): exactly what ``layer`` returns.
+
+    Example:
+
+        >>> import torch
+        >>> from rnnlab.cells.cudnn import run_layer
+        >>> gru = torch.nn.GRU(3, 5, bidirectional=True)
+        >>> x = torch.randn(7, 2, 3)
+        >>> out, h_T = run_layer(gru, x, None, torch.tensor([7, 4]))
+        >>> out.shape, h_T.shape, bool(out[4:, 1].eq(0).all())
+        (torch.Size([7, 2, 10]), torch.Size([2, 2, 5]), True)
+    """
     if lengths is None:
         return layer(x, state)
     packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)

@@ -64,6 +64,32 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One direction of a one-layer LSTM, GRU or RNN by the reference cells, one Python step at a time, time-major.
+
+    Args:
+        cell: "lstm", "gru" or "rnn" (tanh).
+        x: (T, B, I) the inputs, every step of every sample.
+        h: (B, H) the initial hidden state; c: (B, H) the LSTM's initial cell state, None for a GRU or RNN.
+        p: this direction's parameters, nn.LSTM's own tensors (cells.common.layer_params(layer, 0 or 1)).
+        reverse: read steps T-1 .. 0 (the backward direction of a bidirectional layer).
+        lengths: (B,) the valid steps of each sample (the rest is padding), or None: all T valid.
+    Returns:
+        out (T, B, H) the hidden state after each step (zero past a sample's length), h_T (B, H) and c_T (B, H) or
+        None: the state after each sample's last valid step.
+
+    Example, against PyTorch's own layer (the parameters are shared, nothing is copied):
+
+        >>> import torch
+        >>> from rnnlab.cells.common import layer_params
+        >>> from rnnlab.cells.unrolled import direction
+        >>> lstm = torch.nn.LSTM(3, 5)
+        >>> x, h0, c0 = torch.randn(7, 2, 3), torch.zeros(2, 5), torch.zeros(2, 5)
+        >>> out, h_T, c_T = direction("lstm", x, h0, c0, layer_params(lstm, 0), False, None)
+        >>> out.shape, h_T.shape, c_T.shape
+        (torch.Size([7, 2, 5]), torch.Size([2, 5]), torch.Size([2, 5]))
+        >>> torch.allclose(out, lstm(x)[0], atol=1e-6)
+        True
+    """
     xw = torch.nn.functional.linear(x, p.w_ih, p.b_ih)  # (T, B, G*H): the input product for all steps at once
     outs: list[Tensor] = [x.new_empty(0)] * x.shape[0]
     for t, h_t, c_t, out in walk(cell, xw, h, c, p, reverse, lengths):

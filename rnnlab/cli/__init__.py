@@ -11,6 +11,7 @@ import inspect
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +19,7 @@ import typer
 import rnnlab
 from rnnlab.cli import lab, look, training
 from rnnlab.cli.tables import error_line
-from rnnlab.cli.typer_adapt import CLICK_EXCEPTION, Command, Group, usage_message
+from rnnlab.cli.typer_adapt import CLICK_EXCEPTION, Command, Group, click_message, usage_message
 from rnnlab.errors import CTRL_C, Stopped, UserError
 from rnnlab.text import os_error
 
@@ -26,12 +27,22 @@ from rnnlab.text import os_error
 class OneLineErrors(Group):
     """Every error a user can cause becomes `rnnlab: error: ...` on one line, exit code 2, no traceback."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(
+                args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+            )
         except CLICK_EXCEPTION as exc:
             ctx = getattr(exc, "ctx", None)
-            if not exc.format_message():  # `rnnlab` alone: the help was the answer, there is no error to add
+            if not click_message(exc):  # `rnnlab` alone: the help was the answer, there is no error to add
                 sys.exit(getattr(exc, "exit_code", 2))
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             _fail(f"{usage_message(exc)}{hint}", getattr(exc, "exit_code", 2))

@@ -4,20 +4,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import typer
 
 from rnnlab import look, model, runs, runtime
+from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
-from rnnlab.cli.tables import console, error_line, parameter_table, prediction_tables, shape_table, step_table
+from rnnlab.cli.tables import console, error_line
 from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
 from rnnlab.config.commands import EvalConfig
 from rnnlab.errors import UserError
 from rnnlab.text import json_text
 
+
+class _TakesArgs(TypedDict):
+    only: tuple[str, ...]
+    defaults: dict[str, Default]
+
+
 # The flags of a command that uses a trained run: how and where it runs, and where its data is.
-ON_A_RUN = {
+ON_A_RUN: _TakesArgs = {
     "only": ("engine", "device", "data_dir"),
     "defaults": {"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
 }

@@ -158,6 +158,11 @@ def takes(
     ``defaults`` sets a command's own default for a field.
     """
 
+    declared = {f.name for cls in classes for f in dataclasses.fields(cls) if flag_of(f) is not None}
+    unknown = sorted({*(only or ()), *(defaults or {})} - declared)
+    if unknown:  # a typo would silently drop an option: fail at import, naming it
+        raise TypeError(f"takes(): {', '.join(unknown)} is no flag of {', '.join(c.__name__ for c in classes)}")
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         own = [
             p.replace(kind=KEYWORD)

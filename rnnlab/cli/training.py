@@ -11,18 +11,18 @@ from typing import Annotated
 
 import typer
 
-from rnnlab import cells, look, runs, runtime, train
+from rnnlab import look, runs, runtime, train
 from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_of, flagged_fields, model_for
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_for, flagged_fields, model_for
 from rnnlab.config.commands import EvalConfig
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.text import json_text
 
-RESUMABLE = [flag_name(f.name) for c in SECTIONS.values() for f in flagged_fields(c) if flag_of(f).resumable]
+RESUMABLE = [flag_name(f.name) for c in SECTIONS.values() for f in flagged_fields(c) if flag_for(f).resumable]
 
 
 def _dataset_defaults() -> dict[str, Default]:
@@ -32,7 +32,7 @@ def _dataset_defaults() -> dict[str, Default]:
         for name, value in values.items():
             cls = next(c for c in SECTIONS.values() if name in {f.name for f in dataclasses.fields(c)})
             field = next(f for f in dataclasses.fields(cls) if f.name == name)
-            flag = flag_of(field)
+            flag = flag_for(field)
             text = (flag.show or str)(value)
             base = shown[name].shown if name in shown else (flag.show or str)(field.default)
             shown[name] = Default(field.default, f"{base}; {dataset}: {text}")
@@ -42,7 +42,7 @@ def _dataset_defaults() -> dict[str, Default]:
 def _resumed_config(flags: Flags, run: Path, out: Path | None, force: bool) -> RunConfig:
     """The run's own config, with the flags a run in progress can take applied; any other flag is refused."""
     fields = {f.name: f for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
-    refused = [flag_name(n) for n in flags.values if n in flags.given and not flag_of(fields[n]).resumable]
+    refused = [flag_name(n) for n in flags.values if n in flags.given and not flag_for(fields[n]).resumable]
     refused += [flag for flag, given in (("--out", out is not None), ("--force", force)) if given]
     if refused:
         raise UserError(
@@ -105,7 +105,6 @@ def train_command(
         run_dir = out or runs.folder.default_run_dir()
         if is_main:
             runs.writer.check_new_run(run_dir, force)
-    cells.get_engine(cfg.train.engine, runtime.device.resolve_device(cfg.train.device))
     try:
         result = train.loop.fit(
             cfg,
@@ -168,7 +167,8 @@ def runs_command(
     and the flags in which they differ."""
     if not folder.is_dir():
         raise UserError(f"DIR: {folder} is not a folder; give the folder your runs are in (rnnlab train writes runs/)")
-    summaries, unreadable = [], []
+    summaries: list[runs.listing.RunSummary] = []
+    unreadable: list[Path] = []
     found = runs.listing.find_runs(folder, unreadable=unreadable)
     for path in unreadable:
         error_line(f"{path}: cannot be looked into; skipped", "warning")

@@ -8,7 +8,7 @@ raising the bound is a deliberate change to both, after the suite passes on the 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol, cast
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -17,6 +17,15 @@ TESTED = ("0.12", "0.30")  # typer >= the first, < the second: the bound in pypr
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
 CLICK_EXCEPTION: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _ClickError(Protocol):
+    def format_message(self) -> str: ...
+
+
+def click_message(exc: Exception) -> str:
+    """A CLICK_EXCEPTION's own words, as click formats them (whichever click, vendored or not, typer brings)."""
+    return cast(_ClickError, exc).format_message()
 
 
 def quiet_flags(params: list[Any]) -> list[Any]:
@@ -36,7 +45,7 @@ def plain_bool(param: Any) -> None:
     completion's) on every call: importing pydantic is a third of `rnnlab train --help`. Give such flags typer's
     pass-through converter up front; typer releases without this machinery have no `_runtime_param` and are left
     as they are."""
-    descriptor = getattr(param, "type_descriptor", None)
+    descriptor: Any = getattr(param, "type_descriptor", None)
     if getattr(param, "_runtime_param", False) is not None or getattr(descriptor, "annotation", None) is not bool:
         return
     try:
@@ -73,7 +82,7 @@ def usage_message(exc: Exception) -> str:
     param, message = getattr(exc, "param", None), getattr(exc, "message", "")
     names = [o for o in getattr(param, "opts", []) if o.startswith("--")]
     if type(exc).__name__ != "BadParameter" or not names or not message:
-        return exc.format_message()  # type: ignore[attr-defined]
+        return click_message(exc)
     for pattern, words in _REWORDED:
         if pattern.fullmatch(message):
             message = pattern.sub(words, message)

@@ -4,7 +4,7 @@ Config flows one way: flags -> these frozen dataclasses -> the library. No torch
 build its help from these fields in a fraction of a second.
 """
 
-from rnnlab.config.flags import Flag, Range, flag_of, flagged_fields, option, parse_sizes, validate
+from rnnlab.config.flags import Flag, Range, flag_for, flag_of, flagged_fields, option, parse_sizes, validate
 from rnnlab.config.run import (
     DATASETS,
     IMAGE_SIZES,
@@ -29,6 +29,7 @@ __all__ = [
     "Range",
     "RunConfig",
     "TrainConfig",
+    "flag_for",
     "flag_of",
     "flagged_fields",
     "model_for",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Range:
         return self.high is None or not (value > self.high or (self.high_open and value == self.high))
 
     def describe(self) -> str:
+        assert self.low is not None, "every Range declared here has a low bound"
         if self.high is None:
             return f"{'>' if self.low_open else '>='} {_bound(self.low)}"
         low, high = _bound(self.low), _bound(self.high)
@@ -98,13 +100,21 @@ def flag_of(f: dataclasses.Field) -> Flag | None:
     return f.metadata.get("flag")
 
 
+def flag_for(f: dataclasses.Field) -> Flag:
+    """The Flag of a field known to be flag-backed (one of ``flagged_fields``); an unflagged field is a bug."""
+    flag = flag_of(f)
+    if flag is None:
+        raise ValueError(f"field {f.name!r} is not a flag-backed field")
+    return flag
+
+
 def flagged_fields(cls: type) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if flag_of(f) is not None]
 
 
 def _type_error(kind: Any, value: Any) -> str | None:
     """Why ``value`` is not of the field type ``kind`` (int, float, str, bool, tuple[int, ...], X | None)."""
-    if isinstance(kind, typing.types.UnionType) or typing.get_origin(kind) is typing.Union:
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
         options = typing.get_args(kind)
         return None if any(_type_error(k, value) is None for k in options) else f"expected {_name(kind)}"
     if kind is type(None):
@@ -133,7 +143,7 @@ def validate(cfg: Any) -> None:
     """Check each flag-backed field of ``cfg`` against its declaration; the error names the field's flag."""
     hints = typing.get_type_hints(type(cfg))
     for f in flagged_fields(type(cfg)):
-        flag, value = flag_of(f), getattr(cfg, f.name)
+        flag, value = flag_for(f), getattr(cfg, f.name)
         problem = _type_error(hints[f.name], value)
         if problem:
             raise ConfigError(f.name, f"{problem}, got {value!r}")

@@ -84,6 +84,7 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImag
                 picture.load()
                 return [_picture(str(path), picture, dataset, size)]
     except Image.DecompressionBombError as exc:  # past twice MAX_IMAGE_PIXELS Pillow refuses to decode
+        assert Image.MAX_IMAGE_PIXELS is not None  # Pillow checks for bombs only while there is a limit
         raise UserError(f"{path}: too large ({_pixels(exc)}; at most {2 * Image.MAX_IMAGE_PIXELS:,})") from None
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image (PNG, JPEG or another format Pillow reads) nor a .npy array") from None

@@ -39,8 +39,16 @@ class Preprocessing:
     @classmethod
     def measure(cls, cfg: DataConfig, images: ImageSet) -> Preprocessing:
         """A dataset's preprocessing: the normalisation its loader measured on the training images."""
-        size = tuple(images.train.images.shape[1:])
-        return cls(cfg.dataset, size, images.mean, images.std, cfg.sequence, cfg.permute_seed, CLASS_NAMES[cfg.dataset])
+        height, width = images.train.images.shape[1:]  # (N, H, W)
+        return cls(
+            cfg.dataset,
+            (height, width),
+            images.mean,
+            images.std,
+            cfg.sequence,
+            cfg.permute_seed,
+            CLASS_NAMES[cfg.dataset],
+        )
 
     def to_sequences(
         self,

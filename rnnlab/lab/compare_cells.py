@@ -171,7 +171,8 @@ def _measure_engine(
         peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
         kind = "bytes saved for backward"
     engine, sizes = ENGINES[name], sorted(set(model.cfg.hidden_sizes))
-    variants = {engine.variant(model.cfg.cell, cfg.batch_size, h, dtype, device) for h in sizes} - {None}
+    found = {engine.variant(model.cfg.cell, cfg.batch_size, h, dtype, device) for h in sizes}
+    variants = {v for v in found if v is not None}
     return {
         "engine": name,
         "layout": model.layout,

@@ -57,7 +57,7 @@ def trace_steps(
     if model.proj is not None:
         x = model.proj(x)
     layers: list[list[DirectionSteps]] = []
-    for k, rnn in enumerate(model.rnns):
+    for k, rnn in enumerate(model.rnn_layers):
         cell = cell_of(rnn)
         directions = [_direction(cell, x, rnn, d, k + 1) for d in range(2 if rnn.bidirectional else 1)]
         layers.append(directions)

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rnnlab.data import as_image, load_sequences
@@ -122,7 +123,7 @@ def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> 
     both = len(directions) > 1
     label = {"forward": "forward (reads 1..T)", "backward": "backward (reads T..1)"}
 
-    def panels(pick: str) -> list[tuple[str, object]]:
+    def panels(pick: str) -> list[tuple[str, np.ndarray]]:
         return [(label[d.direction] if both else "", getattr(d, pick)[:, 0].cpu().numpy()) for d in directions]
 
     base = stem.with_name(f"{stem.name}_layer{layer}")

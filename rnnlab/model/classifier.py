@@ -9,12 +9,12 @@ Legend: B batch, T time steps, I input features, P projection size, H hidden uni
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import get_engine
+from rnnlab.cells import Engine, get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
 from rnnlab.model.dropout import Dropout
@@ -47,17 +47,40 @@ class SequenceClassifier(nn.Module):
         )
         self.drop = Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden_sizes[-1] * cfg.directions, cfg.num_classes)
-        for rnn in self.rnns:
+        for rnn in self.rnn_layers:
             init_recurrent(rnn, cfg.init)
         if cfg.chrono:  # drawn after every weight, so that --chrono changes the gate biases and nothing else
-            for rnn in self.rnns:
+            for rnn in self.rnn_layers:
+                assert isinstance(rnn, nn.LSTM)  # ModelConfig takes --chrono for --cell lstm alone
                 init_chrono(rnn, cfg.chrono)
         elif cfg.cell == "lstm" and cfg.forget_bias:
             self._add_forget_bias(cfg.forget_bias)
 
+    @property
+    def engine(self) -> str:
+        """The name of the engine that computes the recurrent layers; setting it swaps the engine (no copy)."""
+        return self._engine.name
+
+    @engine.setter
+    def engine(self, name: str) -> None:
+        self._engine: Engine = get_engine(name)
+        self._ready_on: torch.device | None = None  # the device it was last checked to run on
+
+    def _engine_on(self, device: torch.device) -> Engine:
+        """The engine, asked whether it can run on ``device`` once per device, not on every forward."""
+        if self._ready_on != device:
+            get_engine(self._engine.name, device)
+            self._ready_on = device
+        return self._engine
+
+    @property
+    def rnn_layers(self) -> list[nn.RNNBase]:
+        """``rnns`` as what they hold: one-layer nn.LSTM / nn.GRU / nn.RNN modules, first layer first."""
+        return [cast(nn.RNNBase, rnn) for rnn in self.rnns]
+
     @torch.no_grad()
     def _add_forget_bias(self, value: float) -> None:
-        for rnn in self.rnns:
+        for rnn in self.rnn_layers:
             for name, p in rnn.named_parameters():
                 if name.startswith("bias_ih"):
                     p[rnn.hidden_size : 2 * rnn.hidden_size] += value  # gate order i, f, g, o
@@ -72,7 +95,7 @@ class SequenceClassifier(nn.Module):
     def trace(self, x: Tensor, lengths: Tensor | None = None, watch: Watch | None = None) -> Trace:
         """The forward pass, keeping every layer's final state; ``watch(stage, tensors)`` sees each stage."""
         see: Watch = watch or (lambda stage, value: None)
-        engine = get_engine(self.engine, x.device)
+        engine = self._engine_on(x.device)
         see(f"input ({self.layout}-major)", x)
         if self.layout == "batch":
             x = x.transpose(0, 1)  # -> (T, B, I): engines are time-major
@@ -81,7 +104,7 @@ class SequenceClassifier(nn.Module):
             x = self.proj(x)  # (T, B, P)
             see(f"proj: Linear({self.proj.in_features} -> {self.proj.out_features}) on every step", x)
         states: list[State] = []
-        for k, rnn in enumerate(self.rnns):
+        for k, rnn in enumerate(self.rnn_layers):
             if k and self.cfg.dropout:
                 x = self.drop(x)
                 see(f"dropout p={self.cfg.dropout}", x)

@@ -111,7 +111,7 @@ def preprocessing_of(ckpt: dict[str, Any], data_dir: str | None = None) -> Prepr
     return preprocessing
 
 
-def load_weights(model: SequenceClassifier, state: dict[str, Any], source: str) -> None:
+def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str) -> None:
     """Load a state_dict, turning a mismatch into one line that says which keys or shapes differ."""
     mine = model.state_dict()
     missing = sorted(set(mine) - set(state))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab import __version__
-from rnnlab.config import RunConfig, flag_of, flagged_fields
+from rnnlab.config import RunConfig, flag_for, flagged_fields
 from rnnlab.config.run import RUN_RECORD, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.files import atomic_write_text
@@ -144,7 +144,7 @@ def config_changes(old: RunConfig, new: RunConfig) -> dict[str, list[Any]]:
             if before == after:
                 continue
             changes[flag_name(f.name)] = [_plain(before), _plain(after)]
-            if not flag_of(f).resumable:
+            if not flag_for(f).resumable:
                 refused.append(flag_name(f.name))
     if refused:
         raise UserError(f"--resume: {', '.join(refused)} cannot change for a run in progress; start a new run instead")

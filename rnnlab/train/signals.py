@@ -49,7 +49,7 @@ class StopRequests:
 @contextlib.contextmanager
 def _handling(handler: Any) -> Iterator[None]:
     """SIGINT and SIGTERM go to ``handler`` inside the block, as they went before after it (main thread only)."""
-    old: dict[int, Any] = {}
+    old: dict[signal.Signals, Any] = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, handler)

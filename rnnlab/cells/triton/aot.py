@@ -24,7 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rnnlab.cells.triton.variants import Plan
 
 KERNELS = ("lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
 PRECISIONS = {  # label: (state dtype, operand dtype, tl.dot input_precision)
@@ -50,7 +55,7 @@ class Job:
     hidden: int
     target: str  # a key of TARGETS
 
-    def plan(self):  # -> variants.Plan
+    def plan(self) -> Plan:
         import torch
 
         from rnnlab.cells.triton.variants import make_plan
@@ -67,8 +72,12 @@ class Job:
 
 
 def matrix(
-    kernels=KERNELS, precisions=tuple(PRECISIONS), hidden=HIDDEN, targets=tuple(TARGETS), refused: bool = False
-) -> list[Job]:  # fmt: skip
+    kernels: Sequence[str] = KERNELS,
+    precisions: Sequence[str] = tuple(PRECISIONS),
+    hidden: Sequence[int] = HIDDEN,
+    targets: Sequence[str] = tuple(TARGETS),
+    refused: bool = False,
+) -> list[Job]:
     """Every variant the rule can pick for each kernel x precision x H x target: stepwise always, persistent where
     ``variants.persistent_refusal`` admits it on that target's SM count (or everywhere, with ``refused``)."""
     import torch
@@ -140,9 +149,12 @@ def parse_ptxas(log: str) -> dict[str, int] | None:
     return {"registers": int(regs.group(1)), "stack_bytes": stack, "spill_stores": stores, "spill_loads": loads}
 
 
-def _signature(fn, job: Job, meta: dict) -> tuple[dict, dict]:
+def _signature(
+    fn: Any, job: Job, meta: dict[str, Any]
+) -> tuple[dict[str, str], dict[tuple[int, ...], list[list[str | int]]]]:  # fn: a @triton.jit kernel
     state, op, _ = PRECISIONS[job.precision]
-    sig, attrs = {}, {}
+    sig: dict[str, str] = {}
+    attrs: dict[tuple[int, ...], list[list[str | int]]] = {}
     for i, name in enumerate(fn.arg_names):
         if name in meta:
             sig[name] = "constexpr"

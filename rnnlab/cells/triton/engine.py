@@ -66,7 +66,7 @@ def _check(cell: str, variable_lengths: bool = False) -> None:
 
 class TritonLSTM(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,  # (T, B, I), already in processing order
         h0: Tensor,  # (B, H)
@@ -96,7 +96,7 @@ class TritonLSTM(torch.autograd.Function):
         return hs[1:], hs[T].clone(), cs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
         from rnnlab.cells.triton.launch import run
         from rnnlab.cells.triton.lstm_kernels import lstm_backward
 
@@ -117,7 +117,7 @@ class TritonLSTM(torch.autograd.Function):
 
 class TritonGRU(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x: Tensor,  # (T, B, I), already in processing order
         h0: Tensor,  # (B, H)
@@ -147,7 +147,7 @@ class TritonGRU(torch.autograd.Function):
         return hs[1:], hs[T].clone()
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
         from rnnlab.cells.triton.gru_kernels import gru_backward
         from rnnlab.cells.triton.launch import run
 
@@ -190,12 +190,39 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One direction of a one-layer LSTM or GRU in fused Triton kernels (under Triton's interpreter on a CPU), time-major.
+
+    Args:
+        cell: "lstm", "gru" or "rnn" (tanh): lstm and gru only; no ``lengths``.
+        x: (T, B, I) the inputs, every step of every sample.
+        h: (B, H) the initial hidden state; c: (B, H) the LSTM's initial cell state, None for a GRU or RNN.
+        p: this direction's parameters, nn.LSTM's own tensors (cells.common.layer_params(layer, 0 or 1)).
+        reverse: read steps T-1 .. 0 (the backward direction of a bidirectional layer).
+        lengths: (B,) the valid steps of each sample (the rest is padding), or None: all T valid.
+    Returns:
+        out (T, B, H) the hidden state after each step (zero past a sample's length), h_T (B, H) and c_T (B, H) or
+        None: the state after each sample's last valid step.
+
+    Example, against PyTorch's own layer (the parameters are shared, nothing is copied):
+
+        >>> import torch
+        >>> from rnnlab.cells.common import layer_params
+        >>> from rnnlab.cells.triton.engine import direction
+        >>> lstm = torch.nn.LSTM(3, 5)
+        >>> x, h0, c0 = torch.randn(7, 2, 3), torch.zeros(2, 5), torch.zeros(2, 5)
+        >>> out, h_T, c_T = direction("lstm", x, h0, c0, layer_params(lstm, 0), False, None)
+        >>> out.shape, h_T.shape, c_T.shape
+        (torch.Size([7, 2, 5]), torch.Size([2, 5]), torch.Size([2, 5]))
+        >>> torch.allclose(out, lstm(x)[0], atol=1e-5)
+        True
+    """
     _check(cell, lengths is not None)
     op_dtype = torch.bfloat16 if x.dtype == torch.bfloat16 or _bf16_autocast(x.device.type) else x.dtype
     if reverse:
         x = x.flip(0)
     with torch.autocast(device_type=x.device.type, enabled=False):
         if cell == "lstm":
+            assert c is not None  # an LSTM's state is always (h, c)
             out, h_n, c_n = TritonLSTM.apply(x, h.to(x.dtype), c.to(x.dtype), *p, op_dtype)
         else:
             (out, h_n), c_n = TritonGRU.apply(x, h.to(x.dtype), *p, op_dtype), None

@@ -1,0 +1,125 @@
+"""How a run trains: the optimiser, the schedule, the device and engine, logging and checkpoints, as a frozen
+dataclass whose fields are the `rnnlab train` flags of the Training and Output panels (config.flags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnlab.cells import ENGINES
+from rnnlab.config.flags import (
+    NON_NEGATIVE,
+    OUTPUT,
+    POSITIVE,
+    SEED,
+    TRAINING,
+    UNIT,
+    option,
+    parse_names,
+    show_names,
+    validate,
+)
+from rnnlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimiser, schedule, device, engine, and how often to log and checkpoint."""
+
+    epochs: int = option(5, "Passes over the training set.", TRAINING, True, range=POSITIVE, resumable=True)
+    max_steps: int = option(
+        0, "Stop after N optimiser steps in all; 0 = no limit.", TRAINING, range=NON_NEGATIVE, resumable=True
+    )
+    batch_size: int = option(
+        128, "Samples per optimiser step (per process under torchrun).", TRAINING, True, range=POSITIVE
+    )
+    lr: float = option(1e-3, "Learning rate (the peak rate under a schedule).", TRAINING, True, range=POSITIVE)
+    schedule: str = option(
+        "constant",
+        "constant, or cosine / linear decay from --lr to --lr x --final-lr-ratio over the run's steps.",
+        TRAINING,
+        per_dataset=True,
+        choices=("constant", "cosine", "linear"),
+    )
+    warmup: int = option(
+        0, "Raise the rate linearly from --lr/N to --lr over the first N steps; 0 = none.", TRAINING, range=NON_NEGATIVE
+    )
+    final_lr_ratio: float = option(
+        0.0, "Where cosine and linear decay end, as a fraction of --lr.", TRAINING, range=UNIT
+    )
+    optimizer: str = option(
+        "adam",
+        "adam, sgd, or rmsprop (its squared-gradient average decays by 0.9 per step, as in Keras).",
+        TRAINING,
+        choices=("adam", "sgd", "rmsprop"),
+    )
+    momentum: float = option(0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE)
+    weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE)
+    clip: float = option(
+        0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, True, range=NON_NEGATIVE
+    )
+    seed: int = option(
+        0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING, range=SEED
+    )
+    device: str = option(
+        "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
+    )
+    engine: str = option(
+        "cudnn",
+        "How the recurrent layers are computed (see `rnnlab compare-cells`).",
+        TRAINING,
+        choices=tuple(ENGINES),
+        resumable=True,
+    )
+    bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING)
+    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", TRAINING)
+    on_nan: str = option(
+        "stop",
+        "On a NaN or infinite loss: stop (keep the last good checkpoint) or skip that batch.",
+        TRAINING,
+        choices=("stop", "skip"),
+        resumable=True,
+    )
+    threads: int = option(
+        0, "CPU threads for PyTorch; 0 = PyTorch's default.", TRAINING, range=NON_NEGATIVE, resumable=True
+    )
+    reuse_cpu_memory: bool = option(
+        True,
+        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU training steps "
+        "were 1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
+        TRAINING,
+        resumable=True,
+    )
+    patience: int = option(
+        0,
+        "Stop early once validation accuracy has not improved for N epochs (best.pt keeps the best); 0 = never.",
+        TRAINING,
+        range=NON_NEGATIVE,
+        resumable=True,
+    )
+    log_every: int = option(50, "Write a metrics.jsonl line every N steps.", OUTPUT, range=POSITIVE, resumable=True)
+    logger: tuple[str, ...] = option(
+        (),
+        "Also log live curves: tensorboard (RUN/logs, for `tensorboard --logdir RUN/logs`; needs the tensorboard "
+        "package) and/or csv (RUN/metrics.csv), comma-separated.",
+        OUTPUT,
+        choices=("tensorboard", "csv"),
+        parse=parse_names,
+        show=show_names,
+        metavar="tensorboard,csv",
+        resumable=True,
+    )
+    checkpoint_every: int = option(
+        0,
+        "Also write checkpoint.pt every N steps (it is always written at each epoch's end); 0 = only then.",
+        OUTPUT,
+        range=NON_NEGATIVE,
+        resumable=True,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.final_lr_ratio and self.schedule == "constant":
+            raise ConfigError("final_lr_ratio", "sets where a decay ends; add --schedule cosine or linear")
+        if self.momentum and self.optimizer == "adam":
+            raise ConfigError("momentum", "applies to --optimizer sgd or rmsprop; adam keeps its own averages")
