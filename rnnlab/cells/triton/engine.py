@@ -190,7 +190,8 @@ def direction(
     reverse: bool,
     lengths: Tensor | None,  # (B,)
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One direction of a one-layer LSTM or GRU in fused Triton kernels (under Triton's interpreter on a CPU), time-major.
+    """One direction of a one-layer LSTM or GRU in fused Triton kernels, time-major (on a CPU: under Triton's
+    interpreter, for checking).
 
     Args:
         cell: "lstm", "gru" or "rnn" (tanh): lstm and gru only; no ``lengths``.
