@@ -120,5 +120,33 @@ def test_run_evaluate_is_the_python_twin_of_rnnlab_eval(run_dir) -> None:
             printed["loss"],
             printed["per_class_accuracy"],
         )
+    shown = CliRunner().invoke(app, ["eval", str(run_dir), "--batch-size", "50", "--json"])
+    assert (run.evaluate(batch_size=50).loss, run.evaluate(batch_size=50).accuracy) == (
+        json.loads(shown.stdout)["loss"],
+        json.loads(shown.stdout)["accuracy"],
+    )
     assert run.engine("bptt").evaluate("test", batch_size=7).accuracy == pytest.approx(printed["accuracy"], abs=1e-9)
     assert run.evaluate("test", test_subset=10).samples == 10
+    with pytest.raises(rnnlab.UserError, match="--split: unknown value 'validation'"):
+        run.evaluate("validation")
+
+
+def test_a_model_copies_and_pickles_with_its_engine(run_dir, tmp_path) -> None:
+    import copy
+    import types
+
+    from rnnlab.cells import ENGINES, Engine
+
+    run = rnnlab.load(run_dir)
+    assert copy.deepcopy(run.model).engine == run.model.engine
+    torch.save(run.model, tmp_path / "model.pt")  # the whole module, engine and all
+    assert torch.load(tmp_path / "model.pt", weights_only=False).engine == run.model.engine
+    module = types.ModuleType("an_engine_module")  # an engine registered as a module object
+    module.run_layer = ENGINES["cudnn"].module().run_layer
+    ENGINES["as-a-module"] = Engine("as-a-module", module)
+    try:
+        run.engine("as-a-module")
+        assert copy.deepcopy(run.model).engine == "as-a-module"
+    finally:
+        run.engine("cudnn")
+        del ENGINES["as-a-module"]

@@ -99,3 +99,27 @@ def test_gradcheck_catches_a_planted_backward_bug(monkeypatch) -> None:
 def test_gradcheck_refuses_a_cell_the_engine_lacks() -> None:
     result = CliRunner().invoke(app, ["gradcheck", "--engine", "triton", "--cell", "rnn"])
     assert result.exit_code == 2 and "--cell" in result.stderr and "lstm, gru" in result.stderr
+
+
+class _Handed(Exception):
+    """Raised by a stand-in for the measurement: the config the command would have measured."""
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "hidden"),
+    [
+        ("compare-cells", "rnnlab.lab.compare_cells.measure", (128,)),
+        ("gradcheck", "rnnlab.lab.gradcheck.run_gradcheck", (3, 2)),
+    ],
+)
+def test_a_command_keeps_its_own_default_for_a_setting_datasets_replace(monkeypatch, command, target, hidden) -> None:
+    """--hidden's general default (256) gives way to a dataset's own in `train`; a lab command's own default
+    (compare-cells 128, gradcheck 3,2) is no such default and stays."""
+
+    def stand_in(cfg, *rest, **kwargs):
+        raise _Handed(cfg)
+
+    monkeypatch.setattr(target, stand_in)
+    result = CliRunner().invoke(app, [command])
+    assert isinstance(result.exception, _Handed), result.output
+    assert result.exception.args[0].model.hidden == hidden

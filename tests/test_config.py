@@ -105,6 +105,7 @@ def _config_rnnlab_train_hands_to_fit(monkeypatch, tmp_path, *args: str) -> RunC
             {"epochs": 3, "schedule": "linear"},
         ),
         (("--lr", "0.001", "--batch-size", "128"), {}, {"lr": 1e-3, "batch_size": 128}),  # the general defaults, typed
+        (("--final-lr-ratio", "0.1"), {}, {"final_lr_ratio": 0.1}),  # needs a decay: the digits set's cosine gives one
     ],
 )
 def test_fit_and_rnnlab_train_make_the_same_run_from_the_same_settings(
@@ -141,3 +142,18 @@ def test_a_saved_config_missing_a_setting_takes_the_general_default_not_the_data
     raw = RunConfig(data=DataConfig(dataset="digits")).to_dict()
     del raw["train"]["epochs"]  # as a file written before the setting existed
     assert RunConfig.from_dict(raw).train.epochs == 5
+
+
+def test_a_setting_that_needs_another_is_checked_once_the_dataset_has_given_its_own() -> None:
+    assert (
+        RunConfig(data=DataConfig(dataset="digits"), train=TrainConfig(final_lr_ratio=0.1)).train.schedule == "cosine"
+    )
+    with pytest.raises(ConfigError, match="--final-lr-ratio: sets where a decay ends"):
+        RunConfig(train=TrainConfig(final_lr_ratio=0.1))  # MNIST keeps the constant rate
+
+
+def test_configs_built_outside_a_run_config_pickle() -> None:
+    import pickle
+
+    for cfg in (TrainConfig(), ModelConfig(), RunConfig()):
+        assert pickle.loads(pickle.dumps(cfg)) == cfg

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rnnlab.config import TrainConfig
+from rnnlab.config import RunConfig, TrainConfig
 from rnnlab.errors import ConfigError
 from rnnlab.train.optim import lr_at
 
@@ -38,6 +38,8 @@ def test_bad_values_name_their_flag() -> None:
     with pytest.raises(ConfigError, match="--final-lr-ratio"):
         TrainConfig(schedule="cosine", final_lr_ratio=1.5)
     with pytest.raises(ConfigError, match="--final-lr-ratio: sets where a decay ends"):
-        TrainConfig(final_lr_ratio=0.1)
+        TrainConfig(schedule="constant", final_lr_ratio=0.1)  # a constant rate chosen: refused at once
+    with pytest.raises(ConfigError, match="--final-lr-ratio: sets where a decay ends"):
+        RunConfig(train=TrainConfig(final_lr_ratio=0.1))  # left to MNIST's default, constant: refused by the run
     with pytest.raises(ConfigError, match="--warmup"):
         TrainConfig(warmup=-1)

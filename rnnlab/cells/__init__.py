@@ -37,6 +37,12 @@ class Engine:
     cells: tuple[str, ...] = CELLS  # the cells it implements
     variable_lengths: bool = True  # whether it takes --lengths random (samples shorter than the sequence)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Engine:
+        return self  # one object per engine: a copied model computes with the same engine
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return get_engine, (self.name,)  # a pickled model names its engine; the registry gives it back
+
     def module(self) -> Any:
         impl = self.implementation
         return importlib.import_module(impl) if isinstance(impl, str) else impl

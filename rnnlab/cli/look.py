@@ -12,7 +12,7 @@ from rnnlab import look, model, runs, runtime
 from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.tables import console, error_line
-from rnnlab.config import DataConfig, ModelConfig, TrainConfig, model_for
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for
 from rnnlab.config.commands import EvalConfig
 from rnnlab.errors import UserError
 from rnnlab.text import json_text
@@ -141,7 +141,7 @@ def inspect_command(
         model_cfg, data_cfg = cfg.model, cfg.data
     else:
         data_cfg = DataConfig(**flags.of(DataConfig))
-        model_cfg = model_for(data_cfg, **flags.of(ModelConfig))
+        model_cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg).model  # the dataset's defaults
     net = model.classifier.build_model(model_cfg, layout=data_cfg.layout, seed=0)
     steps, _ = data_cfg.shape
     walk = look.probe.shape_walk(net, batch_size, steps)

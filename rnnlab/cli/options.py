@@ -118,11 +118,14 @@ class Flags:
     given: frozenset[str]  # fields whose flag was typed on the command line
     owners: dict[str, type]  # the config class whose field declares each flag
     command: str = ""  # the command as typed (what typer parsed), recorded in every file the command writes
+    # fields whose default here is one some dataset replaces (config.flags.Unchosen): left out unless typed, so that
+    # the config puts in the dataset's own; a command that sets its own default for one keeps it
+    per_dataset: frozenset[str] = frozenset()
 
     def of(self, cls: type, *, typed_only: bool = False) -> dict[str, Any]:
         """The values of ``cls``'s fields among these flags (``typed_only``: only those typed). A flag not typed
         whose default depends on the dataset is left out, so that the config puts in the dataset's own."""
-        left = {f.name for f in dataclasses.fields(cls) if isinstance(f.default, Unchosen)} - self.given
+        left = self.per_dataset - self.given
         mine = (k for k in self.values if self.owners[k] is cls and (k in self.given or not typed_only))
         return {k: self.values[k] for k in mine if k not in left}
 
@@ -178,6 +181,11 @@ def takes(
                     added.append(p)
         names = list(owners)
         parsers = _parsers(classes)
+        set_here = defaults or {}
+        field_defaults = {n: next(f.default for f in dataclasses.fields(owners[n]) if f.name == n) for n in names}
+        per_dataset = frozenset(
+            n for n in names if isinstance(set_here[n].value if n in set_here else field_defaults[n], Unchosen)
+        )
 
         @functools.wraps(fn)
         def command(ctx: typer.Context, **kwargs: Any) -> Any:
@@ -186,7 +194,7 @@ def takes(
                 if name in values and isinstance(values[name], str):
                     values[name] = parse(values[name])
             given = frozenset(n for n in names if _typed(ctx, n))
-            return fn(flags=Flags(values, given, owners, command_line(ctx)), **kwargs)
+            return fn(flags=Flags(values, given, owners, command_line(ctx), per_dataset), **kwargs)
 
         context = inspect.Parameter("ctx", KEYWORD, annotation=typer.Context)
         command.__signature__ = inspect.Signature([context, *added, *own])  # type: ignore[attr-defined]

@@ -138,9 +138,14 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     """
     chosen = flags.build(EvalConfig)
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    dev = runtime.device.resolve_device(flags.values["device"])
-    runtime.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
-    loaded = runs.run.Run.open(run, flags.values["engine"], dev, flags.values["data_dir"])
+    keep = flags.values["reuse_cpu_memory"]
+    loaded = runs.run.Run.open(
+        run,
+        flags.values["engine"],
+        flags.values["device"],
+        flags.values["data_dir"],
+        on_device=lambda device: runtime.cpu_memory.keep_freed_memory_on(device.type, keep),
+    )
     result = loaded.evaluate(chosen.split, chosen.batch_size, flags.values["data_dir"], flags.values["test_subset"])
     engine = loaded.model.engine
     if as_json:

@@ -77,18 +77,36 @@ def option(default: Any, help: str, panel: str, per_dataset: bool = False, **how
 
 class Unchosen:
     """Marks a default nobody chose (the field was left out), so that RunConfig may put the dataset's own default in
-    its place: the same settings then make the same run from Python and from the command line."""
+    its place: the same settings then make the same run from Python and from the command line. A marked value
+    compares, hashes, prints and pickles as the value it marks."""
+
+    __slots__ = ()
 
 
-_UNCHOSEN: dict[type, type] = {}
+class UnchosenInt(int, Unchosen):
+    __slots__ = ()
+
+
+class UnchosenFloat(float, Unchosen):
+    __slots__ = ()
+
+
+class UnchosenStr(str, Unchosen):
+    __slots__ = ()
+
+
+class UnchosenTuple(tuple, Unchosen):
+    __slots__ = ()
+
+
+_UNCHOSEN: dict[type, type] = {int: UnchosenInt, float: UnchosenFloat, str: UnchosenStr, tuple: UnchosenTuple}
 
 
 def unchosen(value: Any) -> Any:
-    """``value``, marked as a default left in place (it compares, hashes and prints as ``value``)."""
-    kind = type(value)
-    if kind not in _UNCHOSEN:
-        _UNCHOSEN[kind] = type(f"Unchosen{kind.__name__.title()}", (kind, Unchosen), {"__slots__": ()})
-    return _UNCHOSEN[kind](value)
+    """``value``, marked as a default left in place."""
+    if type(value) not in _UNCHOSEN:  # bool and None cannot be subclassed
+        raise TypeError(f"a default some dataset replaces must be an int, float, str or tuple, not {value!r}")
+    return _UNCHOSEN[type(value)](value)
 
 
 def chosen(value: Any) -> Any:

@@ -14,6 +14,7 @@ from rnnlab.config.flags import (
     SEED,
     TRAINING,
     UNIT,
+    Unchosen,
     option,
     parse_names,
     show_names,
@@ -119,7 +120,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
-        if self.final_lr_ratio and self.schedule == "constant":
+        # a schedule left at its default may still become the dataset's own (RunConfig): checked once it has
+        if self.final_lr_ratio and self.schedule == "constant" and not isinstance(self.schedule, Unchosen):
             raise ConfigError("final_lr_ratio", "sets where a decay ends; add --schedule cosine or linear")
         if self.momentum and self.optimizer == "adam":
             raise ConfigError("momentum", "applies to --optimizer sgd or rmsprop; adam keeps its own averages")

@@ -1,4 +1,6 @@
-"""Run folders on disk: atomic writes, checkpoints, config.json and metrics.jsonl.
+"""A run on disk: its folder's paths (folder), the run read (run: Run.open, evaluate) and written (writer: the one
+code that decides whether a folder may be written), checkpoints, config.json, metrics.jsonl, the live loggers,
+a split scored (evaluation), atomic writes (files) and many runs listed (listing).
 
 Submodules load on first use (rnnlab.lazy), so importing this package costs nothing.
 """

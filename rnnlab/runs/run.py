@@ -1,5 +1,6 @@
 """A trained run, read: its checkpoint's model under any engine on any device, its config and preprocessing, and
-its scores on a split. Every command and script that loads a model loads it here.
+its scores on a split. Every command and script that loads a trained model loads it here (a resume restores its
+own trainer's model from the checkpoint instead).
 
     from rnnlab.runs.run import Run
     run = Run.open("runs/my-run")              # its best.pt, else checkpoint.pt
@@ -11,6 +12,7 @@ its scores on a split. Every command and script that loads a model loads it here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +21,7 @@ import torch
 
 from rnnlab.cells import get_engine
 from rnnlab.config import RunConfig
+from rnnlab.config.commands import EvalConfig
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.model.classifier import SequenceClassifier
@@ -49,16 +52,20 @@ class Run:
         engine: str | None = None,
         device: str | torch.device = "cpu",
         data_dir: str | None = None,
+        on_device: Callable[[torch.device], object] | None = None,
     ) -> R:
         """A run folder (its best.pt, else checkpoint.pt) or a checkpoint file, ready to use.
 
         ``engine``: how the recurrent layers are computed (default: the one it trained with); ``device``: cpu,
-        cuda, auto or a torch.device; ``data_dir``: where an older checkpoint's training set is, to measure the
-        preprocessing it lacks."""
+        cuda, auto or a torch.device (`rnnlab eval` takes auto); ``data_dir``: where an older checkpoint's training
+        set is, to measure the preprocessing it lacks; ``on_device``: called with the device before the model is
+        built there (eval sets how the CPU allocator keeps freed memory)."""
+        ckpt = load_checkpoint(run)  # a run that is not there is the first thing to say
+        cfg = config_of(ckpt)
         if isinstance(device, str):
             device = resolve_device(device)
-        ckpt = load_checkpoint(run)
-        cfg = config_of(ckpt)
+        if on_device is not None:
+            on_device(device)
         name = engine or cfg.train.engine
         get_engine(name, device)  # an engine this device lacks is one line, before the model is built
         model = model_from_checkpoint(ckpt, name).to(device).eval()
@@ -73,21 +80,22 @@ class Run:
 
     def evaluate(
         self,
-        split: str = "test",
-        batch_size: int | None = None,
+        split: str = EvalConfig.split,
+        batch_size: int = EvalConfig.batch_size,
         data_dir: str | None = None,
         test_subset: int = 0,
         data: SequenceData | None = None,
     ) -> EvalResult:
         """Accuracy, loss, per-class accuracy, samples/s and peak memory on ``split`` (train, val or test), as
-        `rnnlab eval` measures them: the whole split in one batch unless ``batch_size``; the run's data read from
-        ``data_dir`` (default: where it trained), or ``data`` already loaded; ``test_subset``: only the first N test
-        images (0: all)."""
+        `rnnlab eval` measures them, in batches of ``batch_size`` (0: the whole split at once); the run's data read
+        from ``data_dir`` (default: where it trained), or ``data`` already loaded; ``test_subset``: only the first
+        N test images (0: all)."""
+        chosen = EvalConfig(split=split, batch_size=batch_size)  # a bad split or size: one line naming it
         if data is None:
             where = data_dir or self.config.data.data_dir
             data = load_sequences(replace(self.config.data, data_dir=where, test_subset=test_subset))
-        x, y = getattr(data, split)
-        batch = batch_size or max(len(y), 1)
+        x, y = getattr(data, chosen.split)
+        batch = chosen.batch_size or max(len(y), 1)
         layout, lengths = self.config.data.layout, data.lengths_of(split)
         return evaluate(self.model, x, y, batch, layout, self.device, data.num_classes, lengths=lengths)
 

@@ -31,14 +31,20 @@ from rnnlab.runs.metrics import MetricsLog
 FIGURE = "validation sample 0: P(class) after each step"
 
 
-def check_new_run(path: Path, force: bool) -> bool:
+def check_new_run(path: Path, force: bool, from_python: bool = False) -> bool:
     """Whether a new run may be written to ``path``, decided without touching anything there: refused where a run
     is (unless ``force``) or is being trained now, or where nothing can be written. Returns whether it replaces
-    a run. Asked before training starts, and again when it has taken its first step."""
+    a run. Asked before training starts (by the CLI), and again when it has taken its first step (by the writer,
+    whose error names fit()'s argument as well, for a run started from Python)."""
     if path_exists(path) and not path.is_dir():
         raise UserError(f"--out: {path} is a file; give a folder")
     existing = RunFolder(path).files()
     if existing and not force:
+        if from_python:
+            raise UserError(
+                f"{path} already holds a run ({', '.join(existing)}); replace it with --force "
+                "(fit(..., force=True)), or continue it with --resume"
+            )
         raise UserError(
             f"--out: {path} already holds a run ({', '.join(existing)}); pass --force to replace it, or --resume {path}"
         )
@@ -108,7 +114,7 @@ class RunWriter:
         resume trims the log to what its checkpoint has seen and records itself. Then the loggers open."""
         if self.main:
             if self.resume is None:
-                self._make_folder(replacing=check_new_run(self.run_dir, self.force))
+                self._make_folder(replacing=check_new_run(self.run_dir, self.force, from_python=True))
                 self.record = RunFile(self.cfg, self.made_by)
             else:
                 assert self.record is not None
