@@ -15,6 +15,7 @@ Everything loads on first use (rnnlab.lazy): ``import rnnlab`` imports no torch,
 from typing import TYPE_CHECKING
 
 from rnnlab.lazy import submodules
+from rnnlab.version import __version__ as __version__  # the package's own version, on the ground floor
 
 if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
     from rnnlab import cells, config, data, errors, lab, look, model, runs, runtime, train  # noqa: F401
@@ -26,8 +27,6 @@ if TYPE_CHECKING:  # the submodules, for the type checker (at run time each load
     from rnnlab.runs.run import Run  # noqa: F401
     from rnnlab.train.loop import fit  # noqa: F401
 
-
-__version__ = "0.1.0"
 
 __getattr__, __dir__ = submodules(
     __name__,

@@ -1,6 +1,7 @@
 """The default `rnnlab train` step on CPU against its arithmetic floor, measured side by side in one process.
 
     python scripts/bench_step.py [--steps 40] [--out step.json] [--profile 10] [--engine cudnn] [--system-malloc]
+    python scripts/bench_step.py --quick          # the same measurements of a 16-unit model, in seconds (a check)
 
 Floor = the step's matmul FLOPs (counted from the model's shapes) / the sgemm rate measured here, now, on the
 same threads. Then the step is timed three ways: the bare forward+backward+Adam step (taking turns with the same step
@@ -37,15 +38,15 @@ from rnnlab.train.step import train_step
 B, T, I, H, L, C = 128, 28, 28, 256, 2, 10  # noqa: E741  (the legend: batch, steps, inputs, ...)
 
 
-def step_flops() -> float:
+def step_flops(hidden: int = H) -> float:
     """Matmul FLOPs of one training step: forward, plus backward at twice the forward (dX and dW)."""
     fwd = 0.0
     inputs = I
     for _ in range(L):
-        fwd += 2 * T * B * inputs * 4 * H  # input products of all steps
-        fwd += 2 * T * B * H * 4 * H  # recurrent products
-        inputs = H
-    fwd += 2 * B * H * C
+        fwd += 2 * T * B * inputs * 4 * hidden  # input products of all steps
+        fwd += 2 * T * B * hidden * 4 * hidden  # recurrent products
+        inputs = hidden
+    fwd += 2 * B * hidden * C
     return 3 * fwd
 
 
@@ -114,9 +115,12 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="list the N costliest operators")
     parser.add_argument("--engine", default="cudnn", help="the engine every timing uses")
     parser.add_argument("--system-malloc", action="store_true", help="leave glibc's allocator as it is")
+    parser.add_argument("--quick", action="store_true", help="a 16-unit model and little data: checks the script")
     args = parser.parse_args()
     kept = not args.system_malloc and keep_freed_memory()
-    cfg = ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
+    cfg = ModelConfig(hidden=(16,)) if args.quick else ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
+    hidden = cfg.hidden[0]
+    gemm_s = 0.2 if args.quick else 2.0
     tc = TrainConfig(device="cpu")
     model = build_model(cfg, args.engine, seed=0)
     opt = make_optimizer(model.parameters(), tc)
@@ -137,17 +141,18 @@ def main() -> None:
 
     bare = bare_step(model, opt)
     state = TrainState()
-    rate_before = sgemm_gflops()
+    rate_before = sgemm_gflops(gemm_s)
     pair = time_interleaved({"rnnlab": bare, "torch": bare_step(torch_drop, torch_opt)}, args.steps)
     bare_s = pair["rnnlab"]
     trainer_s = time_steps(
         lambda: train_step(model, opt, x, y, None, tc, DistInfo(), torch.device("cpu"), state, False), args.steps
     )
-    rate_after = sgemm_gflops()
-    n = 128 * 60  # 60 steps per epoch of random MNIST-shaped data, validation on 1280 samples
+    rate_after = sgemm_gflops(gemm_s)
+    n = 128 * (3 if args.quick else 60)  # steps per epoch of random MNIST-shaped data, validation on 10 batches
+    val = 128 * (1 if args.quick else 10)
     data = SequenceData(
         (torch.randn(n, T, I), torch.randint(0, C, (n,))),
-        (torch.randn(1280, T, I), torch.randint(0, C, (1280,))),
+        (torch.randn(val, T, I), torch.randint(0, C, (val,))),
         (torch.randn(128, T, I), torch.randint(0, C, (128,))),
         C,
         Preprocessing("mnist", (28, 28), 0.0, 1.0, "rows", 0, CLASS_NAMES["mnist"]),
@@ -157,9 +162,10 @@ def main() -> None:
     result = fit(run, Path("/tmp") / f"rnnlab-bench-step-{time.time_ns()}", data=data)
     fit_s = (time.perf_counter() - started) / result.steps
     rate = statistics.median([rate_before, rate_after])
-    floor_s = step_flops() / (rate * 1e9)
+    floor_s = step_flops(hidden) / (rate * 1e9)
     rows = {
-        "step_gflop": step_flops() / 1e9,
+        "hidden": hidden,
+        "step_gflop": step_flops(hidden) / 1e9,
         "sgemm_gflops": rate,
         "sgemm_gflops_before_after": [rate_before, rate_after],
         "floor_ms": floor_s * 1e3,

@@ -225,3 +225,31 @@ def test_each_engine_documents_every_shape_with_an_example_that_runs(engine) -> 
     for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_an_engine_that_cannot_run_under_bf16_autocast_says_so_before_training(tmp_path) -> None:
+    """oneDNN's LSTM has no bf16 primitive on some CPUs: `train --bf16` is one line naming the flag, not a traceback
+    after the data has loaded; where the primitive exists it trains."""
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app
+
+    def refuse(layer, x, state, lengths):
+        raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive. Run")
+
+    no_bf16 = Engine("no-bf16", SimpleNamespace(run_layer=refuse))
+    with pytest.raises(
+        UserError,
+        match=r"^--bf16: --engine no-bf16 cannot run lstm under bf16 autocast on cpu here "
+        r"\(could not create a primitive descriptor for the LSTM forward propagation primitive\)",
+    ):
+        no_bf16.check_bf16("lstm", torch.device("cpu"))
+    ENGINES["bptt"].check_bf16("gru", torch.device("cpu"))  # computes in float32 under autocast: fine anywhere
+    args = ["train", "--dataset", "digits", "--bf16", "--epochs", "1", "--train-subset", "64", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    if result.exit_code == 2:  # this CPU's oneDNN: the one line, and nothing written
+        assert result.stderr.startswith("rnnlab: error: --bf16: --engine cudnn cannot run lstm") and not any(
+            tmp_path.iterdir()
+        )
+    else:
+        assert result.exit_code == 0, result.output

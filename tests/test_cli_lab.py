@@ -46,25 +46,49 @@ def test_the_interpreted_engine_runs_only_when_named_and_says_so() -> None:
 
 
 def test_ctrl_c_keeps_the_rows_already_measured(tmp_path, monkeypatch) -> None:
-    real, calls = compare_cells._measure_engine, []
+    """Stopped while the engines take turns (in unrolled's first timed forward+backward, after two untimed ones):
+    cudnn and bptt have each been timed once, and are kept with that one repeat."""
+    real, calls = compare_cells._EngineRun.fwdbwd, []
 
-    def interrupted_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    def interrupted(run):
+        if run.name == "unrolled":
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        return real(run)
 
-    monkeypatch.setattr(compare_cells, "_measure_engine", interrupted_second)
+    monkeypatch.setattr(compare_cells._EngineRun, "fwdbwd", interrupted)
     saved = tmp_path / "rows.json"
     args = ["compare-cells", *TINY, "--engines", "cudnn,bptt,unrolled", "--layout", "batch", "--json-file", str(saved)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 130, result.output
     assert result.stderr.strip().splitlines() == [
-        "rnnlab: stopped: by SIGINT (Ctrl-C); the 1 rows measured before it are kept"
+        "rnnlab: stopped: by SIGINT (Ctrl-C); the 2 rows measured before it are kept"
     ]
-    assert "cudnn" in result.stdout and "bptt" not in result.stdout  # the table of what was measured
+    assert "cudnn" in result.stdout and "bptt" in result.stdout  # the table of what was measured
     document = json.loads(saved.read_text())
-    assert document["stopped"] is True and [r["engine"] for r in document["rows"]] == ["cudnn"]
+    assert document["stopped"] is True and [r["engine"] for r in document["rows"]] == ["cudnn", "bptt"]
+    assert [r["repeats"] for r in document["rows"]] == [1, 1]
+
+
+def test_the_engines_are_timed_in_turns(monkeypatch) -> None:
+    """Every repeat of every engine interleaved: cudnn, bptt, cudnn, bptt, ... (not cudnn's repeats in a block)."""
+    order: list[str] = []
+    real = compare_cells._EngineRun.fwdbwd
+
+    def noted(run):
+        order.append(run.name)
+        return real(run)
+
+    monkeypatch.setattr(compare_cells._EngineRun, "fwdbwd", noted)
+    args = ["compare-cells", *TINY, "--engines", "cudnn,bptt", "--layout", "batch", "--repeats", "3", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    timed = order[4:]  # after each engine's two untimed calls (memory is measured on the CPU without this call)
+    assert timed == ["cudnn", "bptt"] * 3
+    for row in json.loads(result.stdout)["rows"]:
+        low, high = row["fwdbwd_ms_spread"]
+        assert low <= row["fwdbwd_ms"] <= high and row["repeats"] == 3
 
 
 SMALL = ["--hidden", "2", "--layers", "1", "--no-bidirectional", "--seq", "3", "--batch-size", "2"]

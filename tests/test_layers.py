@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnnlab"
 
 # bottom first; packages on one floor never import each other
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("errors", "lazy", "text", "__version__"),
+    ("errors", "lazy", "text", "version"),
     ("cells",),
     ("config",),
     ("data", "model"),

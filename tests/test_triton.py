@@ -24,15 +24,23 @@ from rnnlab.errors import UserError
 from rnnlab.lab.compare_cells import engine_results
 from rnnlab.model.classifier import build_model
 
-pytestmark = pytest.mark.slow  # the Triton kernels under Triton's interpreter (make test-fast skips them)
-
 CPU_REASON = available_engines("cpu")["triton"]  # None where the kernels run interpreted on CPU
 HAS_TRITON = not (CPU_REASON or "").startswith("triton is not installed")
-INTERPRETED = pytest.mark.skipif(
+_ON_CPU = pytest.mark.skipif(
     CPU_REASON is not None,
     reason=f"runs the kernels under Triton's interpreter on CPU, which rnnlab does only where CUDA is absent "
     f"(a CUDA machine tests the compiled kernels: -m gpu); here: {CPU_REASON}",
 )
+
+
+def INTERPRETED(test):  # noqa: N802 (a decorator, named like the marks beside it)
+    """Runs the kernels under Triton's interpreter: slow (make test-fast skips it), and only where CUDA is absent."""
+    return pytest.mark.slow(_ON_CPU(test))
+
+
+# the GPU tests that fit command A's step (scripts/gpu_first_contact.py runs -m "gpu and not slow"); the rest run in
+# command B (-m gpu): the other real sizes compile each kernel in four precisions again, minutes in all
+LONG_ON_A_GPU = pytest.mark.slow
 GPU = pytest.mark.skipif(
     not HAS_TRITON or not torch.cuda.is_available(), reason="needs a CUDA GPU and triton (compiled kernels)"
 )
@@ -136,16 +144,16 @@ def test_every_program_arrives_once_per_step(cell) -> None:
     xw, whh = torch.randn(T, B, G * H, **f64), torch.randn(G * H, H, **f64)
     hs, gates = torch.zeros(T + 1, B, H, **f64), torch.empty(T, B, G * H, **f64)
     if cell == "lstm":
-        fwd = run(lstm_kernels.lstm_forward, p, (xw, whh, hs, hs.clone(), gates), T, B, H, backward=False)
+        fwd, _ = run(lstm_kernels.lstm_forward, p, (xw, whh, hs, hs.clone(), gates), T, B, H, backward=False)
         dg = torch.zeros(T + 1, B, G * H, **f64)
         bwd_args = (torch.randn(T, B, H, **f64), whh, gates, hs.clone(), dg, torch.zeros(B, H, **f64))
-        bwd = run(lstm_kernels.lstm_backward, p, bwd_args, T, B, H, backward=True)
+        bwd, _ = run(lstm_kernels.lstm_backward, p, bwd_args, T, B, H, backward=True)
     else:
         hwn = torch.empty(T, B, H, **f64)
-        fwd = run(gru_kernels.gru_forward, p, (xw, whh, torch.zeros(G * H, **f64), hs, gates, hwn), T, B, H, False)
+        fwd, _ = run(gru_kernels.gru_forward, p, (xw, whh, torch.zeros(G * H, **f64), hs, gates, hwn), T, B, H, False)
         dp = torch.zeros(T + 1, B, G * H, **f64)
         bwd_args = (torch.randn(T, B, H, **f64), torch.zeros(B, H, **f64), whh, hs, gates, hwn, xw.clone(), dp)
-        bwd = run(gru_kernels.gru_backward, p, bwd_args, T, B, H, backward=True)
+        bwd, _ = run(gru_kernels.gru_backward, p, bwd_args, T, B, H, backward=True)
     assert fwd.tolist() == [n_u * T] * n_b
     assert bwd.tolist() == [n_u * T] * n_b
 
@@ -227,8 +235,10 @@ def test_the_rule_keeps_the_slice_on_chip_only_where_it_fits() -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize(
-    ("batch", "seq", "hidden", "layers"), [(128, 28, 256, 2), (16, 784, 128, 1), (1024, 28, 128, 1), (64, 50, 100, 1)]
-)
+    ("batch", "seq", "hidden", "layers"),
+    [(128, 28, 256, 2), *(pytest.param(*s, marks=LONG_ON_A_GPU) for s in ((16, 784, 128, 1), (1024, 28, 128, 1),
+                                                                          (64, 50, 100, 1)))],
+)  # fmt: skip
 def test_gpu_matches_float64_reference_at_real_sizes(cell, batch, seq, hidden, layers, monkeypatch) -> None:
     cfg = ModelConfig(cell=cell, input_size=28, hidden=(hidden,), layers=layers, dropout=0.0, bidirectional=layers == 2)
     model = build_model(cfg, layout="time", seed=0).cuda()
@@ -266,6 +276,7 @@ def test_gpu_each_variant_matches_and_repeats_bit_for_bit(cell, launch, monkeypa
 
 @GPU
 @pytest.mark.gpu
+@LONG_ON_A_GPU  # 2.3e9-element buffers
 def test_gpu_offsets_past_two_to_the_31(monkeypatch) -> None:
     """T*B*4H > 2^31 elements: 32-bit offsets would wrap. Batch rows are independent, so the last rows (the
     largest offsets) are checked at every step against the float64 reference run on those rows alone."""
@@ -320,3 +331,55 @@ def test_the_interpreter_works_when_torch_imported_triton_first() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, env={**env, "PYTHONPATH": str(root)}
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# ---- the launch: a refused cooperative launch, a barrier that gave up (a stand-in kernel, any machine) -------------
+
+
+class _Kernel:
+    """Stands in for a @triton.jit kernel: records each launch; refuses cooperative ones, or raises the flag."""
+
+    __name__ = "lstm_forward"
+
+    def __init__(self, refuse: bool = False, give_up: bool = False) -> None:
+        self.refuse, self.give_up, self.launches = refuse, give_up, []
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            if kwargs.get("launch_cooperative_grid") and self.refuse:
+                raise RuntimeError("Triton Error [CUDA]: too many blocks in cooperative launch")
+            self.launches.append((grid, kwargs.get("GRID_SYNC")))
+            if self.give_up:
+                args[-6][-1] = 1  # sync, the flag after the counters
+
+        return launch
+
+
+def _persistent_plan():
+    from rnnlab.cells.triton.variants import make_plan
+
+    return make_plan("persistent", 37, 40, torch.float32, sms=132, interpreted=False)
+
+
+def test_a_refused_cooperative_launch_runs_stepwise_and_says_why(monkeypatch) -> None:
+    from rnnlab.cells.triton import launch, variants
+
+    monkeypatch.setattr(variants, "REFUSED", {})
+    kernel, T = _Kernel(refuse=True), 5
+    sync, ran = launch.run(kernel, _persistent_plan(), (torch.zeros(3),), T, 37, 40, backward=False)
+    assert ran.variant == "stepwise" and not ran.grid_sync and ran.grid == (3, 3)
+    assert ran.why == "cooperative launch refused: Triton Error [CUDA]: too many blocks in cooperative launch"
+    assert len(kernel.launches) == T and all(sync_on is False for _, sync_on in kernel.launches)
+    assert "stepwise" in ran.describe() and "cooperative launch refused" in ran.describe()
+    assert {"cpu": ran.why} == variants.REFUSED  # later plans on this device start stepwise, and say why
+    assert tuple(sync.shape) == (3,)
+
+
+def test_a_barrier_that_gave_up_is_one_line_naming_the_kernel() -> None:
+    from rnnlab.cells.triton.launch import BarrierTimeout, run
+
+    with pytest.raises(BarrierTimeout) as caught:
+        run(_Kernel(give_up=True), _persistent_plan(), (torch.zeros(3),), 5, 37, 40, backward=False)
+    message = str(caught.value)
+    assert message.startswith("triton engine: lstm_forward gave up at its grid barrier after 4,194,304 polls")
+    assert "\n" not in message

@@ -73,6 +73,25 @@ class Engine:
                 f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
             )
 
+    def check_bf16(self, cell: str, device: torch.device) -> None:
+        """A UserError if this engine's ``cell`` cannot run under bf16 autocast on ``device``, found by running a
+        tiny layer now, before any data loads (oneDNN's LSTM has no bf16 primitive on some CPUs)."""
+        import torch
+        from torch import nn
+
+        layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell](4, 8).to(device)
+        x = torch.randn(3, 2, 4, device=device, requires_grad=True)
+        try:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                out, _ = self.run(layer, x, None, None)
+            out.float().sum().backward()
+        except RuntimeError as exc:
+            reason = str(exc).strip().splitlines()[0].split(". ")[0]
+            raise UserError(
+                f"--bf16: --engine {self.name} cannot run {cell} under bf16 autocast on {device} here ({reason}); "
+                "drop --bf16, or use --engine bptt"
+            ) from None
+
     def unavailable(self, device: torch.device | str) -> str | None:
         """Why this engine cannot run on ``device``, or None when it can."""
         check = getattr(self.module(), "unavailable", None)

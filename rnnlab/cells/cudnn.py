@@ -5,6 +5,7 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -44,3 +45,17 @@ def run_layer(
     out, new_state = layer(packed, state)
     out, _ = pad_packed_sequence(out, total_length=x.shape[0])
     return out, new_state
+
+
+def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> str | None:
+    """On a GPU, the cuDNN algorithm PyTorch picks for a layer of this shape (full-length input; variable lengths
+    always get the standard one), by its own rule (cells.cudnn_algorithm); None on a CPU, where ATen/oneDNN runs.
+    The sequence length and input size do not enter the rule for float32, bfloat16 and float64."""
+    if device.type != "cuda" or not torch.backends.cudnn.is_available():
+        return None
+    from rnnlab.cells.cudnn_algorithm import Call, Device, describe
+
+    props = torch.cuda.get_device_properties(device)
+    gpu = Device(props.major, props.minor, props.multi_processor_count, torch.backends.cudnn.version() or 0)
+    name = str(dtype).removeprefix("torch.")
+    return describe(Call(cell, batch, seq=0, input_size=0, hidden=hidden, dtype=name), gpu)

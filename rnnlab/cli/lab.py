@@ -12,7 +12,7 @@ from rnnlab import lab, look, runs, runtime
 from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
 from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table, runs_table
 from rnnlab.config import ModelConfig, TrainConfig
-from rnnlab.config.commands import CompareConfig, GradcheckConfig
+from rnnlab.config.commands import CompareConfig, GradcheckConfig, OnADevice
 from rnnlab.errors import CTRL_C, Stopped, UserError
 from rnnlab.text import json_text
 
@@ -48,8 +48,9 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     flags.check(TrainConfig)  # a bad --device
     if json_file is not None:  # before minutes of measuring, not after
         runs.folder.check_file_target(json_file, "--json-file")
-    dev = runtime.device.resolve_device(flags.values["device"])
-    kept = runtime.cpu_memory.keep_freed_memory_on(dev.type, flags.values["reuse_cpu_memory"])
+    where = flags.view(OnADevice)
+    dev = runtime.device.resolve_device(where.device)
+    kept = runtime.cpu_memory.keep_freed_memory_on(dev.type, where.reuse_cpu_memory)
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
     sizes = ",".join(map(str, model.hidden))
     title = (

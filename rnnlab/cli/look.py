@@ -13,7 +13,7 @@ from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_tab
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.tables import console, error_line
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for
-from rnnlab.config.commands import EvalConfig
+from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.errors import UserError
 from rnnlab.text import json_text
 
@@ -48,11 +48,10 @@ def visualize_command(
     paths it wrote."""
     split = flags.build(EvalConfig).split
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    device = runtime.device.resolve_device(flags.values["device"])
+    on = flags.view(OnARun)
+    device = runtime.device.resolve_device(on.device)
     with console.status("computing and drawing"):
-        picture = look.visualize.visualize_run(
-            run, out, index, digit, split, flags.values["engine"], flags.values["data_dir"], device, layer
-        )
+        picture = look.visualize.visualize_run(run, out, index, digit, split, on.engine, on.data_dir, device, layer)
     for warning in picture.warnings:
         error_line(warning, "warning")
     probs = picture.probs
@@ -92,8 +91,8 @@ def predict_command(
     step. Needs no dataset: the checkpoint carries its preprocessing (--data-dir only upgrades an older
     checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    device = runtime.device.resolve_device(flags.values["device"])
-    loaded = look.loaded.load(run, flags.values["engine"], device, flags.values["data_dir"])
+    on = flags.view(OnARun)
+    loaded = look.loaded.load(run, on.engine, runtime.device.resolve_device(on.device), on.data_dir)
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
     paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []
     if as_json:

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -23,7 +23,12 @@ from rnnlab.config import Flag, flag_of
 from rnnlab.config.flags import Unchosen
 from rnnlab.errors import flag_name
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+V = TypeVar("V", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,12 @@ class Flags:
     def build(self, cls: type, **fixed: Any) -> Any:
         """``cls`` from these flags (and ``fixed`` values): the config checks them, and an error names the flag."""
         return cls(**fixed, **self.of(cls))
+
+    def view(self, cls: type[V]) -> V:
+        """The values of this command's flags as ``cls``, a dataclass whose fields are named like some of them (a
+        typed view: the flags are declared on their own config fields; a field no flag of this command gives keeps
+        its default)."""
+        return cls(**{f.name: self.values[f.name] for f in dataclasses.fields(cls) if f.name in self.values})
 
     def check(self, cls: type) -> None:
         """Check the typed flags of ``cls`` (those a command passes on without building a whole ``cls`` itself)."""

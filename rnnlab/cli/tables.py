@@ -106,6 +106,14 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult) -> Tabl
     return table
 
 
+def _timed(row: dict[str, Any], key: str) -> str:
+    """'12.34' over '±8%': the median and, where the row has them, half the range of its repeats, as a share."""
+    spread = row.get(f"{key}_spread")
+    if not spread or not row[key]:
+        return f"{row[key]:.2f}"
+    return f"{row[key]:.2f}\n[dim]±{50 * (spread[1] - spread[0]) / row[key]:.0f}%[/]"
+
+
 def _sci(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
 
@@ -128,15 +136,16 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
             r["layout"],
             _sci(r["max_abs_diff_output"]),
             _sci(r["max_abs_diff_grad"]),
-            f"{r['fwd_ms']:.2f}",
-            f"{r['fwdbwd_ms']:.2f}",
+            _timed(r, "fwd_ms"),
+            _timed(r, "fwdbwd_ms"),
             "-" if ratio is None else f"{ratio:.2f}",
             human_bytes(r["peak_memory_bytes"]),
         )
     kinds = sorted({r["memory_kind"] for r in rows if r["status"] == "ok"})
-    table.caption = "differences against the unrolled engine in float64 on the same parameters; times are medians" + (
-        f"; memory = {', '.join(kinds)}" if kinds else ""
-    )
+    table.caption = (
+        "differences against the unrolled engine in float64 on the same parameters; times are medians of repeats the"
+        " engines take in turns (± half their range)"
+    ) + (f"; memory = {', '.join(kinds)}" if kinds else "")
     return table
 
 

@@ -16,7 +16,7 @@ from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_for, flagged_fields, model_for
-from rnnlab.config.commands import EvalConfig
+from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
 from rnnlab.errors import UserError, flag_name
@@ -138,15 +138,15 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     """
     chosen = flags.build(EvalConfig)
     flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
-    keep = flags.values["reuse_cpu_memory"]
+    on = flags.view(OnARun)
     loaded = runs.run.Run.open(
         run,
-        flags.values["engine"],
-        flags.values["device"],
-        flags.values["data_dir"],
-        on_device=lambda device: runtime.cpu_memory.keep_freed_memory_on(device.type, keep),
+        on.engine,
+        on.device,
+        on.data_dir,
+        on_device=lambda device: runtime.cpu_memory.keep_freed_memory_on(device.type, on.reuse_cpu_memory),
     )
-    result = loaded.evaluate(chosen.split, chosen.batch_size, flags.values["data_dir"], flags.values["test_subset"])
+    result = loaded.evaluate(chosen.split, chosen.batch_size, on.data_dir, on.test_subset)
     engine = loaded.model.engine
     if as_json:
         saved = {"which": loaded.which, "epoch": loaded.saved["epoch"], "step": loaded.saved["step"]}

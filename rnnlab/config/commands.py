@@ -89,3 +89,23 @@ class GradcheckConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+@dataclass(frozen=True)
+class OnARun:
+    """How a command reads a trained run (eval, visualize, predict): the typed view of the TrainConfig and DataConfig
+    flags it takes, which are declared there (``Flags.view``); ``engine`` None is the one the run trained with."""
+
+    engine: str | None = None
+    device: str = "cpu"
+    data_dir: str | None = None
+    reuse_cpu_memory: bool = True
+    test_subset: int = 0
+
+
+@dataclass(frozen=True)
+class OnADevice:
+    """Where compare-cells measures (the typed view of TrainConfig's device flags)."""
+
+    device: str = "auto"
+    reuse_cpu_memory: bool = True

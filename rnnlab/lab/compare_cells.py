@@ -73,19 +73,25 @@ def max_abs_diffs(got: dict[str, Tensor], ref: dict[str, Tensor]) -> tuple[float
     return worst(False), worst(True)
 
 
-def _median_ms(fn: Callable[[], Any], device: torch.device, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def in_turns(
+    fns: dict[str, Callable[[], Any]], device: torch.device, warmup: int, repeats: int, times: dict[str, list[float]]
+) -> None:
+    """Each fn's ``repeats`` times in ms into ``times``, the fns taking turns (every repeat of every fn interleaved),
+    so that a slow spell of a shared machine lands on all of them rather than on one engine's block of repeats.
+    Stopped (Ctrl-C), ``times`` holds the repeats done."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times.update({name: [] for name in fns})
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times[name].append((time.perf_counter() - start) * 1e3)
 
 
 def saved_for_backward_bytes(fn: Callable[[], Tensor], exclude: list[Tensor]) -> int:
@@ -107,7 +113,8 @@ def saved_for_backward_bytes(fn: Callable[[], Tensor], exclude: list[Tensor]) ->
 
 
 def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: None) -> Iterator[dict[str, Any]]:
-    """One row per engine and layout, as each is measured (a stopped comparison keeps the rows it has)."""
+    """One row per engine and layout: each engine checked against float64, then all of a layout's engines timed in
+    turns (a stopped comparison keeps the rows of the layouts it finished)."""
     device = torch.device(cfg.device)
     dtype = TORCH_DTYPES[cfg.dtype]
     names = list(cfg.engines or default_engines(device))
@@ -119,6 +126,7 @@ def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: No
         x = torch.randn(layout_shape(cfg.batch_size, cfg.seq, cfg.model.input_size, layout), generator=g).to(device)
         ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
         model.to(dtype)
+        runs = []
         for name in names:
             cells = ENGINES[name].cells
             if reasons[name] is None and cfg.model.cell not in cells:
@@ -126,8 +134,21 @@ def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: No
             if reasons[name] is not None:
                 yield {"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"}
                 continue
-            progress(f"{name} / {layout}")
-            yield _measure_engine(cfg, model, name, x, dtype, ref, device)
+            progress(f"{name} / {layout}: against float64")
+            runs.append(_EngineRun(name, model, x, dtype, max_abs_diffs(engine_results(model, name, x, dtype), ref)))
+        if runs:
+            progress(f"{', '.join(r.name for r in runs)} / {layout}: timed in turns")
+            fns = {f"{r.name} {kind}": fn for r in runs for kind, fn in (("fwd", r.fwd), ("fwdbwd", r.fwdbwd))}
+            times: dict[str, list[float]] = {}
+            try:
+                in_turns(fns, device, cfg.warmup, cfg.repeats, times)
+            except KeyboardInterrupt:  # the engines timed at least once are kept, with the repeats they have
+                for r in runs:
+                    if times.get(f"{r.name} fwd") and times.get(f"{r.name} fwdbwd"):
+                        yield r.row(cfg, times[f"{r.name} fwd"], times[f"{r.name} fwdbwd"], device)
+                raise
+            for r in runs:
+                yield r.row(cfg, times[f"{r.name} fwd"], times[f"{r.name} fwdbwd"], device)
         model.to(torch.float32)
 
 
@@ -136,55 +157,57 @@ def default_engines(device: torch.device) -> list[str]:
     return [name for name, engine in ENGINES.items() if not engine.interpreted(device)]
 
 
-def _measure_engine(
-    cfg: CompareConfig,
-    model: SequenceClassifier,
-    name: str,
-    x: Tensor,
-    dtype: torch.dtype,
-    ref: dict[str, Tensor],
-    device: torch.device,
-) -> dict[str, Any]:
-    out_diff, grad_diff = max_abs_diffs(engine_results(model, name, x, dtype), ref)
-    model.engine = name
-    xd = x.to(dtype)
-    xg = xd.clone().requires_grad_()
+class _EngineRun:
+    """One engine on the layout's shared model: its forward and forward+backward calls, each setting the engine
+    first (the engines take turns on one model), and its differences against float64."""
 
-    def fwd() -> None:
+    def __init__(
+        self, name: str, model: SequenceClassifier, x: Tensor, dtype: torch.dtype, diffs: tuple[float, float]
+    ) -> None:
+        self.name, self.model, self.dtype, self.diffs = name, model, dtype, diffs
+        self.xd = x.to(dtype)
+        self.xg = self.xd.clone().requires_grad_()
+
+    def fwd(self) -> None:
+        self.model.engine = self.name
         with torch.no_grad():
-            model(xd)
+            self.model(self.xd)
 
-    def loss() -> Tensor:
-        return model(xg).float().square().mean()
+    def loss(self) -> Tensor:
+        self.model.engine = self.name
+        return self.model(self.xg).float().square().mean()
 
-    def fwdbwd() -> None:
-        model.zero_grad(set_to_none=True)
-        loss().backward()
+    def fwdbwd(self) -> None:
+        self.model.zero_grad(set_to_none=True)
+        self.loss().backward()
 
-    fwd_ms = _median_ms(fwd, device, cfg.warmup, cfg.repeats)
-    fwdbwd_ms = _median_ms(fwdbwd, device, cfg.warmup, cfg.repeats)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        fwdbwd()
-        peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
-    else:
-        peak = saved_for_backward_bytes(loss, [xg, *model.parameters()])
-        kind = "bytes saved for backward"
-    engine, sizes = ENGINES[name], sorted(set(model.cfg.hidden_sizes))
-    found = {engine.variant(model.cfg.cell, cfg.batch_size, h, dtype, device) for h in sizes}
-    variants = {v for v in found if v is not None}
-    return {
-        "engine": name,
-        "layout": model.layout,
-        "status": "ok",
-        "variant": "; ".join(sorted(variants)) or None,
-        "max_abs_diff_output": out_diff,
-        "max_abs_diff_grad": grad_diff,
-        "fwd_ms": fwd_ms,
-        "fwdbwd_ms": fwdbwd_ms,
-        "peak_memory_bytes": peak,
-        "memory_kind": kind,
-    }
+    def row(self, cfg: CompareConfig, fwd: list[float], fwdbwd: list[float], device: torch.device) -> dict[str, Any]:
+        model = self.model
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            self.fwdbwd()
+            peak, kind = torch.cuda.max_memory_allocated(device), "cuda max_memory_allocated"
+        else:
+            peak = saved_for_backward_bytes(self.loss, [self.xg, *model.parameters()])
+            kind = "bytes saved for backward"
+        engine, sizes = ENGINES[self.name], sorted(set(model.cfg.hidden_sizes))
+        found = {engine.variant(model.cfg.cell, cfg.batch_size, h, self.dtype, device) for h in sizes}
+        variants = {v for v in found if v is not None}
+        return {
+            "engine": self.name,
+            "layout": model.layout,
+            "status": "ok",
+            "variant": "; ".join(sorted(variants)) or None,
+            "max_abs_diff_output": self.diffs[0],
+            "max_abs_diff_grad": self.diffs[1],
+            "fwd_ms": statistics.median(fwd),
+            "fwdbwd_ms": statistics.median(fwdbwd),
+            "fwd_ms_spread": [min(fwd), max(fwd)],  # over the repeats, taken in turns with the other engines
+            "fwdbwd_ms_spread": [min(fwdbwd), max(fwdbwd)],
+            "repeats": len(fwdbwd),
+            "peak_memory_bytes": peak,
+            "memory_kind": kind,
+        }
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

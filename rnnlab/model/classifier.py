@@ -64,13 +64,14 @@ class SequenceClassifier(nn.Module):
     @engine.setter
     def engine(self, name: str) -> None:
         self._engine: Engine = get_engine(name)
-        self._ready_on: torch.device | None = None  # the device it was last checked to run on
 
     def _engine_on(self, device: torch.device) -> Engine:
-        """The engine, asked whether it can run on ``device`` once per device, not on every forward."""
-        if self._ready_on != device:
+        """The engine, asked whether it can run on ``device`` once per engine and device, not on every forward
+        (compare-cells swaps engines between calls)."""
+        checked: set[tuple[str, torch.device]] = self.__dict__.setdefault("_runs_on", set())
+        if (self._engine.name, device) not in checked:
             get_engine(self._engine.name, device)
-            self._ready_on = device
+            checked.add((self._engine.name, device))
         return self._engine
 
     @property

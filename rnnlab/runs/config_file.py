@@ -18,12 +18,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from rnnlab import __version__
 from rnnlab.config import RunConfig, flag_for, flagged_fields
 from rnnlab.config.run import RUN_RECORD, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.folder import RunFolder
+from rnnlab.version import __version__
 
 STATES = ("running", "finished", "stopped", "failed")
 

@@ -33,6 +33,7 @@ from rnnlab.runtime.device import configure_torch, resolve_device
 from rnnlab.runtime.distributed import init_distributed
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
+from rnnlab.train.parts import TrainerParts
 from rnnlab.train.results import Interrupted, NullReporter, Reporter, TrainResult, patience_spent
 from rnnlab.train.resume import resume_into
 from rnnlab.train.scoring import final_scores, keep_if_best, validation_record
@@ -60,7 +61,7 @@ def fit(
     return Trainer(cfg, Path(run_dir), reporter, resume, data, command, force, epoch_figure).run()
 
 
-class Trainer:
+class Trainer(TrainerParts):
     def __init__(
         self,
         cfg: RunConfig,
@@ -81,7 +82,10 @@ class Trainer:
         self.device = resolve_device(tc.device, self.info)
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
         configure_torch(tc, self.device)
-        get_engine(tc.engine, self.device).check_model(cfg.model.cell, cfg.data.lengths == "random")
+        engine = get_engine(tc.engine, self.device)
+        engine.check_model(cfg.model.cell, cfg.data.lengths == "random")
+        if tc.bf16 and self.device.type == "cpu":  # a GPU's bf16 is checked by scripts/gpu_check.py (command B)
+            engine.check_bf16(cfg.model.cell, self.device)
         check_fits(cfg, self.device)  # what needs the config alone is checked before the data loads
         check_loggers(tc.logger)
         self.data = data or load_sequences(cfg.data)

@@ -13,10 +13,10 @@ from rnnlab.train.results import patience_spent
 from rnnlab.train.state import CHECKS, expect, restore
 
 if TYPE_CHECKING:
-    from rnnlab.train.loop import Trainer
+    from rnnlab.train.parts import TrainerParts
 
 
-def resume_into(t: Trainer) -> None:
+def resume_into(t: TrainerParts) -> None:
     """Continue the run in run_dir: its checkpoint back into the model, optimiser and state, its records noted."""
     t.writer.open_resumed()
     ckpt_path = t.folder.checkpoint
@@ -55,7 +55,7 @@ def resume_into(t: Trainer) -> None:
     )
 
 
-def _check_left_to_do(t: Trainer) -> None:
+def _check_left_to_do(t: TrainerParts) -> None:
     """A resume with no step left (or a run --patience ended) would only score the test set again: refuse it,
     unless the run was stopped while scoring its last step (then scoring is what is left)."""
     st, tc = t.st, t.cfg.train

@@ -15,10 +15,10 @@ from rnnlab.runtime.distributed import all_reduce_sum
 from rnnlab.train.results import Scored
 
 if TYPE_CHECKING:
-    from rnnlab.train.loop import Trainer
+    from rnnlab.train.parts import TrainerParts
 
 
-def score(t: Trainer, split: str, model: torch.nn.Module | None = None) -> EvalResult:
+def score(t: TrainerParts, split: str, model: torch.nn.Module | None = None) -> EvalResult:
     """``split`` of the trainer's data under the model (or ``model``), in training's batches, over every rank."""
     xs, ys = getattr(t.data, split)
     tc, data = t.cfg.train, t.data
@@ -28,7 +28,7 @@ def score(t: Trainer, split: str, model: torch.nn.Module | None = None) -> EvalR
     )  # fmt: skip
 
 
-def validation_record(t: Trainer, kind: str, seconds: float) -> dict[str, Any]:
+def validation_record(t: TrainerParts, kind: str, seconds: float) -> dict[str, Any]:
     """The metrics.jsonl record of an epoch (``kind`` epoch) or of where --max-steps ended one (final)."""
     st = t.st
     summed = all_reduce_sum(torch.tensor(st.epoch_sums, dtype=torch.float64, device=t.device), t.info)
@@ -48,7 +48,7 @@ def validation_record(t: Trainer, kind: str, seconds: float) -> dict[str, Any]:
     }
 
 
-def keep_if_best(t: Trainer, record: dict[str, Any]) -> bool:
+def keep_if_best(t: TrainerParts, record: dict[str, Any]) -> bool:
     """best.pt is the parameters of the best validation, whether measured at an epoch's end or where
     --max-steps ended the run inside one."""
     st = t.st
@@ -61,7 +61,7 @@ def keep_if_best(t: Trainer, record: dict[str, Any]) -> bool:
     return True
 
 
-def final_scores(t: Trainer) -> tuple[Scored, Scored]:
+def final_scores(t: TrainerParts) -> tuple[Scored, Scored]:
     """The last parameters and the best validation's, each on validation and test, logged as test records."""
     st = t.st
     last = Scored("last", st.epoch, st.step, score(t, "val"), score(t, "test"))

@@ -213,7 +213,9 @@ def main() -> None:
         raise SystemExit("run with TRITON_INTERPRET=0: kernels defined under the interpreter cannot be compiled")
     with open(sys.argv[1]) as f:
         jobs = [Job(**j) for j in json.load(f)]
-    results = [_compile(job) for job in jobs]
+    import triton
+
+    results = [{**_compile(job), "triton": triton.__version__} for job in jobs]  # which Triton built each
     with open(sys.argv[2], "w") as f:
         json.dump(results, f)
 

@@ -90,9 +90,8 @@ class TritonLSTM(torch.autograd.Function):
         hs[0], cs[0] = h0, c0
         acts = torch.empty_like(xw)  # (T, B, 4H)
         p = _plan("lstm", B, H, op_dtype, x.device)
-        run(lstm_forward, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
+        _, ctx.plan = run(lstm_forward, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
         ctx.save_for_backward(x, w_ih, whh, acts, hs, cs)
-        ctx.plan = p
         return hs[1:], hs[T].clone(), cs[T].clone()
 
     @staticmethod
@@ -141,9 +140,8 @@ class TritonGRU(torch.autograd.Function):
         hwn = torch.empty(T, B, H, device=x.device, dtype=state_dtype)
         p = _plan("gru", B, H, op_dtype, x.device)
         bhh = b_hh.to(state_dtype).contiguous()
-        run(gru_forward, p, (xw, whh, bhh, hs, gates, hwn), T, B, H, backward=False)
+        _, ctx.plan = run(gru_forward, p, (xw, whh, bhh, hs, gates, hwn), T, B, H, backward=False)
         ctx.save_for_backward(x, w_ih, whh, gates, hwn, hs)
-        ctx.plan = p
         return hs[1:], hs[T].clone()
 
     @staticmethod

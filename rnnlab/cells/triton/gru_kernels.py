@@ -21,7 +21,7 @@ def gru_forward(
     hs,  # (T+1, B, H) state dtype; hs[0] = h_0
     gates,  # (T, B, 3H) out: r, z, n
     hwn,  # (T, B, H) out: W_hn h_{t} + b_hn
-    sync,  # (n_b,) int32 arrivals per batch group
+    sync,  # (n_b + 1,) int32: arrivals per batch group, then the barrier's flag (kernels.step_done)
     t0,
     steps,
     B,
@@ -33,6 +33,7 @@ def gru_forward(
     RESIDENT: tl.constexpr,
     GRID_SYNC: tl.constexpr,
     PRECISION: tl.constexpr,
+    SPIN_LIMIT: tl.constexpr,  # polls of the grid barrier before it gives up (kernels.step_done)
 ):
     pu = tl.program_id(0)
     pb = tl.program_id(1)
@@ -76,7 +77,7 @@ def gru_forward(
             tl.store(out + H, z_t, mask=m)
             tl.store(out + 2 * H, n_t, mask=m)
             tl.store(hwn + unit[:, None] + s_off[None, :], hwn_t, mask=m)
-        step_done(sync + pb, tl.num_programs(0) * (s + 1), GRID_SYNC)
+        step_done(sync, pb, tl.num_programs(0) * (s + 1), GRID_SYNC, SPIN_LIMIT)
 
 
 @triton.jit(do_not_specialize=["t0", "steps"])  # one compile for every step
@@ -89,7 +90,7 @@ def gru_backward(
     hwn,  # (T, B, H)
     dpre_x,  # (T, B, 3H) out: gradients of the input pre-activations
     dpre_h,  # (T+1, B, 3H) out: of the recurrent ones; dpre_h[T] = 0 on entry
-    sync,  # (n_b,) int32 arrivals per batch group
+    sync,  # (n_b + 1,) int32: arrivals per batch group, then the barrier's flag (kernels.step_done)
     t0,
     steps,
     B,
@@ -101,6 +102,7 @@ def gru_backward(
     RESIDENT: tl.constexpr,
     GRID_SYNC: tl.constexpr,
     PRECISION: tl.constexpr,
+    SPIN_LIMIT: tl.constexpr,  # polls of the grid barrier before it gives up (kernels.step_done)
 ):
     pu = tl.program_id(0)
     pb = tl.program_id(1)
@@ -150,4 +152,4 @@ def gru_backward(
             tl.store(oh + H, daz, mask=m)
             tl.store(oh + 2 * H, dan * r_t, mask=m)
             tl.store(carry + c_off, dh * z_t, mask=m)
-        step_done(sync + pb, tl.num_programs(0) * (s + 1), GRID_SYNC)
+        step_done(sync, pb, tl.num_programs(0) * (s + 1), GRID_SYNC, SPIN_LIMIT)

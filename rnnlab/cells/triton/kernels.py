@@ -115,17 +115,27 @@ def pick(
 
 
 @triton.jit
-def step_done(sync, target, GRID_SYNC: tl.constexpr):
+def step_done(sync, group, target, GRID_SYNC: tl.constexpr, SPIN_LIMIT: tl.constexpr):
     """Arrive at the end of a step; with GRID_SYNC, wait until ``target`` arrivals (every program of the group).
 
-    The counter only grows (zeroed by the host per launch), so step s waits for n_programs * (s + 1) arrivals and
-    needs no reset between steps. The release add publishes this program's stores of the step (ordered before it
-    by the CTA barrier); the acquire reads order the next step's loads after every other program's stores. Without
-    GRID_SYNC (one launch per step) only the arrival is counted, so a test can check the count."""
+    ``sync`` holds one counter per batch group and, after them, the launch's flag. A counter only grows (zeroed by
+    the host per launch), so step s waits for n_programs * (s + 1) arrivals and needs no reset between steps. The
+    release add publishes this program's stores of the step (ordered before it by the CTA barrier); the acquire
+    reads order the next step's loads after every other program's stores. The wait is bounded: a program that has
+    polled SPIN_LIMIT times and still sees too few arrivals (a miscount, a grid that is not co-resident) raises the
+    flag, which the host turns into an error naming the kernel, and lifts its group's counter past any target, so
+    that every program runs out its steps at once: an error, never a hang. Without GRID_SYNC (one launch per step)
+    only the arrival is counted, so a test can check the count."""
+    counter = sync + group
     tl.debug_barrier()
-    tl.atomic_add(sync, 1, sem="release", scope="gpu")
+    tl.atomic_add(counter, 1, sem="release", scope="gpu")
     if GRID_SYNC:
-        seen = tl.atomic_add(sync, 0, sem="acquire", scope="gpu")
-        while seen < target:
-            seen = tl.atomic_add(sync, 0, sem="acquire", scope="gpu")
+        seen = tl.atomic_add(counter, 0, sem="acquire", scope="gpu")
+        polls = 0
+        while (seen < target) & (polls < SPIN_LIMIT):
+            seen = tl.atomic_add(counter, 0, sem="acquire", scope="gpu")
+            polls += 1
+        if seen < target:
+            tl.atomic_xchg(sync + tl.num_programs(1), 1, sem="relaxed", scope="gpu")
+            tl.atomic_add(counter, 1 << 30, sem="relaxed", scope="gpu")
         tl.debug_barrier()

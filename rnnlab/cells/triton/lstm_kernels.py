@@ -24,7 +24,7 @@ def lstm_forward(
     hs,  # (T+1, B, H) state dtype; hs[0] = h_0
     cs,  # (T+1, B, H); cs[0] = c_0
     acts,  # (T, B, 4H) out: the activated gates
-    sync,  # (n_b,) int32 arrivals per batch group
+    sync,  # (n_b + 1,) int32: arrivals per batch group, then the barrier's flag (kernels.step_done)
     t0,  # first step of this launch
     steps,  # steps in this launch
     B,
@@ -36,6 +36,7 @@ def lstm_forward(
     RESIDENT: tl.constexpr,
     GRID_SYNC: tl.constexpr,
     PRECISION: tl.constexpr,
+    SPIN_LIMIT: tl.constexpr,  # polls of the grid barrier before it gives up (kernels.step_done)
 ):
     pu = tl.program_id(0)
     pb = tl.program_id(1)
@@ -75,7 +76,7 @@ def lstm_forward(
             m = mu[:, None] & mb[None, :]
             tl.store(cs + unit[:, None] + (s_off + B * H)[None, :], c, mask=m)
             tl.store(hs + unit[:, None] + (s_off + B * H)[None, :], o * tanh(c), mask=m)
-        step_done(sync + pb, tl.num_programs(0) * (s + 1), GRID_SYNC)
+        step_done(sync, pb, tl.num_programs(0) * (s + 1), GRID_SYNC, SPIN_LIMIT)
 
 
 @triton.jit(do_not_specialize=["t0", "steps"])  # one compile for every step
@@ -86,7 +87,7 @@ def lstm_backward(
     cs,  # (T+1, B, H)
     dgates,  # (T+1, B, 4H) out: pre-activation gradients; dgates[T] = 0 on entry
     dc,  # (B, H) dc_T on entry, dc_0 on exit
-    sync,  # (n_b,) int32 arrivals per batch group
+    sync,  # (n_b + 1,) int32: arrivals per batch group, then the barrier's flag (kernels.step_done)
     t0,  # last step of this launch (the backward walks down from it)
     steps,
     B,
@@ -98,6 +99,7 @@ def lstm_backward(
     RESIDENT: tl.constexpr,
     GRID_SYNC: tl.constexpr,
     PRECISION: tl.constexpr,
+    SPIN_LIMIT: tl.constexpr,  # polls of the grid barrier before it gives up (kernels.step_done)
 ):
     pu = tl.program_id(0)
     pb = tl.program_id(1)
@@ -149,4 +151,4 @@ def lstm_backward(
             tl.store(out + 2 * H, d_c * i * (1.0 - g * g), mask=m)
             tl.store(out + 3 * H, dh * tc * o * (1.0 - o), mask=m)
             tl.store(dc + dc_off, d_c * f, mask=m)
-        step_done(sync + pb, tl.num_programs(0) * (s + 1), GRID_SYNC)
+        step_done(sync, pb, tl.num_programs(0) * (s + 1), GRID_SYNC, SPIN_LIMIT)

@@ -17,7 +17,7 @@ Legend: B batch, H hidden units, U units per program, BB batch rows per tile, K 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -32,6 +32,9 @@ STREAM_K = 32  # K chunk of the stepwise variant, which streams W_hh
 ON_CHIP_BYTES = {"tf32": 64 * 1024, "bf16": 32 * 1024, "fp64": 64 * 1024, "ieee": 32 * 1024}
 NUM_WARPS = 8  # 4 leave the resident kernels at 255 registers, and spilling, at the larger slices
 MAXNREG = 255  # lets ptxas use every register a thread can have: without it, it spills at 64-168 now and then
+# Polls of the grid barrier before a program gives up and the launch fails (kernels.step_done): a poll is an L2
+# atomic of about half a microsecond, so about 2 s, against a few microseconds for a step's honest wait.
+SPIN_LIMIT = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Plan:
     slice_bytes: int  # the W_hh slice one program holds
     kind: str  # what the dot runs on: tf32, ieee (fp32 FMA), bf16 or fp64
     why: str | None = None  # why the persistent variant was refused, where it was
+    spin_limit: int = SPIN_LIMIT  # polls of the grid barrier before the launch fails instead of hanging
 
     def meta(self) -> dict[str, Any]:
         """The kernels' compile-time arguments."""
@@ -60,6 +64,7 @@ class Plan:
             "RESIDENT": self.resident,
             "GRID_SYNC": self.grid_sync,
             "PRECISION": self.precision,
+            "SPIN_LIMIT": self.spin_limit,
         }
 
     def options(self) -> dict[str, Any]:
@@ -130,7 +135,7 @@ def plan(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.d
     if device.type != "cuda":
         raise ValueError(f"the compiled Triton kernels need a CUDA device, not {device}")
     sms = torch.cuda.get_device_properties(device).multi_processor_count
-    refused = persistent_refusal(hidden, dtype, precision(dtype, False), sms)
+    refused = REFUSED.get(str(device)) or persistent_refusal(hidden, dtype, precision(dtype, False), sms)
     return make_plan("persistent" if refused is None else "stepwise", batch, hidden, dtype, sms, False, refused)
 
 
@@ -161,5 +166,20 @@ def make_plan(
         rows = -(-tiles // n_b) * BLOCK_B
         grid = (n_u, -(-batch // rows))
         return Plan(name, block_k=hp, rows=rows, grid=grid, resident=True, grid_sync=True, num_stages=1, **common)
-    return Plan(name, block_k=min(hp, STREAM_K), rows=BLOCK_B, grid=(n_u, tiles), resident=False, grid_sync=False,
-                num_stages=2, **common)  # fmt: skip
+    return Plan(grid=(n_u, tiles), **_stepwise(hp), **common)
+
+
+def _stepwise(block_k: int) -> dict[str, Any]:
+    """What makes a launch the stepwise variant: W_hh streamed in K chunks, one launch per step, one tile a group."""
+    return {"variant": "stepwise", "block_k": min(block_k, STREAM_K), "rows": BLOCK_B, "resident": False,
+            "grid_sync": False, "num_stages": 2}  # fmt: skip
+
+
+# device -> why its cooperative launch was refused: later plans on it are stepwise from the start, and say why
+REFUSED: dict[str, str] = {}
+
+
+def stepwise_instead(p: Plan, batch: int, device: torch.device, why: str) -> Plan:
+    """The stepwise launch of the same layer, where the persistent one could not run; remembered for ``device``."""
+    REFUSED[str(device)] = why
+    return replace(p, grid=(p.grid[0], -(-batch // BLOCK_B)), why=why, **_stepwise(p.block_k))
