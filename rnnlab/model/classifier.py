@@ -38,6 +38,7 @@ class SequenceClassifier(nn.Module):
     def __init__(self, cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch") -> None:
         super().__init__()
         self.cfg = cfg
+        self._runs_on: set[tuple[str, torch.device]] = set()  # (engine, device) pairs asked once
         self.engine = engine
         self.layout = layout
         self.proj = nn.Linear(cfg.input_size, cfg.proj) if cfg.proj else None
@@ -68,10 +69,9 @@ class SequenceClassifier(nn.Module):
     def _engine_on(self, device: torch.device) -> Engine:
         """The engine, asked whether it can run on ``device`` once per engine and device, not on every forward
         (compare-cells swaps engines between calls)."""
-        checked: set[tuple[str, torch.device]] = self.__dict__.setdefault("_runs_on", set())
-        if (self._engine.name, device) not in checked:
+        if (self._engine.name, device) not in self._runs_on:
             get_engine(self._engine.name, device)
-            checked.add((self._engine.name, device))
+            self._runs_on.add((self._engine.name, device))
         return self._engine
 
     @property
