@@ -35,6 +35,7 @@ def test_compare_cells_json_is_one_object_on_stdout(tmp_path) -> None:
 
 
 @NO_CUDA
+@pytest.mark.slow  # Triton's interpreter, about 7 s
 def test_the_interpreted_engine_runs_only_when_named_and_says_so() -> None:
     default = CliRunner().invoke(app, ["compare-cells", *TINY, "--layout", "time", "--json"])
     assert default.exit_code == 0, default.output

@@ -95,6 +95,7 @@ def test_visualize_digit_picks_that_class_and_bad_choices_fail(run_dir) -> None:
         assert bad.exit_code == 2 and flag in bad.stderr
 
 
+@pytest.mark.slow  # another full visualize (about 4 s): `make test` only
 def test_visualize_draws_the_layer_asked_in_each_direction(run_dir, tmp_path) -> None:
     result = CliRunner().invoke(app, ["visualize", str(run_dir), "--layer", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -144,6 +145,7 @@ def test_inspect_refuses_model_flags_given_with_a_run(run_dir) -> None:
     assert line.startswith("rnnlab: error: --cell, --hidden:") and "drop them" in line
 
 
+@pytest.mark.slow  # another full visualize (about 4 s): `make test` only
 def test_visualize_draws_any_split_on_the_device_asked(run_dir, tmp_path) -> None:
     result = CliRunner().invoke(
         app, ["visualize", str(run_dir), "--split", "val", "--device", "cpu", "--out", str(tmp_path)]
