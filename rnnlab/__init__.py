@@ -20,7 +20,7 @@ from rnnlab.version import __version__ as __version__  # the package's own versi
 if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
     from rnnlab import cells, config, data, errors, lab, look, model, runs, runtime, train  # noqa: F401
     from rnnlab.cells import ENGINES, get_engine  # noqa: F401
-    from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for  # noqa: F401
+    from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig, model_for  # noqa: F401
     from rnnlab.data.preprocess import Preprocessing  # noqa: F401
     from rnnlab.errors import UserError  # noqa: F401
     from rnnlab.look.loaded import Loaded, load, predict, trace  # noqa: F401
@@ -43,6 +43,7 @@ __getattr__, __dir__ = submodules(
         "ModelConfig": "config",
         "DataConfig": "config",
         "TrainConfig": "config",
+        "RuntimeConfig": "config",
         "model_for": "config",
         "Preprocessing": "data.preprocess",
         "UserError": "errors",

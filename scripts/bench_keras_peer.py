@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.train.loop import fit
 
@@ -60,7 +60,9 @@ def keras_epoch(data: SequenceData, steps: int, seed: int) -> tuple[float, float
 
 
 def rnnlab_epoch(data: SequenceData, steps: int, seed: int, folder: Path) -> tuple[float, float]:
-    cfg = RunConfig(ModelConfig(), DataConfig(), TrainConfig(epochs=1, max_steps=steps, device="cpu", seed=seed))
+    cfg = RunConfig(
+        ModelConfig(), DataConfig(), TrainConfig(epochs=1, max_steps=steps, seed=seed), RuntimeConfig(device="cpu")
+    )
     started = time.perf_counter()
     result = fit(cfg, folder / f"rnnlab-{seed}", data=data)
     return time.perf_counter() - started, result.history[-1]["val_accuracy"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import SequenceData
 from rnnlab.data.preprocess import CLASS_NAMES, Preprocessing
 from rnnlab.model.classifier import build_model
@@ -121,7 +121,7 @@ def main() -> None:
     cfg = ModelConfig(hidden=(16,)) if args.quick else ModelConfig()  # the default: 2-layer LSTM-256, dropout 0.5
     hidden = cfg.hidden[0]
     gemm_s = 0.2 if args.quick else 2.0
-    tc = TrainConfig(device="cpu")
+    tc = TrainConfig()
     model = build_model(cfg, args.engine, seed=0)
     opt = make_optimizer(model.parameters(), tc)
     x, y = torch.randn(B, T, I), torch.randint(0, C, (B,))
@@ -157,7 +157,9 @@ def main() -> None:
         C,
         Preprocessing("mnist", (28, 28), 0.0, 1.0, "rows", 0, CLASS_NAMES["mnist"]),
     )
-    run = RunConfig(cfg, DataConfig(), TrainConfig(epochs=2, device="cpu", engine=args.engine, reuse_cpu_memory=kept))
+    run = RunConfig(
+        cfg, DataConfig(), TrainConfig(epochs=2), RuntimeConfig(device="cpu", engine=args.engine, reuse_cpu_memory=kept)
+    )
     started = time.perf_counter()
     result = fit(run, Path("/tmp") / f"rnnlab-bench-step-{time.time_ns()}", data=data)
     fit_s = (time.perf_counter() - started) / result.steps

@@ -30,7 +30,7 @@ from rnnlab.train.loop import fit
 
 def test_accuracy_at_best_validation(run_dir: Path, cfg: RunConfig, data: SequenceData) -> float:
     """The authors' protocol: the test score of the parameters kept at the best validation point (best.pt)."""
-    run = Run.open(RunFolder(run_dir).best, device=cfg.train.device)
+    run = Run.open(RunFolder(run_dir).best, device=cfg.runtime.device)
     return run.evaluate("test", batch_size=1000, data=data).accuracy
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.runtime.distributed import shutdown
 from rnnlab.train import step as stepping
 from rnnlab.train.loop import Interrupted, fit
@@ -20,7 +20,8 @@ from rnnlab.train.loop import Interrupted, fit
 CFG = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),
     DataConfig(dataset="digits", train_subset=1024),
-    TrainConfig(epochs=2, batch_size=128, optimizer="sgd", lr=0.5, momentum=0.9, device="cpu", log_every=1),
+    TrainConfig(epochs=2, batch_size=128, optimizer="sgd", lr=0.5, momentum=0.9, log_every=1),
+    RuntimeConfig(device="cpu"),
 )
 
 

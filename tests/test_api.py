@@ -10,13 +10,14 @@ import pytest
 import torch
 
 import rnnlab
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 
 CFG = RunConfig(
     ModelConfig(input_size=8, hidden=(16,), layers=2, dropout=0.0, bidirectional=True),
     DataConfig(dataset="digits", train_subset=256),
-    TrainConfig(epochs=1, batch_size=64, device="cpu"),
+    TrainConfig(epochs=1, batch_size=64),
+    RuntimeConfig(device="cpu"),
 )
 
 
@@ -38,9 +39,9 @@ def test_a_model_built_for_the_data_trains_and_one_that_is_not_says_how_to_build
     data = rnnlab.DataConfig(dataset="digits", train_subset=64)
     model = rnnlab.model_for(data, hidden=(8,), layers=1)
     assert model.input_size == 8  # the digits' rows are 8 pixels wide
-    train = rnnlab.TrainConfig(epochs=1, batch_size=32, device="cpu")
-    assert rnnlab.fit(rnnlab.RunConfig(model, data, train), tmp_path / "fits").steps == 2
-    wrong = rnnlab.RunConfig(rnnlab.ModelConfig(hidden=(8,), layers=1), data, train)  # MNIST's 28 per step
+    train, where = rnnlab.TrainConfig(epochs=1, batch_size=32), rnnlab.RuntimeConfig(device="cpu")
+    assert rnnlab.fit(rnnlab.RunConfig(model, data, train, where), tmp_path / "fits").steps == 2
+    wrong = rnnlab.RunConfig(rnnlab.ModelConfig(hidden=(8,), layers=1), data, train, where)  # MNIST's 28 per step
     with pytest.raises(rnnlab.UserError, match=r"rnnlab.model_for\(data_config"):
         rnnlab.fit(wrong, tmp_path / "wrong")
 

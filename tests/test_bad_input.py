@@ -18,7 +18,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import build_model
@@ -47,7 +47,8 @@ def world(tmp_path_factory) -> Path:
     cfg = RunConfig(
         ModelConfig(input_size=8, hidden=(16,), layers=1),
         DataConfig(dataset="digits", train_subset=64),
-        TrainConfig(epochs=1, batch_size=32, device="cpu"),
+        TrainConfig(epochs=1, batch_size=32),
+        RuntimeConfig(device="cpu"),
     )
     fit(cfg, w / "run")
     write_config(w / "run", cfg)
@@ -268,7 +269,8 @@ def test_bad_input(case, world, tmp_path, monkeypatch) -> None:
 TINY_RUN = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=96),
-    TrainConfig(epochs=4, batch_size=32, lr=0.05, device="cpu", log_every=1),
+    TrainConfig(epochs=4, batch_size=32, lr=0.05, log_every=1),
+    RuntimeConfig(device="cpu"),
 )
 
 

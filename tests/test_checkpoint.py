@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import build_model
 from rnnlab.runs.checkpoint import (
@@ -85,7 +85,8 @@ def test_a_checkpoint_carries_its_preprocessing(tmp_path) -> None:
     cfg = RunConfig(
         ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
         DataConfig(dataset="digits", sequence="cols", train_subset=64),
-        TrainConfig(epochs=1, batch_size=64, device="cpu"),
+        TrainConfig(epochs=1, batch_size=64),
+        RuntimeConfig(device="cpu"),
     )
     fit(cfg, tmp_path)
     expected = load_sequences(cfg.data).preprocessing

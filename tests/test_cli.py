@@ -58,7 +58,7 @@ def test_train_builds_the_config_from_flags(tmp_path, monkeypatch) -> None:
         True,
     )
     assert (cfg.model.dropout, cfg.model.input_size, cfg.data.layout) == (0.25, 8, "time")
-    assert (cfg.train.engine, cfg.train.epochs, cfg.train.lr) == ("bptt", 7, 0.01)
+    assert (cfg.runtime.engine, cfg.train.epochs, cfg.train.lr) == ("bptt", 7, 0.01)
     assert seen["run_dir"] == out and seen["resume"] is False
     from rnnlab.look.epoch import epoch_figure
 

@@ -8,14 +8,15 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.runs.metrics import read_metrics
 from rnnlab.train.loop import fit
 
 BASE = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=256),
-    TrainConfig(epochs=2, batch_size=64, lr=1e-3, device="cpu", schedule="constant", clip=0.0),
+    TrainConfig(epochs=2, batch_size=64, lr=1e-3, schedule="constant", clip=0.0),
+    RuntimeConfig(device="cpu"),
 )
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, parse_sizes
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig, parse_sizes
 from rnnlab.errors import ConfigError
 
 
@@ -31,8 +31,6 @@ def test_model_config_errors_name_the_flag(kwargs: dict, flag: str) -> None:
         ({"epochs": 0}, "--epochs"),
         ({"lr": 0.0}, "--lr"),
         ({"optimizer": "adagrad"}, "--optimizer"),
-        ({"engine": "warp"}, "--engine"),
-        ({"device": "tpu"}, "--device"),
         ({"on_nan": "ignore"}, "--on-nan"),
         ({"clip": -1.0}, "--clip"),
     ],
@@ -40,6 +38,16 @@ def test_model_config_errors_name_the_flag(kwargs: dict, flag: str) -> None:
 def test_train_config_errors_name_the_flag(kwargs: dict, flag: str) -> None:
     with pytest.raises(ConfigError) as info:
         TrainConfig(**kwargs)
+    assert str(info.value).startswith(flag)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [({"engine": "warp"}, "--engine"), ({"device": "tpu"}, "--device"), ({"threads": -1}, "--threads")],
+)
+def test_runtime_config_errors_name_the_flag(kwargs: dict, flag: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeConfig(**kwargs)
     assert str(info.value).startswith(flag)
 
 
@@ -75,6 +83,23 @@ def test_run_config_round_trips_through_a_plain_dict() -> None:
     assert RunConfig.from_dict(raw) == cfg
     with pytest.raises(ValueError, match="unknown model settings"):
         RunConfig.from_dict({**raw, "model": {**raw["model"], "heads": 4}})
+
+
+def test_the_runtime_settings_are_saved_inside_train_as_every_earlier_run_saved_them() -> None:
+    cfg = RunConfig(train=TrainConfig(lr=0.01), runtime=RuntimeConfig(device="cpu", engine="bptt", threads=2))
+    raw = cfg.to_dict()
+    assert list(raw) == ["model", "data", "train"]
+    assert (raw["train"]["engine"], raw["train"]["device"], raw["train"]["threads"], raw["train"]["lr"]) == (
+        "bptt",
+        "cpu",
+        2,
+        0.01,
+    )
+    assert RunConfig.from_dict(raw) == cfg
+    with pytest.raises(ValueError, match=r"^train\.engine: "):  # named where the file holds it
+        RunConfig.from_dict({**raw, "train": {**raw["train"], "engine": "warp"}})
+    with pytest.raises(ValueError, match="unknown sections"):
+        RunConfig.from_dict({**raw, "runtime": {}})
 
 
 class _Handed(Exception):

@@ -3,12 +3,12 @@
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
+from rnnlab.config import RuntimeConfig
 from rnnlab.runtime import cpu_memory
 from rnnlab.runtime import device as train_module
 
@@ -61,7 +61,7 @@ def test_no_glibc_means_nothing_is_changed(monkeypatch) -> None:
 def test_training_keeps_freed_memory_on_cpu_unless_told_not_to(monkeypatch, reuse) -> None:
     calls = []
     monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
-    tc = replace(train_module.TrainConfig(device="cpu"), reuse_cpu_memory=reuse)
+    tc = RuntimeConfig(device="cpu", reuse_cpu_memory=reuse)
     train_module.configure_torch(tc, train_module.torch.device("cpu"))
     assert bool(calls) is reuse
 
@@ -69,7 +69,7 @@ def test_training_keeps_freed_memory_on_cpu_unless_told_not_to(monkeypatch, reus
 def test_a_cuda_run_leaves_the_host_allocator_alone(monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(cpu_memory, "keep_freed_memory", lambda: calls.append(1) or True)
-    train_module.configure_torch(train_module.TrainConfig(), train_module.torch.device("cuda"))
+    train_module.configure_torch(RuntimeConfig(), train_module.torch.device("cuda"))
     assert not calls
 
 

@@ -16,7 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
@@ -133,7 +133,8 @@ def _resume_proc(out: Path) -> subprocess.Popen:
 NAN_CFG = RunConfig(
     ModelConfig(input_size=8, hidden=(16,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=320),
-    TrainConfig(epochs=3, batch_size=32, device="cpu", log_every=1),
+    TrainConfig(epochs=3, batch_size=32, log_every=1),
+    RuntimeConfig(device="cpu"),
 )
 
 

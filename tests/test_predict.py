@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.data.images import read_images
 from rnnlab.data.preprocess import Preprocessing
@@ -32,7 +32,8 @@ from rnnlab.train.loop import fit
 DIGITS = RunConfig(
     ModelConfig(input_size=8, hidden=(64,), layers=1, dropout=0.0),
     DataConfig(dataset="digits"),
-    TrainConfig(epochs=10, batch_size=128, device="cpu", lr=1e-2),
+    TrainConfig(epochs=10, batch_size=128, lr=1e-2),
+    RuntimeConfig(device="cpu"),
 )
 
 

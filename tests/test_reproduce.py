@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -26,7 +26,8 @@ def test_reproduce_reports_the_last_and_the_best_validation_parameters(tmp_path,
     cfg = RunConfig(
         ModelConfig(input_size=8, hidden=(16,), layers=1, dropout=0.0),
         DataConfig(dataset="digits"),
-        TrainConfig(epochs=2, batch_size=128, lr=1e-2, device="cpu", schedule="constant", clip=0.0),
+        TrainConfig(epochs=2, batch_size=128, lr=1e-2, schedule="constant", clip=0.0),
+        RuntimeConfig(device="cpu"),
     )
     monkeypatch.setattr(reproduce, "EXPERIMENTS", {"digits-rows": (0.9, "a made-up figure", cfg, {"max_steps": 5})})
     out = tmp_path / "rows.json"

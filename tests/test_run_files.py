@@ -15,7 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint
 from rnnlab.runs.metrics import parse, read_metrics
@@ -24,7 +24,8 @@ from rnnlab.train.loop import NullReporter, fit
 CFG = RunConfig(
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
     DataConfig(dataset="digits", train_subset=96),
-    TrainConfig(epochs=2, batch_size=32, lr=1e-2, device="cpu", log_every=1, schedule="constant", clip=0.0),
+    TrainConfig(epochs=2, batch_size=32, lr=1e-2, log_every=1, schedule="constant", clip=0.0),
+    RuntimeConfig(device="cpu"),
 )  # 3 steps per epoch, 6 in all
 
 

@@ -10,7 +10,7 @@ from rnnlab.train.optim import lr_at
 
 
 def rates(total: int, **kw) -> list[float]:
-    tc = TrainConfig(lr=1.0, device="cpu", **kw)
+    tc = TrainConfig(lr=1.0, **kw)
     return [lr_at(step, total, tc) for step in range(total)]
 
 

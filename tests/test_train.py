@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.errors import UserError
 from rnnlab.runs.checkpoint import load_checkpoint
@@ -20,7 +20,8 @@ from rnnlab.train.optim import make_optimizer
 DIGITS = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(64,), layers=1, dropout=0.0),
     DataConfig(dataset="digits"),
-    TrainConfig(epochs=12, batch_size=32, lr=5e-3, device="cpu", log_every=10, schedule="constant", clip=0.0),
+    TrainConfig(epochs=12, batch_size=32, lr=5e-3, log_every=10, schedule="constant", clip=0.0),
+    RuntimeConfig(device="cpu"),
 )
 
 
@@ -98,7 +99,8 @@ def test_real_mnist_subset_beats_chance(tmp_path, mnist_dir) -> None:
     cfg = RunConfig(
         ModelConfig(input_size=28, hidden=(64,), layers=1, dropout=0.0),
         DataConfig(dataset="mnist", data_dir=mnist_dir, train_subset=4096, test_subset=2000),
-        TrainConfig(epochs=2, batch_size=64, lr=3e-3, device="cpu"),
+        TrainConfig(epochs=2, batch_size=64, lr=3e-3),
+        RuntimeConfig(device="cpu"),
     )
     result = fit(cfg, tmp_path)
     assert result.test.accuracy > 0.6, result.test  # chance is 0.1

@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
 from rnnlab.runs.checkpoint import load_checkpoint, model_from_checkpoint
 from rnnlab.train.loop import fit
@@ -17,7 +17,8 @@ from rnnlab.train.loop import fit
 BASE = RunConfig(
     ModelConfig(cell="lstm", input_size=8, hidden=(16,), layers=2, dropout=0.0),
     DataConfig(dataset="digits", train_subset=256),
-    TrainConfig(epochs=1, batch_size=64, device="cpu"),
+    TrainConfig(epochs=1, batch_size=64),
+    RuntimeConfig(device="cpu"),
 )
 
 

@@ -11,7 +11,7 @@ import typer
 from rnnlab import lab, look, runs, runtime
 from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
 from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table, runs_table
-from rnnlab.config import ModelConfig, TrainConfig
+from rnnlab.config import ModelConfig, RuntimeConfig
 from rnnlab.config.commands import CompareConfig, GradcheckConfig, OnADevice
 from rnnlab.errors import CTRL_C, Stopped, UserError
 from rnnlab.text import json_text
@@ -34,7 +34,7 @@ def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> No
 @takes(
     ModelConfig,
     CompareConfig,
-    TrainConfig,
+    RuntimeConfig,
     only=("cell", "layers", "hidden", "bidirectional", "input_size", "seq", "batch_size", "layout", "dtype",
           "engines", "repeats", "device", "reuse_cpu_memory"),
     defaults={"layers": Default(1), "hidden": Default((128,))},
@@ -45,7 +45,7 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     Ctrl-C keeps the rows already measured: they are printed (and written where --json-file asks).
     """
     model = ModelConfig(dropout=0.0, **flags.of(ModelConfig))
-    flags.check(TrainConfig)  # a bad --device
+    flags.check(RuntimeConfig)  # a bad --device
     if json_file is not None:  # before minutes of measuring, not after
         runs.folder.check_file_target(json_file, "--json-file")
     where = flags.view(OnADevice)

@@ -12,7 +12,7 @@ from rnnlab import look, model, runs, runtime
 from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.tables import console, error_line
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, model_for
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, model_for
 from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.errors import UserError
 from rnnlab.text import json_text
@@ -30,7 +30,7 @@ ON_A_RUN: _TakesArgs = {
 }
 
 
-@takes(EvalConfig, TrainConfig, DataConfig, only=("split", *ON_A_RUN["only"]), defaults=ON_A_RUN["defaults"])
+@takes(EvalConfig, RuntimeConfig, DataConfig, only=("split", *ON_A_RUN["only"]), defaults=ON_A_RUN["defaults"])
 def visualize_command(
     flags: Flags,
     run: Run,
@@ -47,7 +47,7 @@ def visualize_command(
     Prints the per-step prediction (a long sequence's summarised; every step in the JSON file written) and the
     paths it wrote."""
     split = flags.build(EvalConfig).split
-    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
+    flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
     device = runtime.device.resolve_device(on.device)
     with console.status("computing and drawing"):
@@ -77,7 +77,7 @@ FIGURE_HELP = (
 )
 
 
-@takes(TrainConfig, DataConfig, **ON_A_RUN)
+@takes(RuntimeConfig, DataConfig, **ON_A_RUN)
 def predict_command(
     flags: Flags,
     run: Run,
@@ -90,7 +90,7 @@ def predict_command(
     """Run a trained model on your own images: the class probabilities, and per image the prediction after each
     step. Needs no dataset: the checkpoint carries its preprocessing (--data-dir only upgrades an older
     checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
-    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
+    flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
     loaded = look.loaded.load(run, on.engine, runtime.device.resolve_device(on.device), on.data_dir)
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)

@@ -15,7 +15,16 @@ from rnnlab import look, runs, runtime, train
 from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
 from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
-from rnnlab.config import DataConfig, ModelConfig, RunConfig, TrainConfig, flag_for, flagged_fields, model_for
+from rnnlab.config import (
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    RuntimeConfig,
+    TrainConfig,
+    flag_for,
+    flagged_fields,
+    model_for,
+)
 from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
@@ -56,7 +65,7 @@ def _resumed_config(flags: Flags, run: Path, out: Path | None, force: bool) -> R
     return RunConfig(**parts)
 
 
-@takes(ModelConfig, DataConfig, TrainConfig, defaults=_dataset_defaults())
+@takes(ModelConfig, DataConfig, TrainConfig, RuntimeConfig, defaults=_dataset_defaults())
 def train_command(
     flags: Flags,
     out: Annotated[
@@ -99,7 +108,8 @@ def train_command(
         cfg, run_dir = _resumed_config(flags, resume, out, force), resume
     else:
         data_cfg = DataConfig(**flags.of(DataConfig))
-        cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg, TrainConfig(**flags.of(TrainConfig)))
+        model_cfg = model_for(data_cfg, **flags.of(ModelConfig))
+        cfg = RunConfig(model_cfg, data_cfg, flags.build(TrainConfig), flags.build(RuntimeConfig))
         if out is None and runtime.distributed.launched_by_torchrun():
             raise UserError("--out: name the run folder when launching with torchrun, so every rank agrees on it")
         run_dir = out or runs.folder.default_run_dir()
@@ -125,7 +135,7 @@ def train_command(
 
 @takes(
     EvalConfig,
-    TrainConfig,
+    RuntimeConfig,
     DataConfig,
     only=("split", "batch_size", "engine", "device", "reuse_cpu_memory", "data_dir", "test_subset"),
     defaults={"engine": Default(None, "the one it trained with")},
@@ -137,7 +147,7 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     the output says which it scored, and at which epoch and step that checkpoint was saved.
     """
     chosen = flags.build(EvalConfig)
-    flags.check(TrainConfig)  # a bad --device or --engine, before the checkpoint loads
+    flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
     loaded = runs.run.Run.open(
         run,

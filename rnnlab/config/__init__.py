@@ -17,6 +17,7 @@ from rnnlab.config.run import (
     model_for,
     sequence_shape,
 )
+from rnnlab.config.runtime import RuntimeConfig
 
 __all__ = [
     "DATASETS",
@@ -28,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "Range",
     "RunConfig",
+    "RuntimeConfig",
     "TrainConfig",
     "flag_for",
     "flag_of",

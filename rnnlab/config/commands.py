@@ -93,8 +93,8 @@ class GradcheckConfig:
 
 @dataclass(frozen=True)
 class OnARun:
-    """How a command reads a trained run (eval, visualize, predict): the typed view of the TrainConfig and DataConfig
-    flags it takes, which are declared there (``Flags.view``); ``engine`` None is the one the run trained with."""
+    """How a command reads a trained run (eval, visualize, predict): the typed view of the RuntimeConfig and
+    DataConfig flags it takes, which are declared there (``Flags.view``); ``engine`` None: the run's own."""
 
     engine: str | None = None
     device: str = "cpu"
@@ -105,7 +105,7 @@ class OnARun:
 
 @dataclass(frozen=True)
 class OnADevice:
-    """Where compare-cells measures (the typed view of TrainConfig's device flags)."""
+    """Where compare-cells measures (the typed view of RuntimeConfig's device flags)."""
 
     device: str = "auto"
     reuse_cpu_memory: bool = True

@@ -1,8 +1,9 @@
-"""What a run is made with: the model, the data and the training, as frozen dataclasses.
+"""What a run is made with: the model, the data, the training and where it computes, as frozen dataclasses.
 
 Each field that a flag sets is declared here once, with its help, panel, choices and range (config.flags); the
 CLI's `train` is built from these fields. ``RunConfig.to_dict`` is the plain dict saved as config.json and in every
-checkpoint (``torch.load(weights_only=True)`` reads it); ``from_dict`` reads it back, checking every value.
+checkpoint (``torch.load(weights_only=True)`` reads it): "model", "data" and "train", the runtime settings inside
+"train" as every run has saved them; ``from_dict`` reads it back, checking every value.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rnnlab.config.flags import (
     show_sizes,
     validate,
 )
+from rnnlab.config.runtime import RuntimeConfig
 from rnnlab.config.training import TrainConfig
 from rnnlab.errors import ConfigError
 
@@ -178,7 +180,8 @@ class DataConfig:
         return sequence_shape(self.dataset, self.sequence)
 
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "runtime": RuntimeConfig}
+SAVED_IN = {"runtime": "train"}  # a section the files keep inside another (config.runtime says why)
 RUN_RECORD = ("made_by", "resumes", "status")  # what config.json holds beside the config (rnnlab.runs.config_file)
 
 # A run on --dataset NAME takes these in place of the defaults above for the settings not chosen (from Python as
@@ -197,6 +200,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
     def __post_init__(self) -> None:
         """Each setting left at its default takes the dataset's own default where it has one (DATASET_DEFAULTS),
@@ -211,31 +215,42 @@ class RunConfig:
                 object.__setattr__(self, name, dataclasses.replace(section, **plain))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        saved = dataclasses.asdict(self)
+        for section, into in SAVED_IN.items():
+            saved[into].update(saved.pop(section))
+        return saved
 
     @classmethod
     def from_dict(cls, raw: Any) -> RunConfig:
         """Rebuild from a saved dict; missing settings take their defaults. Anything else wrong raises ValueError
         naming the setting (``model.hidden: expected ...``), for the reader to put after the file's name."""
+        files = [name for name in SECTIONS if name not in SAVED_IN]
         if not isinstance(raw, dict):
-            raise ValueError(f"expected an object with {', '.join(SECTIONS)}, got {type(raw).__name__}")
-        unknown = set(raw) - set(SECTIONS) - set(RUN_RECORD)
+            raise ValueError(f"expected an object with {', '.join(files)}, got {type(raw).__name__}")
+        unknown = set(raw) - set(files) - set(RUN_RECORD)
         if unknown:
             raise ValueError(f"unknown sections {sorted(unknown)}")
-        parts: dict[str, Any] = {}
-        for name, kind in SECTIONS.items():
+        saved: dict[str, dict[str, Any]] = {}
+        for name in files:
             section = raw.get(name, {})
             if not isinstance(section, dict):
                 raise ValueError(f"{name}: expected an object of settings, got {type(section).__name__}")
+            saved[name] = dict(section)
+        for name, into in SAVED_IN.items():  # the settings of a section kept inside another go back to it
+            own = {f.name for f in dataclasses.fields(SECTIONS[name])}
+            saved[name] = {k: saved[into].pop(k) for k in list(saved[into]) if k in own}
+        parts: dict[str, Any] = {}
+        for name, kind in SECTIONS.items():
+            section = saved[name]
             extra = set(section) - {f.name for f in dataclasses.fields(kind)}
             if extra:
-                raise ValueError(f"unknown {name} settings {sorted(extra)}")
+                raise ValueError(f"unknown {SAVED_IN.get(name, name)} settings {sorted(extra)}")
             values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}  # JSON has no tuples
             try:  # a setting the file lacks takes the general default, as when the file was written
                 missing = {f.name: chosen(f.default) for f in dataclasses.fields(kind) if f.name not in values}
                 parts[name] = kind(**values, **{k: v for k, v in missing.items() if v is not dataclasses.MISSING})
             except ConfigError as exc:
-                raise ValueError(f"{name}.{exc.field}: {exc.reason}") from None
+                raise ValueError(f"{SAVED_IN.get(name, name)}.{exc.field}: {exc.reason}") from None
         return cls(**parts)
 
 

@@ -1,12 +1,12 @@
-"""How a run trains: the optimiser, the schedule, the device and engine, logging and checkpoints, as a frozen
-dataclass whose fields are the `rnnlab train` flags of the Training and Output panels (config.flags).
+"""How a run trains: the optimiser, the schedule, logging and checkpoints, as a frozen dataclass whose fields are
+`rnnlab train` flags of the Training and Output panels (config.flags). Where and how the process computes (device,
+engine, threads) is config.runtime's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnlab.cells import ENGINES
 from rnnlab.config.flags import (
     NON_NEGATIVE,
     OUTPUT,
@@ -25,7 +25,7 @@ from rnnlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimiser, schedule, device, engine, and how often to log and checkpoint."""
+    """How to train: optimiser, schedule, and how often to log and checkpoint."""
 
     epochs: int = option(5, "Passes over the training set.", TRAINING, True, range=POSITIVE, resumable=True)
     max_steps: int = option(
@@ -62,33 +62,12 @@ class TrainConfig:
     seed: int = option(
         0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING, range=SEED
     )
-    device: str = option(
-        "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
-    )
-    engine: str = option(
-        "cudnn",
-        "How the recurrent layers are computed (see `rnnlab compare-cells`).",
-        TRAINING,
-        choices=tuple(ENGINES),
-        resumable=True,
-    )
     bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING)
-    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", TRAINING)
     on_nan: str = option(
         "stop",
         "On a NaN or infinite loss: stop (keep the last good checkpoint) or skip that batch.",
         TRAINING,
         choices=("stop", "skip"),
-        resumable=True,
-    )
-    threads: int = option(
-        0, "CPU threads for PyTorch; 0 = PyTorch's default.", TRAINING, range=NON_NEGATIVE, resumable=True
-    )
-    reuse_cpu_memory: bool = option(
-        True,
-        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU training steps "
-        "were 1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
-        TRAINING,
         resumable=True,
     )
     patience: int = option(

@@ -137,6 +137,6 @@ def model_from_checkpoint(
     ckpt: dict[str, Any], engine: str | None = None, layout: str | None = None
 ) -> SequenceClassifier:
     cfg = config_of(ckpt)
-    model = build_model(cfg.model, engine or cfg.train.engine, layout or cfg.data.layout)
+    model = build_model(cfg.model, engine or cfg.runtime.engine, layout or cfg.data.layout)
     load_weights(model, ckpt.get("model", {}), ckpt["path"])
     return model

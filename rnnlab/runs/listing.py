@@ -103,7 +103,7 @@ class RunSummary:
             "status": self.state,
             "detail": self.record.status.get("detail", ""),
             "started": self.record.made_by.get("at"),
-            "engine": self.record.config.train.engine,
+            "engine": self.record.config.runtime.engine,
             "epochs": sum(r["kind"] == "epoch" for r in validations),  # finished ones
             "epochs_planned": self.record.config.train.epochs,
             "steps": self.steps,

@@ -66,7 +66,7 @@ class Run:
             device = resolve_device(device)
         if on_device is not None:
             on_device(device)
-        name = engine or cfg.train.engine
+        name = engine or cfg.runtime.engine
         get_engine(name, device)  # an engine this device lacks is one line, before the model is built
         model = model_from_checkpoint(ckpt, name).to(device).eval()
         saved = {key: ckpt.get(key) for key in ("epoch", "step", "batch_in_epoch")}

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from rnnlab.config import TrainConfig
+from rnnlab.config import RuntimeConfig
 from rnnlab.errors import UserError
 from rnnlab.runtime import cpu_memory
 from rnnlab.runtime.distributed import DistInfo
@@ -20,11 +20,11 @@ def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
     return torch.device("cuda", info.local_rank)
 
 
-def configure_torch(tc: TrainConfig, device: torch.device) -> None:
-    cpu_memory.keep_freed_memory_on(device.type, tc.reuse_cpu_memory)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    if tc.deterministic:
+def configure_torch(rt: RuntimeConfig, device: torch.device) -> None:
+    cpu_memory.keep_freed_memory_on(device.type, rt.reuse_cpu_memory)
+    if rt.threads:
+        torch.set_num_threads(rt.threads)
+    if rt.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what PyTorch documents for cuBLAS
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic = True

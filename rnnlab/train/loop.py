@@ -73,16 +73,16 @@ class Trainer(TrainerParts):
         force: bool,
         epoch_figure: EpochFigure | None = None,
     ) -> None:
-        tc = cfg.train
+        tc, rt = cfg.train, cfg.runtime
         self.epoch_figure = epoch_figure
         self.made_by = made_by(command)
         self.cfg, self.run_dir, self.resume = cfg, run_dir, resume
         self.folder = RunFolder(run_dir)
-        self.info = init_distributed(resolve_device(tc.device).type)
-        self.device = resolve_device(tc.device, self.info)
+        self.info = init_distributed(resolve_device(rt.device).type)
+        self.device = resolve_device(rt.device, self.info)
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
-        configure_torch(tc, self.device)
-        engine = get_engine(tc.engine, self.device)
+        configure_torch(rt, self.device)
+        engine = get_engine(rt.engine, self.device)
         engine.check_model(cfg.model.cell, cfg.data.lengths == "random")
         if tc.bf16 and self.device.type == "cpu":  # a GPU's bf16 is checked by scripts/gpu_check.py (command B)
             engine.check_bf16(cfg.model.cell, self.device)
@@ -96,7 +96,7 @@ class Trainer(TrainerParts):
                 "rnnlab.model_for(data_config, ...)"
             )
         with out_of_memory(self.device):
-            self.model = build_model(cfg.model, tc.engine, cfg.data.layout, seed=tc.seed).to(self.device)
+            self.model = build_model(cfg.model, rt.engine, cfg.data.layout, seed=tc.seed).to(self.device)
         self.opt = make_optimizer(self.model.parameters(), tc)
         torch.manual_seed(tc.seed + self.info.rank)  # dropout masks; the parameters were seeded on their own
         self.st = TrainState()
@@ -129,10 +129,10 @@ class Trainer(TrainerParts):
         """`lstm x2 on mnist (cudnn, cpu)`, naming the kernel variant of an engine that has several."""
         m, tc = self.cfg.model, self.cfg.train
         dtype = torch.bfloat16 if tc.bf16 else torch.float32
-        engine = get_engine(tc.engine)
+        engine = get_engine(self.cfg.runtime.engine)
         variants = {engine.variant(m.cell, tc.batch_size, h, dtype, self.device) for h in set(m.hidden_sizes)}
         named = "; ".join(sorted(v for v in variants if v))
-        how = f"{tc.engine}: {named}" if named else tc.engine
+        how = f"{engine.name}: {named}" if named else engine.name
         return f"{m.cell} x{m.layers} on {self.cfg.data.dataset} ({how}, {self.device})"
 
     def run(self) -> TrainResult:

@@ -1,0 +1,43 @@
+"""Where and how a process computes a run: the device, the engine, threads, determinism and CPU memory.
+
+These say nothing about what is trained: a resume may change most of them, and eval, visualize and compare-cells
+take them without a run's other settings. config.json keeps them inside its "train" object, where every run before
+this split saved them (RunConfig.to_dict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnlab.cells import ENGINES
+from rnnlab.config.flags import NON_NEGATIVE, TRAINING, option, validate
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where a run computes and how: device, engine, threads, determinism, CPU memory."""
+
+    device: str = option(
+        "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
+    )
+    engine: str = option(
+        "cudnn",
+        "How the recurrent layers are computed (see `rnnlab compare-cells`).",
+        TRAINING,
+        choices=tuple(ENGINES),
+        resumable=True,
+    )
+    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", TRAINING)
+    threads: int = option(
+        0, "CPU threads for PyTorch; 0 = PyTorch's default.", TRAINING, range=NON_NEGATIVE, resumable=True
+    )
+    reuse_cpu_memory: bool = option(
+        True,
+        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU training steps "
+        "were 1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
+        TRAINING,
+        resumable=True,
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
