@@ -31,6 +31,8 @@ def _check(row: dict, refusal: str | None) -> str:
         problems.append("spills")
     if row["shared_bytes"] > row["shared_limit"]:
         problems.append("shared memory over the limit")
+    if row["variant"] == "persistent" and row["per_sm"] < 1:
+        problems.append("no program fits an SM")
     if refusal:
         return "refused by the rule" + (f": {', '.join(problems)}" if problems else "")
     if row["precision"] == "fp64" and problems == ["spills"]:
@@ -65,7 +67,7 @@ def main() -> int:
     failed = 0
     table = Table(title=f"triton kernels compiled ahead of time ({len(rows)} rows, {elapsed:.0f} s)")
     for col in ("kernel", "variant", "precision", "H", "target", "regs", "spills st/ld", "shared KiB", "limit KiB",
-                "warps", "family", "W_hh slice KiB", "check"):  # fmt: skip
+                "warps", "per SM", "family", "W_hh slice KiB", "check"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("kernel", "variant", "check") else "right")
     for job, row in zip(jobs, rows):
         refusal = None
@@ -76,7 +78,7 @@ def main() -> int:
         failed += not (row["check"].startswith("ok") or refusal)
         shape = [job.kernel, job.variant, job.precision, str(job.hidden), job.target]
         if "error" in row:
-            table.add_row(*shape, "", "", "", "", "", "", "", f"[red]{row['error'].splitlines()[0][:60]}[/red]")
+            table.add_row(*shape, "", "", "", "", "", "", "", "", f"[red]{row['error'].splitlines()[0][:60]}[/red]")
             continue
         table.add_row(
             *shape,
@@ -85,6 +87,7 @@ def main() -> int:
             f"{row['shared_bytes'] / 1024:.0f}",
             f"{row['shared_limit'] / 1024:.0f}",
             str(row["num_warps"]),
+            str(row["per_sm"]),
             row["family"],
             f"{row['slice_bytes'] / 1024:.0f}" if row["slice_bytes"] else "-",
             row["check"] if row["check"].startswith("ok") else f"[yellow]{row['check']}[/yellow]",

@@ -228,6 +228,33 @@ def test_the_rule_keeps_the_slice_on_chip_only_where_it_fits() -> None:
         assert p.describe().startswith("persistent: W_hh on chip, 64 KiB/program")
 
 
+def test_the_grid_is_sized_from_the_compiled_kernels_occupancy() -> None:
+    """sm_90's figures, with registers and shared memory as ptxas reports them for the persistent kernels
+    (scripts/triton_report.py): the grid holds as many batch groups as the SMs hold programs, never more."""
+    from rnnlab.cells.triton.variants import SM_80, SM_90, fit_grid, make_plan, programs_per_sm
+
+    kib = 1024
+    assert programs_per_sm(155, 84 * kib, 8, SM_90) == 1  # LSTM forward, H=256 tf32: 40,960 registers a program
+    assert programs_per_sm(110, 44 * kib, 8, SM_90) == 2  # H=128 tf32: 28,672 registers, 45 KiB
+    assert programs_per_sm(92, 24 * kib, 8, SM_90) == 2  # bf16 H=128: registers bind before shared memory
+    assert programs_per_sm(64, 24 * kib, 4, SM_90) == 8  # registers bind at 8 (8,192 each); shared memory would hold 9
+    assert programs_per_sm(64, 24 * kib, 4, SM_80) == 6  # 164 KiB
+    assert programs_per_sm(254, 41 * kib, 8, SM_90) == 1  # the backward
+    assert programs_per_sm(32, 0, 1, SM_90) == 32  # then the block limit
+    assert programs_per_sm(255, 240 * kib, 8, SM_90) == 0  # more shared memory than an SM has
+
+    big = make_plan("persistent", 1024, 128, torch.float32, 132, interpreted=False)
+    assert big.grid == (8, 16) and big.rows == 64  # one program per SM, as planned before compiling
+    two = fit_grid(big, 1024, per_sm=2)
+    assert two.grid == (8, 32) and two.rows == 32 and two.per_sm == 2 and "2 per SM" in two.describe()
+    assert fit_grid(two, 1024, per_sm=1) == fit_grid(big, 1024, per_sm=1)  # from the batch, not the last grid
+    assert fit_grid(big, 1024, per_sm=1).grid == big.grid
+    small = make_plan("persistent", 128, 256, torch.float32, 132, interpreted=False)
+    assert fit_grid(small, 128, per_sm=2).grid == (16, 8)  # 8 tiles: no more groups than tiles
+    none = fit_grid(small, 128, per_sm=0)
+    assert none.variant == "stepwise" and not none.grid_sync and "0 program(s) per SM" in none.why
+
+
 # ---- compiled, real sizes: run where a GPU is present -------------------------------------------------------------
 
 
@@ -373,6 +400,29 @@ def test_a_refused_cooperative_launch_runs_stepwise_and_says_why(monkeypatch) ->
     assert "stepwise" in ran.describe() and "cooperative launch refused" in ran.describe()
     assert {"cpu": ran.why} == variants.REFUSED  # later plans on this device start stepwise, and say why
     assert tuple(sync.shape) == (3,)
+
+
+def test_a_persistent_launch_is_fitted_to_its_compiled_binary_once(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from rnnlab.cells.triton import launch, variants
+
+    compiled = []
+
+    class Compiled(_Kernel):
+        def warmup(self, *args, grid, **kwargs):
+            compiled.append((grid, args[-5:-3], kwargs["GRID_SYNC"], kwargs["launch_cooperative_grid"]))
+            return SimpleNamespace(n_regs=110, metadata=SimpleNamespace(shared=44 * 1024), _init_handles=lambda: None)
+
+    monkeypatch.setattr(launch, "sm_limits", lambda device: variants.SM_90)
+    monkeypatch.setattr(launch, "_FITTED", {})
+    plan = variants.make_plan("persistent", 1024, 128, torch.float32, sms=132, interpreted=False)
+    kernel, args = Compiled(), (torch.zeros(3),)
+    fitted = launch._fitted(kernel, plan, args, 28, 1024, 128, backward=True)
+    assert fitted.grid == (8, 32) and fitted.per_sm == 2
+    assert launch._fitted(kernel, plan, args, 28, 1024, 128, backward=True) is fitted
+    # compiled once with the launch's own (t0, steps), so the launch reuses the binary; never launched
+    assert compiled == [((8, 16), (27, 28), True, True)] and kernel.launches == []
 
 
 def test_a_barrier_that_gave_up_is_one_line_naming_the_kernel() -> None:

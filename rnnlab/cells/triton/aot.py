@@ -199,12 +199,20 @@ def _compile(job: Job) -> dict:
         "shared_bytes": int(kernel.metadata.shared),
         "shared_limit": SHARED_LIMIT[job.target],
         "num_warps": int(kernel.metadata.num_warps),
+        "per_sm": _per_sm(job.target, usage["registers"], int(kernel.metadata.shared), int(kernel.metadata.num_warps)),
         "num_stages": p.num_stages,
         "block_k": p.block_k,
         "slice_bytes": p.slice_bytes if p.resident else 0,
         "family": family(kernel.asm["ptx"]),
         "seconds": round(seconds, 2),
     }
+
+
+def _per_sm(target: str, registers: int, shared: int, num_warps: int) -> int:
+    """Programs of the kernel one SM of ``target`` holds: what the launch sizes a persistent grid from."""
+    from rnnlab.cells.triton.variants import SM_80, SM_90, programs_per_sm
+
+    return programs_per_sm(registers, shared, num_warps, {"sm_90": SM_90, "sm_80": SM_80}[target])
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Launching one kernel over a sequence as its Plan says: one launch with a grid barrier, or one launch per step.
 
 Every launch runs on the device of its tensors (a model on cuda:1 launches there whatever the current device is).
-A persistent launch that CUDA refuses to make cooperative (its programs cannot all be resident: another kernel,
-MPS, a MIG slice) is run stepwise instead, and the plan says why; one whose barrier gave up raises.
+A persistent launch's grid is sized from its compiled kernel (registers, shared memory: ``variants.fit_grid``).
+One that CUDA refuses to make cooperative (its programs cannot all be resident: another kernel, MPS, a MIG slice)
+is run stepwise instead, and the plan says why; one whose barrier gave up raises.
 Legend: T time steps, B batch, H hidden units; n_b batch groups, each with its own arrival counter.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlab.cells.triton.variants import Plan, stepwise_instead
+from rnnlab.cells.triton.variants import Plan, fit_grid, programs_per_sm, sm_limits, stepwise_instead
 
 
 class BarrierTimeout(RuntimeError):
@@ -31,6 +32,8 @@ def run(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: int, 
     device = args[0].device
     guard = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
     with guard:
+        if p.grid_sync and device.type == "cuda":
+            p = _fitted(kernel, p, args, T, B, H, backward)
         if p.grid_sync:
             try:
                 return _persistent(kernel, p, args, T, B, H, backward), p
@@ -42,6 +45,28 @@ def run(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: int, 
         for s in range(T):
             kernel[p.grid](*args, sync, T - 1 - s if backward else s, 1, B, H, p.rows, **p.meta(), **p.options())
         return sync[:-1], p
+
+
+# (kernel, plan, batch, device) -> the plan with its grid fitted to the compiled kernel
+_FITTED: dict[tuple[int, Plan, int, str], Plan] = {}
+
+
+def _fitted(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: int, backward: bool) -> Plan:
+    """``p`` with its grid sized for how many programs of ``kernel``'s compiled binary one SM holds: compiled (not
+    launched) once per kernel, plan and device, with the launch's own arguments, so the launch reuses the binary."""
+    device = args[0].device
+    key = (id(kernel), p, B, str(device))
+    if key not in _FITTED:
+        sm = sm_limits(device)
+        if sm is None:
+            _FITTED[key] = p
+        else:
+            sync = _counters(p, device)
+            binary = kernel.warmup(*args, sync, T - 1 if backward else 0, T, B, H, p.rows, grid=p.grid, **p.meta(), **p.options())
+            binary._init_handles()  # loads it: what gives its register count
+            per_sm = programs_per_sm(binary.n_regs, binary.metadata.shared, p.num_warps, sm)
+            _FITTED[key] = fit_grid(p, B, per_sm)
+    return _FITTED[key]
 
 
 def _counters(p: Plan, device: torch.device) -> Tensor:

@@ -4,8 +4,9 @@
   UNITS hidden units; in the backward the columns) on chip for every step, and the programs of a batch group meet
   at a grid barrier after each step (a counter with release/acquire atomics). Chosen on a CUDA GPU when the slice
   fits ``ON_CHIP_BYTES`` (what compiles without spills; ``scripts/triton_report.py`` shows it) and the unit
-  programs fit the SM count, so that the grid (<= SMs) is co-resident; the launch is cooperative, so a grid that
-  cannot be resident fails instead of hanging.
+  programs fit the SM count. At launch the grid is sized from the compiled kernel's occupancy (``fit_grid``:
+  how many of its programs one SM holds, by registers, shared memory and threads), so that it is co-resident;
+  the launch is cooperative, so a grid that cannot be resident fails instead of hanging.
 - ``stepwise``: the same kernels launched once per step, W_hh streamed from L2 in K chunks: any H, any grid.
   Chosen on a GPU where the persistent rule refuses (the slice is too large, or H/UNITS programs exceed the SMs).
 - ``interpreted``: TRITON_INTERPRET=1 (no CUDA): the persistent kernels' code, slice resident, one launch per
@@ -54,6 +55,8 @@ class Plan:
     kind: str  # what the dot runs on: tf32, ieee (fp32 FMA), bf16 or fp64
     why: str | None = None  # why the persistent variant was refused, where it was
     spin_limit: int = SPIN_LIMIT  # polls of the grid barrier before the launch fails instead of hanging
+    sms: int = 0  # the SMs the grid was planned for
+    per_sm: int = 0  # programs of the compiled kernel one SM holds (fit_grid); 0: not yet measured, 1 assumed
 
     def meta(self) -> dict[str, Any]:
         """The kernels' compile-time arguments."""
@@ -78,6 +81,8 @@ class Plan:
     def describe(self) -> str:
         n_u, n_b = self.grid
         programs = f"{n_u * n_b} programs ({n_u} x {self.units} units, {n_b} x {self.rows} rows)"
+        if self.per_sm:
+            programs += f", {self.per_sm} per SM"
         where = f"W_hh on chip, {self.slice_bytes // 1024} KiB/program" if self.resident else "W_hh streamed from L2"
         if self.variant == "interpreted":
             where = "the persistent kernels' code on CPU (TRITON_INTERPRET=1)"
@@ -154,7 +159,7 @@ def make_plan(
     hp = max(16, next_pow2(hidden))
     n_u = -(-hidden // UNITS)
     tiles = -(-batch // BLOCK_B)
-    common: dict[str, Any] = {"units": UNITS, "block_b": BLOCK_B, "num_warps": NUM_WARPS, "why": why}
+    common: dict[str, Any] = {"units": UNITS, "block_b": BLOCK_B, "num_warps": NUM_WARPS, "why": why, "sms": sms}
     common["precision"] = dot or precision(dtype, interpreted)
     common["slice_bytes"] = slice_bytes(hidden, dtype)
     common["kind"] = dot_kind(dtype, "ieee" if common["precision"] == "bf16-interpreted" else common["precision"])
@@ -162,11 +167,63 @@ def make_plan(
         return Plan(name, block_k=hp, rows=BLOCK_B, grid=(n_u, tiles), resident=True, grid_sync=False, num_stages=1,
                     **common)  # fmt: skip
     if name == "persistent":
-        n_b = max(1, min(tiles, sms // n_u))
-        rows = -(-tiles // n_b) * BLOCK_B
-        grid = (n_u, -(-batch // rows))
+        rows, grid = _groups(batch, n_u, sms)
         return Plan(name, block_k=hp, rows=rows, grid=grid, resident=True, grid_sync=True, num_stages=1, **common)
     return Plan(grid=(n_u, tiles), **_stepwise(hp), **common)
+
+
+def _groups(batch: int, n_u: int, programs: int) -> tuple[int, tuple[int, int]]:
+    """Batch rows per group and the grid: as many batch groups of n_u programs as ``programs`` co-resident ones
+    hold (at least one), each a whole number of tiles."""
+    tiles = -(-batch // BLOCK_B)
+    n_b = max(1, min(tiles, programs // n_u))
+    rows = -(-tiles // n_b) * BLOCK_B
+    return rows, (n_u, -(-batch // rows))
+
+
+@dataclass(frozen=True)
+class SMLimits:
+    """What one SM holds at once, by CUDA's occupancy rules (the device's own figures)."""
+
+    registers: int  # 32-bit registers
+    shared: int  # bytes of shared memory
+    threads: int
+    blocks: int = 32  # resident blocks (sm_80 and sm_90)
+    reserved_shared: int = 1024  # bytes CUDA keeps of each block's shared memory (sm_80 and later)
+
+
+SM_90 = SMLimits(registers=65536, shared=233472, threads=2048)  # H100, H200: 228 KiB of shared memory
+SM_80 = SMLimits(registers=65536, shared=167936, threads=2048)  # A100: 164 KiB
+
+
+def sm_limits(device: torch.device) -> SMLimits | None:
+    """The device's SM, where this torch reports it (None: the grid stays at one program per SM)."""
+    props = torch.cuda.get_device_properties(device)
+    names = ("regs_per_multiprocessor", "shared_memory_per_multiprocessor", "max_threads_per_multi_processor")
+    figures = [getattr(props, name, 0) for name in names]
+    return SMLimits(*map(int, figures)) if all(figures) else None
+
+
+def programs_per_sm(registers: int, shared: int, num_warps: int, sm: SMLimits) -> int:
+    """How many programs of a compiled kernel one SM holds at once: the least of what its registers (given to
+    each warp in units of 256), its shared memory and its threads allow."""
+    per_warp = -(-registers * 32 // 256) * 256
+    by_registers = sm.registers // (per_warp * num_warps)
+    by_shared = sm.shared // (shared + sm.reserved_shared)
+    by_threads = sm.threads // (32 * num_warps)
+    return max(0, min(by_registers, by_shared, by_threads, sm.blocks))
+
+
+def fit_grid(p: Plan, batch: int, per_sm: int) -> Plan:
+    """A persistent plan with its grid sized for a compiled kernel of which one SM holds ``per_sm`` programs:
+    the batch split into as many groups as ``sms * per_sm`` co-resident programs allow; stepwise where not even
+    one group's unit programs fit."""
+    n_u, programs = p.grid[0], p.sms * per_sm
+    if n_u > programs:
+        why = f"the compiled kernel fits {per_sm} program(s) per SM: {n_u} unit programs > {programs}"
+        return replace(p, grid=(n_u, -(-batch // BLOCK_B)), why=why, per_sm=per_sm, **_stepwise(p.block_k))
+    rows, grid = _groups(batch, n_u, programs)
+    return replace(p, rows=rows, grid=grid, per_sm=per_sm)
 
 
 def _stepwise(block_k: int) -> dict[str, Any]:
