@@ -62,7 +62,8 @@ def _fitted(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: i
             _FITTED[key] = p
         else:
             sync = _counters(p, device)
-            binary = kernel.warmup(*args, sync, T - 1 if backward else 0, T, B, H, p.rows, grid=p.grid, **p.meta(), **p.options())
+            t0 = T - 1 if backward else 0
+            binary = kernel.warmup(*args, sync, t0, T, B, H, p.rows, grid=p.grid, **p.meta(), **p.options())
             binary._init_handles()  # loads it: what gives its register count
             per_sm = programs_per_sm(binary.n_regs, binary.metadata.shared, p.num_warps, sm)
             _FITTED[key] = fit_grid(p, B, per_sm)
