@@ -101,28 +101,36 @@ def test_reference_steps_match_pytorch_cells(cell, torch_cell) -> None:
         ("rnn", RNNFunction, [(5, 3, 4), (3, 2), (2, 4), (2, 2), (2,), (2,)]),
     ],
 )
-@pytest.mark.parametrize("masked", [False, True])
-def test_bptt_passes_gradcheck(name, fn, shapes, masked) -> None:
+@pytest.mark.parametrize("masks", ["none", "lengths", "zoneout", "dropout", "all"])
+def test_bptt_passes_gradcheck(name, fn, shapes, masks) -> None:
+    """Each Function's backward against finite differences, with padding, zoneout's shares (any in [0, 1], not
+    only its 0/1 draws) and a recurrent dropout mask."""
     g = torch.Generator().manual_seed(3)
     inputs = tuple(torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True) for s in shapes)
     T, B = shapes[0][:2]
+    H = shapes[1][1]
     lengths = torch.tensor([5, 2, 1])  # full, short, one step
-    mask = (torch.arange(T).unsqueeze(1) < lengths).double().unsqueeze(2) if masked else None
-    assert torch.autograd.gradcheck(lambda *a: fn.apply(*a, mask), inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
+    valid = (torch.arange(T).unsqueeze(1) < lengths).double().unsqueeze(2) if masks in ("lengths", "all") else None
+    zone = torch.rand(T, B, H, dtype=torch.float64, generator=g) if masks in ("zoneout", "all") else None
+    keep = zone if valid is None else (1 - valid if zone is None else 1 - valid * (1 - zone))
+    drop = torch.rand(B, H, dtype=torch.float64, generator=g) * 2 if masks in ("dropout", "all") else None
+    keep_c = None if keep is None else keep.flip(2)  # an LSTM's c has a share of its own: here another one
+    extra = (valid, keep, keep_c, drop) if name == "lstm" else (valid, keep, drop)
+    assert torch.autograd.gradcheck(lambda *a: fn.apply(*a, *extra), inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
 
 
 # ---- the tolerances above catch real bugs: plant one and see it fail ------------------------------------------
 
 
-def _swapped_lstm_step(xw, h, c, w_hh, b_hh):
+def _swapped_lstm_step(xw, h, c, w_hh, b_hh, drop=None):
     i, f, g, o = (xw + h @ w_hh.t() + b_hh).chunk(4, dim=1)
     i, f, g, o = torch.sigmoid(f), torch.sigmoid(i), torch.tanh(g), torch.sigmoid(o)  # i and f swapped
     c_new = f * c + i * g
     return o * torch.tanh(c_new), c_new
 
 
-def _shifted_engine(layer, x, state, lengths):
-    out, new_state = ENGINES["bptt"].run(layer, x, state, lengths)
+def _shifted_engine(layer, x, state, lengths, masks=None):
+    out, new_state = ENGINES["bptt"].run(layer, x, state, lengths, masks)
     return torch.cat((out[:1], out[:-1])), new_state  # outputs one step late
 
 
@@ -234,7 +242,7 @@ def test_an_engine_that_cannot_run_under_bf16_autocast_says_so_before_training(t
 
     from rnnlab.cli import app
 
-    def refuse(layer, x, state, lengths):
+    def refuse(layer, x, state, lengths, masks=None):
         raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive. Run")
 
     no_bf16 = Engine("no-bf16", SimpleNamespace(run_layer=refuse))

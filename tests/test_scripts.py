@@ -201,3 +201,13 @@ def test_every_script_is_run_by_a_test() -> None:
         named = helpers.get(script.name, script.name)
         assert f"scripts/{named}" in tests, f"no test runs scripts/{script.name}"
     assert not list((ROOT / "scripts").glob("*.sh")), "a shell script no test runs: write it in Python, with a dry run"
+
+
+def test_bench_regularisers_quick_times_every_engine_with_what_it_computes(tmp_path: Path) -> None:
+    out = tmp_path / "reg.json"
+    done = _script("scripts/bench_regularisers.py", "--quick", "--cell", "lstm", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    by = {(r["engine"], r["regulariser"]) for r in rows}
+    assert ("bptt", "all three") in by and ("cudnn", "weight-drop") in by and ("cudnn", "zoneout") not in by
+    assert all(r["fwdbwd_ms"] > 0 for r in rows)

@@ -101,7 +101,7 @@ def test_the_gates_make_the_states() -> None:
 _TRUE_LSTM_GATES = reference.lstm_gates
 
 
-def _swapped_gates(xw, h, w_hh, b_hh):
+def _swapped_gates(xw, h, w_hh, b_hh, drop=None):
     i, f, g, o = _TRUE_LSTM_GATES(xw, h, w_hh, b_hh)
     return f, i, g, o  # input and forget gates swapped
 

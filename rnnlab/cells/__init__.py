@@ -1,8 +1,10 @@
 """The engine registry: every way of computing a recurrent layer from nn.LSTM/GRU/RNN's own parameters.
 
 An engine is a module that defines how it runs one direction of a layer,
-``direction(cell, x, h0, c0, params, reverse, lengths) -> (out, h_T, c_T)`` (see ``common.DirectionFn``); the
-shared ``common.run_directions`` turns that into a whole layer with nn.LSTM's shapes. An engine that computes
+``direction(cell, x, h0, c0, params, reverse, lengths, masks) -> (out, h_T, c_T)`` (see ``common.DirectionFn``);
+the shared ``common.run_directions`` turns that into a whole layer with nn.LSTM's shapes. ``masks`` are the recurrent
+regularisers' (``common.Masks``), drawn by the model so that every engine computes with the same; an engine declares
+which regularisers it computes, and is refused the others before any data loads. An engine that computes
 whole layers itself (``cudnn``) defines ``run_layer`` instead. A module may define ``unavailable(device)``, the
 reason it cannot run there, ``interpreted(device)`` and ``variant(...)``, what it runs there. Tests iterate over this
 registry, so an engine is tested the day it is registered; an engine that cannot run on a device says why and is
@@ -25,9 +27,10 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor, nn
 
-    from rnnlab.cells.common import State
+    from rnnlab.cells.common import Masks, State
 
 CELLS = ("lstm", "gru", "rnn")  # PyTorch's nn.LSTM, nn.GRU and nn.RNN (tanh)
+REGULARISERS = ("zoneout", "recurrent-dropout", "weight-drop")  # by their flags (cells.common.Masks draws them)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Engine:
     implementation: str | ModuleType | SimpleNamespace  # a module's dotted name, imported on first use, or the module
     cells: tuple[str, ...] = CELLS  # the cells it implements
     variable_lengths: bool = True  # whether it takes --lengths random (samples shorter than the sequence)
+    regularisers: tuple[str, ...] = REGULARISERS  # the recurrent regularisers it computes
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Engine:
         return self  # one object per engine: a copied model computes with the same engine
@@ -53,15 +57,16 @@ class Engine:
         x: Tensor,  # (T, B, I)
         state: State | None,  # each (D, B, H)
         lengths: Tensor | None,  # (B,)
+        masks: tuple[Masks, ...] | None = None,  # one per direction: the recurrent regularisers
     ) -> tuple[Tensor, State]:  # out (T, B, D*H), state each (D, B, H)
         impl = self.module()
         if hasattr(impl, "run_layer"):
-            return impl.run_layer(layer, x, state, lengths)
+            return impl.run_layer(layer, x, state, lengths, masks)
         from rnnlab.cells.common import run_directions
 
-        return run_directions(layer, x, state, lengths, impl.direction)
+        return run_directions(layer, x, state, lengths, impl.direction, masks)
 
-    def check_model(self, cell: str, variable_lengths: bool) -> None:
+    def check_model(self, cell: str, variable_lengths: bool, regularisers: tuple[str, ...] = ()) -> None:
         """A UserError saying why this engine cannot run such a model (before any data loads); None when it can."""
         if cell not in self.cells:
             raise UserError(
@@ -72,6 +77,10 @@ class Engine:
             raise UserError(
                 f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
             )
+        for name in regularisers:
+            if name not in self.regularisers:
+                can = [e.name for e in ENGINES.values() if name in e.regularisers and cell in e.cells]
+                raise UserError(f"--engine {self.name} does not compute --{name}; use --engine {' or '.join(can)}")
 
     def check_bf16(self, cell: str, device: torch.device) -> None:
         """A UserError if this engine's ``cell`` cannot run under bf16 autocast on ``device``, found by running a
@@ -124,10 +133,15 @@ def register(engine: Engine) -> Engine:
     return engine
 
 
-register(Engine("cudnn", "rnnlab.cells.cudnn"))  # PyTorch's nn.LSTM/GRU/RNN (cuDNN on GPU, ATen/oneDNN on CPU)
+# PyTorch's nn.LSTM/GRU/RNN (cuDNN on GPU, ATen/oneDNN on CPU): DropConnect is a mask on the weights it is given
+register(Engine("cudnn", "rnnlab.cells.cudnn", regularisers=("weight-drop",)))
 register(Engine("unrolled", "rnnlab.cells.unrolled"))  # a Python loop over the reference cells; autograd backward
 register(Engine("bptt", "rnnlab.cells.bptt"))  # backpropagation through time written by hand
-register(Engine("triton", "rnnlab.cells.triton.engine", ("lstm", "gru"), variable_lengths=False))  # fused Triton
+register(  # fused Triton kernels; their masks for zoneout and recurrent dropout are still to be written
+    Engine(
+        "triton", "rnnlab.cells.triton.engine", ("lstm", "gru"), variable_lengths=False, regularisers=("weight-drop",)
+    )
+)
 
 
 def get_engine(name: str, device: torch.device | str | None = None) -> Engine:

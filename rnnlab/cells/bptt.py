@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
+from rnnlab.cells.common import Masks, Params, autocast_on, input_product, keep_shares, param_grads
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -28,19 +28,25 @@ class LSTMFunction(torch.autograd.Function):
         w_hh: Tensor,  # (4H, H)
         b_ih: Tensor,  # (4H,)
         b_hh: Tensor,  # (4H,)
-        mask: Tensor | None,  # (T, B, 1) 1.0 where the step is valid, in processing order; None: all valid
+        valid: Tensor | None,  # (T, B, 1) 1.0 where the step is valid, in processing order; None: all valid
+        keep_h: Tensor | None,  # (T, B, H or 1): the share of the previous h a step keeps (zoneout, padding)
+        keep_c: Tensor | None,  # the same for c
+        drop: Tensor | None,  # (B, H): recurrent dropout's mask on the h that W_hh reads
     ) -> tuple[Tensor, Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
         acts = input_product(x, w_ih, b_ih + b_hh)  # becomes the activated gates i, f, g, o in place
         hs = x.new_empty(T + 1, B, H)
         cs = x.new_empty(T + 1, B, H)
-        tcs = x.new_empty(T, B, H)  # tanh(c_t)
+        tcs = x.new_empty(T, B, H)  # tanh(c_new): of the step's own new c, before zoneout mixes in the old
         hs[0], cs[0] = h0, c0
+        h_in = hs[:-1] if drop is None else x.new_empty(T, B, H)  # what W_hh reads at each step
         w_hh_t = w_hh.t()
         for t in range(T):
+            if drop is not None:
+                torch.mul(hs[t], drop, out=h_in[t])
             a = acts[t]
-            a.addmm_(hs[t], w_hh_t)
+            a.addmm_(h_in[t], w_hh_t)
             a[:, : 2 * H].sigmoid_()
             a[:, 2 * H : 3 * H].tanh_()
             a[:, 3 * H :].sigmoid_()
@@ -48,25 +54,27 @@ class LSTMFunction(torch.autograd.Function):
             cs[t + 1].addcmul_(a[:, :H], a[:, 2 * H : 3 * H])
             torch.tanh(cs[t + 1], out=tcs[t])
             torch.mul(a[:, 3 * H :], tcs[t], out=hs[t + 1])
-            if mask is not None:  # past its end a sample keeps its state
-                hs[t + 1].lerp_(hs[t], 1 - mask[t])
-                cs[t + 1].lerp_(cs[t], 1 - mask[t])
-        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs, mask)
-        return _outputs(hs, mask), hs[T].clone(), cs[T].clone()
+            if keep_h is not None:  # zoneout, and past its end a sample keeps its whole state
+                hs[t + 1].lerp_(hs[t], keep_h[t])
+            if keep_c is not None:
+                cs[t + 1].lerp_(cs[t], keep_c[t])
+        ctx.save_for_backward(x, w_ih, w_hh, acts, hs, cs, tcs, valid, keep_h, keep_c, drop, h_in)
+        return _outputs(hs, valid), hs[T].clone(), cs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        x, w_ih, w_hh, acts, hs, cs, tcs, mask = ctx.saved_tensors
+        x, w_ih, w_hh, acts, hs, cs, tcs, valid, keep_h, keep_c, drop, h_in = ctx.saved_tensors
         T, B, H = tcs.shape
         i, f, g, o = acts.chunk(4, dim=2)
         # Coefficients for all steps at once: d(pre-activation)/dc for gates i, f, g and d/dh for gate o.
         coef_c = torch.stack((g * i * (1 - i), cs[:-1] * f * (1 - f), i * (1 - g * g)), dim=2)  # (T, B, 3, H)
         coef_o = tcs * o * (1 - o)  # (T, B, H)
         k_c = o * (1 - tcs * tcs)  # dc += dh * k_c
-        dout = dout.contiguous()
+        dout = dout.contiguous() if valid is None else dout * valid  # a padded step's output is a constant zero
         dpre = torch.empty_like(acts)  # (T, B, 4H)
-        if mask is not None:
-            return _lstm_masked_backward(ctx, dout, dh_T, dc_T, x, w_ih, w_hh, hs, f, coef_c, coef_o, k_c, mask, dpre)
+        if keep_h is not None or keep_c is not None or drop is not None:
+            masks = (keep_h, keep_c, drop)
+            return _lstm_kept_backward(ctx, dout, dh_T, dc_T, x, w_ih, w_hh, h_in, f, coef_c, coef_o, k_c, masks, dpre)
         dh = dout[T - 1] + dh_T
         dc = dc_T.clone()
         for t in range(T - 1, -1, -1):
@@ -76,45 +84,48 @@ class LSTMFunction(torch.autograd.Function):
             torch.mul(coef_o[t], dh, out=d[:, 3 * H :])
             dc.mul_(f[t])
             dh = torch.addmm(dout[t - 1], d, w_hh) if t > 0 else d @ w_hh
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
-        return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, None
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, h_in, w_ih)
+        return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, None, None, None, None
 
 
-def _outputs(hs: Tensor, mask: Tensor | None) -> Tensor:
+def _outputs(hs: Tensor, valid: Tensor | None) -> Tensor:
     """The step outputs: the new state, or zero past a sample's end (as pad_packed_sequence pads)."""
-    return hs[1:] if mask is None else hs[1:] * mask
+    return hs[1:] if valid is None else hs[1:] * valid
 
 
-def _lstm_masked_backward(
+def _lstm_kept_backward(
     ctx: Any,
-    dout: Tensor,
+    dout: Tensor,  # (T, B, H), zero at padded steps
     dh_T: Tensor,
     dc_T: Tensor,
     x: Tensor,
     w_ih: Tensor,
     w_hh: Tensor,
-    hs: Tensor,
+    h_in: Tensor,
     f: Tensor,
     coef_c: Tensor,
     coef_o: Tensor,
     k_c: Tensor,
-    mask: Tensor,
+    masks: tuple[Tensor | None, Tensor | None, Tensor | None],  # keep_h, keep_c, drop
     dpre: Tensor,
 ) -> tuple[Tensor | None, ...]:
-    """h_{t+1} = m h_new + (1-m) h_t, out_t = m h_new (and c alike): a masked step passes gradients straight by."""
+    """h_{t+1} = (1-k) h_new + k h_t (and c alike, k the share kept: zoneout's draw, 1 where padded); W_hh reads
+    h_t * drop. A kept share passes its gradient straight back to the state before."""
+    keep_h, keep_c, drop = masks
     T, B, H = k_c.shape
-    dh_state, dc_state = dh_T.clone(), dc_T.clone()
+    dh_state, dc_state = dh_T.clone(), dc_T.clone()  # the gradients reaching h_{t+1}, c_{t+1}
     for t in range(T - 1, -1, -1):
-        m = mask[t]
-        dh_new = (dout[t] + dh_state) * m
-        dc_new = dc_state * m + dh_new * k_c[t]
+        dh_total = dout[t] + dh_state
+        dh_new = dh_total if keep_h is None else dh_total * (1 - keep_h[t])
+        dc_new = (dc_state if keep_c is None else dc_state * (1 - keep_c[t])).addcmul_(dh_new, k_c[t])
         d = dpre[t]
         torch.mul(coef_c[t], dc_new.unsqueeze(1), out=d.view(B, 4, H)[:, :3])
         torch.mul(coef_o[t], dh_new, out=d[:, 3 * H :])
-        dc_state = dc_state * (1 - m) + dc_new * f[t]
-        dh_state = torch.addmm(dh_state * (1 - m), d, w_hh)
-    dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
-    return dx, dh_state, dc_state, dw_ih, dw_hh, db_ih, db_hh, None
+        dc_state = dc_new * f[t] if keep_c is None else torch.addcmul(dc_new * f[t], dc_state, keep_c[t])
+        dh_rec = d @ w_hh if drop is None else (d @ w_hh).mul_(drop)
+        dh_state = dh_rec if keep_h is None else dh_rec.addcmul_(dh_total, keep_h[t])
+    dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, h_in, w_ih)
+    return dx, dh_state, dc_state, dw_ih, dw_hh, db_ih, db_hh, None, None, None, None
 
 
 class GRUFunction(torch.autograd.Function):
@@ -127,7 +138,9 @@ class GRUFunction(torch.autograd.Function):
         w_hh: Tensor,  # (3H, H)
         b_ih: Tensor,  # (3H,)
         b_hh: Tensor,  # (3H,)
-        mask: Tensor | None,  # (T, B, 1) or None
+        valid: Tensor | None,  # (T, B, 1) or None
+        keep_h: Tensor | None,  # (T, B, H or 1) or None
+        drop: Tensor | None,  # (B, H) or None
     ) -> tuple[Tensor, Tensor]:
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -137,21 +150,24 @@ class GRUFunction(torch.autograd.Function):
         n = x.new_empty(T, B, H)
         hs = x.new_empty(T + 1, B, H)
         hs[0] = h0
+        h_in = hs[:-1] if drop is None else x.new_empty(T, B, H)
         w_hh_t = w_hh.t()
         for t in range(T):
-            hw = torch.addmm(b_hh, hs[t], w_hh_t)
+            if drop is not None:
+                torch.mul(hs[t], drop, out=h_in[t])
+            hw = torch.addmm(b_hh, h_in[t], w_hh_t)
             torch.add(xw[t, :, : 2 * H], hw[:, : 2 * H], out=rz[t]).sigmoid_()
             hw_n[t] = hw[:, 2 * H :]
             torch.addcmul(xw[t, :, 2 * H :], rz[t, :, :H], hw_n[t], out=n[t]).tanh_()
-            torch.lerp(n[t], hs[t], rz[t, :, H:], out=hs[t + 1])  # n + z (h - n)
-            if mask is not None:
-                hs[t + 1].lerp_(hs[t], 1 - mask[t])
-        ctx.save_for_backward(x, w_ih, w_hh, rz, n, hw_n, hs, mask)
-        return _outputs(hs, mask), hs[T].clone()
+            torch.lerp(n[t], hs[t], rz[t, :, H:], out=hs[t + 1])  # n + z (h - n): the state, not its dropped copy
+            if keep_h is not None:
+                hs[t + 1].lerp_(hs[t], keep_h[t])
+        ctx.save_for_backward(x, w_ih, w_hh, rz, n, hw_n, hs, valid, keep_h, drop, h_in)
+        return _outputs(hs, valid), hs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
-        x, w_ih, w_hh, rz, n, hw_n, hs, mask = ctx.saved_tensors
+        x, w_ih, w_hh, rz, n, hw_n, hs, valid, keep_h, drop, h_in = ctx.saved_tensors
         T, B, H = n.shape
         r, z = rz[..., :H], rz[..., H:]
         a_n = (1 - z) * (1 - n * n)  # d pre_n / dh
@@ -159,25 +175,29 @@ class GRUFunction(torch.autograd.Function):
         a_z = (hs[:-1] - n) * z * (1 - z)
         coef_x = torch.stack((a_r, a_z, a_n), dim=2)  # (T, B, 3, H): input-side pre-activation grads per dh
         coef_h = torch.stack((a_r, a_z, a_n * r), dim=2)  # hidden side: the n part passes through r
-        dout = dout.contiguous()
+        dout = dout.contiguous() if valid is None else dout * valid
         dpre_x = torch.empty(T, B, 3 * H, dtype=x.dtype, device=x.device)
         dpre_h = torch.empty_like(dpre_x)
-        if mask is None:
+        if keep_h is None and drop is None:
             dh = dout[T - 1] + dh_T
             for t in range(T - 1, -1, -1):
                 torch.mul(coef_x[t], dh.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
                 torch.mul(coef_h[t], dh.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
                 carry = torch.addcmul(dout[t - 1], dh, z[t]) if t > 0 else dh * z[t]
                 dh = carry.addmm_(dpre_h[t], w_hh)
-        else:
+        else:  # h_{t+1} = (1-k) h_new + k h_t; W_hh reads h_t * drop
             dh = dh_T.clone()  # the gradient reaching the state h_{t+1}
             for t in range(T - 1, -1, -1):
-                dh_new = (dout[t] + dh) * mask[t]
+                dh_total = dout[t] + dh
+                dh_new = dh_total if keep_h is None else dh_total * (1 - keep_h[t])
                 torch.mul(coef_x[t], dh_new.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
                 torch.mul(coef_h[t], dh_new.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
-                dh = (dh * (1 - mask[t])).addcmul_(dh_new, z[t]).addmm_(dpre_h[t], w_hh)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x, hs, w_ih)
-        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
+                dh_rec = dpre_h[t] @ w_hh if drop is None else (dpre_h[t] @ w_hh).mul_(drop)
+                dh = dh_rec.addcmul_(dh_new, z[t])
+                if keep_h is not None:
+                    dh.addcmul_(dh_total, keep_h[t])
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x, h_in, w_ih)
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 
 class RNNFunction(torch.autograd.Function):
@@ -190,26 +210,33 @@ class RNNFunction(torch.autograd.Function):
         w_hh: Tensor,  # (H, H)
         b_ih: Tensor,  # (H,)
         b_hh: Tensor,  # (H,)
-        mask: Tensor | None,  # (T, B, 1) or None
+        valid: Tensor | None,  # (T, B, 1) or None
+        keep_h: Tensor | None,  # (T, B, H or 1) or None
+        drop: Tensor | None,  # (B, H) or None
     ) -> tuple[Tensor, Tensor]:
         T = x.shape[0]
-        hs = torch.cat((h0.unsqueeze(0), input_product(x, w_ih, b_ih + b_hh)))  # (T+1, B, H)
+        new = input_product(x, w_ih, b_ih + b_hh)  # (T, B, H): becomes each step's new state, tanh(...)
+        hs = torch.cat((h0.unsqueeze(0), new))  # a copy: under zoneout ``new`` stays apart from the states
+        new = hs[1:] if keep_h is None else new  # without zoneout (and padding) the new state is the state
+        h_in = hs[:-1] if drop is None else x.new_empty(hs[:-1].shape)
         w_hh_t = w_hh.t()
         for t in range(T):
-            hs[t + 1].addmm_(hs[t], w_hh_t).tanh_()
-            if mask is not None:
-                hs[t + 1].lerp_(hs[t], 1 - mask[t])
-        ctx.save_for_backward(x, w_ih, w_hh, hs, mask)
-        return _outputs(hs, mask), hs[T].clone()
+            if drop is not None:
+                torch.mul(hs[t], drop, out=h_in[t])
+            new[t].addmm_(h_in[t], w_hh_t).tanh_()
+            if keep_h is not None:
+                torch.lerp(new[t], hs[t], keep_h[t], out=hs[t + 1])
+        ctx.save_for_backward(x, w_ih, w_hh, hs, new, valid, keep_h, drop, h_in)
+        return _outputs(hs, valid), hs[T].clone()
 
     @staticmethod
     def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
-        x, w_ih, w_hh, hs, mask = ctx.saved_tensors
+        x, w_ih, w_hh, hs, new, valid, keep_h, drop, h_in = ctx.saved_tensors
         T = x.shape[0]
-        coef = 1 - hs[1:] * hs[1:]  # tanh' where the step is valid (masked steps get no gradient anyway)
-        dout = dout.contiguous()
+        coef = 1 - new * new  # tanh' of each step's own new state
+        dout = dout.contiguous() if valid is None else dout * valid
         dpre = torch.empty_like(coef)
-        if mask is None:
+        if keep_h is None and drop is None:
             dh = dout[T - 1] + dh_T
             for t in range(T - 1, -1, -1):
                 torch.mul(coef[t], dh, out=dpre[t])
@@ -217,10 +244,13 @@ class RNNFunction(torch.autograd.Function):
         else:
             dh = dh_T.clone()
             for t in range(T - 1, -1, -1):
-                torch.mul(coef[t], (dout[t] + dh) * mask[t], out=dpre[t])
-                dh = torch.addmm(dh * (1 - mask[t]), dpre[t], w_hh)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, hs, w_ih)
-        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None
+                dh_total = dout[t] + dh
+                torch.mul(coef[t], dh_total if keep_h is None else dh_total * (1 - keep_h[t]), out=dpre[t])
+                dh = dpre[t] @ w_hh if drop is None else (dpre[t] @ w_hh).mul_(drop)
+                if keep_h is not None:
+                    dh.addcmul_(dh_total, keep_h[t])
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre, dpre, x, h_in, w_ih)
+        return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
 
 def direction(
@@ -231,6 +261,7 @@ def direction(
     p: Params,
     reverse: bool,
     lengths: Tensor | None,  # (B,)
+    masks: Masks | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """One direction of a one-layer LSTM, GRU or RNN whose backward through time is written by hand, time-major.
 
@@ -241,6 +272,7 @@ def direction(
         p: this direction's parameters, nn.LSTM's own tensors (cells.common.layer_params(layer, 0 or 1)).
         reverse: read steps T-1 .. 0 (the backward direction of a bidirectional layer).
         lengths: (B,) the valid steps of each sample (the rest is padding), or None: all T valid.
+        masks: the recurrent regularisers' masks (cells.common.Masks), or None: none.
     Returns:
         out (T, B, H) the hidden state after each step (zero past a sample's length), h_T (B, H) and c_T (B, H) or
         None: the state after each sample's last valid step.
@@ -262,17 +294,18 @@ def direction(
         # Hand-written kernels run in float32: cast once here (and go on with autocast off) rather than let
         # autocast split the graph.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            return direction(cell, x.float(), h.float(), None if c is None else c.float(), p, reverse, lengths)
-    mask = None
-    if lengths is not None:  # (T, B, 1): step t is valid for sample b while t < lengths[b]
-        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
-        mask = (steps < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(2)
-    if reverse:  # reading the flipped sequence with the flipped mask starts each sample at its own last step
+            c = None if c is None else c.float()
+            return direction(cell, x.float(), h.float(), c, p, reverse, lengths, masks)
+    m = masks or Masks()
+    valid, keep_h = keep_shares(lengths, m.keep_h, x)
+    keep_c = keep_shares(lengths, m.keep_c, x)[1] if cell == "lstm" else None
+    drop = None if m.drop is None else m.drop.to(x.dtype)
+    if reverse:  # reading the flipped sequence with the flipped masks starts each sample at its own last step
         x = x.flip(0)
-        mask = None if mask is None else mask.flip(0)
+        valid, keep_h, keep_c = (None if k is None else k.flip(0) for k in (valid, keep_h, keep_c))
     if cell == "lstm":
-        out, h_n, c_n = LSTMFunction.apply(x, h, c, *p, mask)
+        out, h_n, c_n = LSTMFunction.apply(x, h, c, *p, valid, keep_h, keep_c, drop)
     else:
         fn = GRUFunction if cell == "gru" else RNNFunction
-        (out, h_n), c_n = fn.apply(x, h, *p, mask), None
+        (out, h_n), c_n = fn.apply(x, h, *p, valid, keep_h, drop), None
     return (out.flip(0) if reverse else out), h_n, c_n

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from rnnlab.cells import REGULARISERS
+
 # nn.LSTM's state is (h, c); nn.GRU's and nn.RNN's is h. Each tensor is (D, B, H).
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -24,6 +26,21 @@ class Params(NamedTuple):
     w_hh: Tensor  # (G*H, H)
     b_ih: Tensor  # (G*H,)
     b_hh: Tensor  # (G*H,)
+
+
+class Masks(NamedTuple):
+    """One direction's recurrent regularisers, drawn by the model outside the engine, so that every engine computes
+    with the same masks. Each is in time order (index t is step t), whichever way the direction reads."""
+
+    keep_h: Tensor | None = None  # (T, B, H), an expanded view at evaluation: zoneout, the share of h a unit keeps
+    keep_c: Tensor | None = None  # the same for an LSTM's c
+    drop: Tensor | None = None  # (B, H): recurrent dropout, 0 or 1/(1-p), on h where it enters W_hh, every step
+    weight: Tensor | None = None  # (G*H, H): DropConnect, 0 or 1/(1-p), on W_hh itself, for the whole batch
+
+    def regularisers(self) -> tuple[str, ...]:
+        """What these masks ask an engine to compute, by REGULARISERS' names."""
+        on = (self.keep_h is not None or self.keep_c is not None, self.drop is not None, self.weight is not None)
+        return tuple(name for name, used in zip(REGULARISERS, on) if used)
 
 
 def cell_of(layer: nn.RNNBase) -> str:
@@ -47,9 +64,10 @@ def zero_state(layer: nn.RNNBase, x: Tensor) -> State:
     return (h, h.clone()) if cell_of(layer) == "lstm" else h
 
 
-# (cell, x (T,B,I), h0 (B,H), c0 (B,H) | None, params, reverse, lengths (B,) | None) -> (out (T,B,H), hT, cT | None)
+# (cell, x (T,B,I), h0 (B,H), c0 (B,H) | None, params, reverse, lengths (B,) | None, masks | None)
+#   -> (out (T,B,H), hT, cT | None); the params' W_hh already carries a weight mask (run_directions applies it)
 DirectionFn = Callable[
-    [str, Tensor, Tensor, Tensor | None, Params, bool, Tensor | None],
+    [str, Tensor, Tensor, Tensor | None, Params, bool, Tensor | None, Masks | None],
     tuple[Tensor, Tensor, Tensor | None],
 ]
 
@@ -60,8 +78,10 @@ def run_directions(
     state: State | None,  # each (D, B, H)
     lengths: Tensor | None,  # (B,) valid steps per sample, or None for all T
     direction_fn: DirectionFn,
+    masks: tuple[Masks, ...] | None = None,  # one per direction
 ) -> tuple[Tensor, State]:
-    """Run both directions of a layer with ``direction_fn`` and pack outputs and states as nn.LSTM does."""
+    """Run both directions of a layer with ``direction_fn`` and pack outputs and states as nn.LSTM does; a
+    DropConnect mask is applied to W_hh here, for every engine alike (autograd takes the gradient through it)."""
     cell = cell_of(layer)
     if state is None:
         state = zero_state(layer, x)
@@ -70,7 +90,11 @@ def run_directions(
     hs: list[Tensor] = []
     cs: list[Tensor] = []  # LSTM only: the other cells have no c
     for d in range(2 if layer.bidirectional else 1):
-        out, h, c = direction_fn(cell, x, h0[d], None if c0 is None else c0[d], layer_params(layer, d), d == 1, lengths)
+        m = masks[d] if masks else None
+        p = layer_params(layer, d)
+        if m is not None and m.weight is not None:
+            p = p._replace(w_hh=p.w_hh * m.weight)
+        out, h, c = direction_fn(cell, x, h0[d], None if c0 is None else c0[d], p, d == 1, lengths, m)
         outs.append(out)
         hs.append(h)
         if c is not None:
@@ -78,6 +102,21 @@ def run_directions(
     out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
     h_n = torch.stack(hs)
     return out, ((h_n, torch.stack(cs)) if cell == "lstm" else h_n)
+
+
+def keep_shares(
+    lengths: Tensor | None, keep: Tensor | None, x: Tensor
+) -> tuple[Tensor | None, Tensor | None]:  # (T, B, 1) valid-step mask, (T, B, 1 or H) keep
+    """The valid-step mask of ``lengths`` and the share of its previous state a step keeps, zoneout's ``keep``
+    and the padding in one: a padded step keeps all of it (1), a valid one what zoneout says (0 without)."""
+    valid = None
+    if lengths is not None:  # step t is valid for sample b while t < lengths[b]
+        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
+        valid = (steps < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(2)
+    if keep is None:
+        return valid, None if valid is None else 1 - valid
+    keep = keep.to(x.dtype)
+    return valid, keep if valid is None else 1 - valid * (1 - keep)
 
 
 def step_mask(lengths: Tensor | None, t: int) -> Tensor | None:
@@ -92,15 +131,16 @@ def input_product(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
 
 
 def param_grads(
-    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, hs: Tensor, w_ih: Tensor
+    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, h_in: Tensor, w_ih: Tensor
 ) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
-    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each."""
+    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each; ``h_in`` (T, B,
+    H) is the state each step fed to W_hh."""
     T, B, GH = dpre.shape
     flat = dpre.reshape(T * B, GH)
     flat_hh = flat if dpre_hh is dpre else dpre_hh.reshape(T * B, GH)
     dx = (flat @ w_ih).view(T, B, -1) if ctx.needs_input_grad[0] else None
     dw_ih = flat.t() @ x.reshape(T * B, -1)
-    dw_hh = flat_hh.t() @ hs[:-1].reshape(T * B, -1)
+    dw_hh = flat_hh.t() @ h_in.reshape(T * B, -1)
     return dx, dw_ih, dw_hh, flat.sum(0), flat_hh.sum(0)
 
 

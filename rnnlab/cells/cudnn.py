@@ -5,11 +5,14 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions.
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.cells.common import State
+from rnnlab.cells.common import Masks, State
 
 
 def run_layer(
@@ -17,6 +20,7 @@ def run_layer(
     x: Tensor,  # (T, B, I)
     state: State | None,  # each (D, B, H)
     lengths: Tensor | None,  # (B,)
+    masks: tuple[Masks, ...] | None = None,  # one per direction: DropConnect alone (the registry refuses the rest)
 ) -> tuple[Tensor, State]:
     """A whole layer (both directions) by the PyTorch module itself: cuDNN on a GPU, ATen/oneDNN on a CPU.
 
@@ -25,6 +29,7 @@ def run_layer(
         x: (T, B, I) the inputs.
         state: each (D, B, H), (h, c) for an LSTM, h otherwise; None: zeros.
         lengths: (B,) the valid steps of each sample (packed, so padding is never read), or None: all T valid.
+        masks: per direction, a DropConnect mask on weight_hh (cells.common.Masks.weight), or None.
     Returns:
         out (T, B, D*H) the output after each step (zero past a sample's length) and the final state, each
         (D, B, H): exactly what ``layer`` returns.
@@ -39,12 +44,35 @@ def run_layer(
         >>> out.shape, h_T.shape, bool(out[4:, 1].eq(0).all())
         (torch.Size([7, 2, 10]), torch.Size([2, 2, 5]), True)
     """
+    weights = _masked_weights(layer, masks)
     if lengths is None:
-        return layer(x, state)
+        return _call(layer, weights, x, state)
     packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-    out, new_state = layer(packed, state)
+    out, new_state = _call(layer, weights, packed, state)
     out, _ = pad_packed_sequence(out, total_length=x.shape[0])
     return out, new_state
+
+
+def _masked_weights(layer: nn.RNNBase, masks: tuple[Masks, ...] | None) -> dict[str, Tensor]:
+    """weight_hh of each direction times its DropConnect mask, by parameter name (none: no masks)."""
+    weights = {}
+    for d, m in enumerate(masks or ()):
+        if m.regularisers() not in ((), ("weight-drop",)):
+            raise ValueError(f"the cudnn engine computes DropConnect alone, not {', '.join(m.regularisers())}")
+        if m.weight is not None:
+            name = "weight_hh_l0" + ("_reverse" if d else "")
+            weights[name] = getattr(layer, name) * m.weight
+    return weights
+
+
+def _call(layer: nn.RNNBase, weights: dict[str, Tensor], x: Any, state: State | None) -> Any:
+    """The module on ``x``, with ``weights`` in place of its own parameters of those names for this call only (the
+    module's flat weight list follows its parameters, so cuDNN is handed the masked ones)."""
+    if not weights:
+        return layer(x, state)
+    with warnings.catch_warnings():  # cuDNN warns that the masked weights are not one contiguous chunk: they are new
+        warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
+        return torch.func.functional_call(layer, weights, (x, state), strict=False)
 
 
 def variant(cell: str, batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> str | None:

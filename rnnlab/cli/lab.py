@@ -35,8 +35,8 @@ def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> No
     ModelConfig,
     CompareConfig,
     RuntimeConfig,
-    only=("cell", "layers", "hidden", "bidirectional", "input_size", "seq", "batch_size", "layout", "dtype",
-          "engines", "repeats", "device", "reuse_cpu_memory"),
+    only=("cell", "layers", "hidden", "bidirectional", "input_size", "zoneout", "zoneout_cell", "recurrent_dropout",
+          "weight_drop", "seq", "batch_size", "layout", "dtype", "engines", "repeats", "device", "reuse_cpu_memory"),
     defaults={"layers": Default(1), "hidden": Default((128,))},
 )  # fmt: skip
 def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFile = None) -> None:

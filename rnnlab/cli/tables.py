@@ -91,7 +91,8 @@ def results_table(result: TrainResult) -> Table:
     return table
 
 
-def eval_table(source: str, which: str, engine: str, result: EvalResult) -> Table:
+def eval_table(source: str, which: str, engine: str, result: EvalResult, plain: float | None = None) -> Table:
+    """The per-class accuracies; ``plain``: a zoneout model's accuracy without zoneout's evaluation rule."""
     table = Table(title=f"eval: {source} ({which}; engine {engine})")
     table.add_column("class", justify="right")
     table.add_column("accuracy", justify="right")
@@ -103,6 +104,11 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult) -> Tabl
         f"loss {number(result.loss)} over {result.samples:,} samples; {result.samples_per_s:,.0f} samples/s; "
         f"peak memory {human_bytes(result.peak_memory_bytes)} ({result.peak_memory_kind})"
     )
+    if plain is not None:
+        table.caption += (
+            f"\nwith zoneout's evaluation rule (each step mixes in its share of the previous state); the same "
+            f"weights in PyTorch's own layers, without it, score {pct(plain)}"
+        )
     return table
 
 
@@ -151,29 +157,30 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 def gradcheck_table(rows: list[Any], engine: str) -> Table:
     table = Table(title=f"{engine}: gradients against autograd and finite differences (float64)")
-    for col in ("cell", "layout", "parameter", f"max |{engine} - autograd|", "ok"):
+    for col in ("cell", "regularisers", "layout", "parameter", f"max |{engine} - autograd|", "ok"):
         table.add_column(col, justify="right" if col.startswith("max") else "left")
     for r in rows:
         diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
-        table.add_row(r.cell, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
+        table.add_row(r.cell, r.regularisers, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
     return table
 
 
 def gradcheck_summary(rows: list[Any], engine: str) -> Table:
     """One line per cell and layout: finite differences passed or not, and the worst parameter (--verbose: all)."""
     table = Table(title=f"{engine}: gradients in float64", caption="every parameter's row: --verbose")
-    for col in ("cell", "layout", "finite differences", "parameters", "worst |diff| to autograd", "ok"):
+    for col in ("cell", "regularisers", "layout", "finite differences", "parameters", "worst |diff| to autograd", "ok"):
         table.add_column(col, justify="right" if col.startswith(("worst", "param")) else "left")
-    groups: dict[tuple[str, str], list[Any]] = {}
+    groups: dict[tuple[str, str, str], list[Any]] = {}
     for r in rows:
-        groups.setdefault((r.cell, r.layout), []).append(r)
-    for (cell, layout), group in groups.items():
+        groups.setdefault((r.cell, r.regularisers, r.layout), []).append(r)
+    for (cell, regularisers, layout), group in groups.items():
         fd = [r for r in group if r.name == "gradcheck"]
         params = [r for r in group if r.name != "gradcheck"]
         worst = max(params, key=lambda r: r.max_abs_diff)
         ok = all(r.ok for r in group)
         table.add_row(
             cell,
+            regularisers,
             layout,
             "passed" if all(r.ok for r in fd) else "[red]FAILED[/]",
             str(len(params)),

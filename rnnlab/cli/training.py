@@ -157,6 +157,9 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         on_device=lambda device: runtime.cpu_memory.keep_freed_memory_on(device.type, on.reuse_cpu_memory),
     )
     result = loaded.evaluate(chosen.split, chosen.batch_size, on.data_dir, on.test_subset)
+    plain = None  # a zoneout model is also scored as a plain nn.LSTM would score its weights
+    if "zoneout" in loaded.config.model.regularisers:
+        plain = loaded.evaluate(chosen.split, chosen.batch_size, on.data_dir, on.test_subset, plain=True).accuracy
     engine = loaded.model.engine
     if as_json:
         saved = {"which": loaded.which, "epoch": loaded.saved["epoch"], "step": loaded.saved["step"]}
@@ -166,10 +169,11 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
             "engine": engine,
             "split": chosen.split,
             **result.to_dict(),
+            **({} if plain is None else {"accuracy_as_plain_lstm": plain}),
         }
         print(json_text(document))
     else:
-        console.print(eval_table(str(loaded.path), loaded.where, engine, result))
+        console.print(eval_table(str(loaded.path), loaded.where, engine, result, plain))
 
 
 def runs_command(

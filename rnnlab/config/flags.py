@@ -19,6 +19,7 @@ from typing import Any
 from rnnlab.errors import ConfigError
 
 MODEL, DATA, TRAINING, OUTPUT = "Model", "Data", "Training", "Output"  # the help panels
+REGULARISE = "Recurrent regularisers"
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ def _bound(x: float) -> str:
 
 
 def option(default: Any, help: str, panel: str, per_dataset: bool = False, **how: Any) -> Any:
-    """A dataclass field offered as ``--field-name`` (see Flag for ``how``). ``per_dataset``: some dataset has its
-    own default for it (config.run.DATASET_DEFAULTS), so the default is marked as not chosen."""
+    """A dataclass field offered as ``--field-name`` (see Flag for ``how``). ``per_dataset``: the run may put its
+    own default in its place (a dataset's, config.run.DATASET_DEFAULTS; or one that the run's other settings call
+    for), so the default is marked as not chosen."""
     return field(default=unchosen(default) if per_dataset else default, metadata={"flag": Flag(help, panel, **how)})
 
 

@@ -12,13 +12,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnlab.cells import CELLS
+from rnnlab.cells import CELLS, REGULARISERS
 from rnnlab.config.flags import (
     DATA,
     FRACTION,
     MODEL,
     NON_NEGATIVE,
     POSITIVE,
+    REGULARISE,
     SEED,
     SHARE,
     Unchosen,
@@ -85,10 +86,10 @@ class ModelConfig:
     forget_bias: float = option(1.0, "Added to the LSTM forget-gate bias at init (0 = PyTorch's own).", MODEL)
     init: str = option(
         "uniform",
-        "Initial recurrent weights: uniform (PyTorch's), orthogonal (each gate's block; zero biases, as Keras), or "
-        "identity (orthogonal, with the cell candidate's block the identity: Cooijmans et al.'s pixel-MNIST start).",
+        "Initial recurrent weights: uniform (PyTorch's), orthogonal (per gate block, zero biases: Keras), identity "
+        "(orthogonal, candidate block the identity: Cooijmans et al.), or ugi (Gu et al. 2020's gate biases).",
         MODEL,
-        choices=("uniform", "orthogonal", "identity"),
+        choices=("uniform", "orthogonal", "identity", "ugi"),
     )
     chrono: int = option(
         0,
@@ -97,10 +98,49 @@ class ModelConfig:
         MODEL,
         range=NON_NEGATIVE,
     )
+    zoneout: float = option(
+        0.0,
+        "Zoneout on h (Krueger et al. 2017): in training each unit keeps its previous h with this probability at "
+        "each step; at evaluation it mixes in that share. Not on --engine cudnn or triton. In [0, 1).",
+        REGULARISE,
+        range=FRACTION,
+    )
+    zoneout_cell: float = option(
+        0.0,
+        "LSTM only: zoneout on the cell state c, as --zoneout on h (Krueger et al.: 0.5 for c, 0.05 for h on pixel "
+        "MNIST). In [0, 1).",
+        REGULARISE,
+        range=FRACTION,
+    )
+    recurrent_dropout: float = option(
+        0.0,
+        "Recurrent dropout (Gal & Ghahramani 2016): in training the state fed back into W_hh loses these units, the "
+        "same at every step of a sequence (the rest scaled by 1/(1-P)). Not on --engine cudnn or triton. In [0, 1).",
+        REGULARISE,
+        range=FRACTION,
+    )
+    weight_drop: float = option(
+        0.0,
+        "DropConnect on W_hh (Merity et al. 2018, AWD-LSTM): in training one mask per batch (the rest scaled by "
+        "1/(1-P)); nothing at evaluation. Every engine. In [0, 1).",
+        REGULARISE,
+        range=FRACTION,
+    )
     num_classes: int = option(NUM_CLASSES, "Output classes; follows from --dataset.", MODEL, range=POSITIVE, cli=False)
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.zoneout_cell and self.cell != "lstm":
+            raise ConfigError(
+                "zoneout_cell", f"zones out an LSTM's cell state; --cell {self.cell} has none (use --zoneout)"
+            )
+        if self.init == "ugi":
+            if self.cell == "rnn":
+                raise ConfigError("init", "ugi sets gate biases; --cell rnn has no gates")
+            if self.chrono:
+                raise ConfigError("init", "ugi and --chrono both set the gate biases; choose one")
+            if self.cell == "lstm" and self.forget_bias != ModelConfig.forget_bias:
+                raise ConfigError("forget_bias", "--init ugi sets the forget-gate biases itself; drop --forget-bias")
         if len(self.hidden) not in (1, self.layers):
             raise ConfigError(
                 "hidden", f"got {len(self.hidden)} sizes for --layers {self.layers}; give one size or one per layer"
@@ -112,6 +152,12 @@ class ModelConfig:
                 raise ConfigError("chrono", f"sets LSTM gate biases; --cell {self.cell} has none to set")
             if self.forget_bias != ModelConfig.forget_bias:
                 raise ConfigError("forget_bias", "--chrono sets the forget-gate biases itself; drop --forget-bias")
+
+    @property
+    def regularisers(self) -> tuple[str, ...]:
+        """The recurrent regularisers this model trains with, by their flags (cells.REGULARISERS)."""
+        on = (self.zoneout or self.zoneout_cell, self.recurrent_dropout, self.weight_drop)
+        return tuple(name for name, used in zip(REGULARISERS, on) if used)
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -205,7 +251,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         """Each setting left at its default takes the dataset's own default where it has one (DATASET_DEFAULTS),
         else the general one; from here on every value is a plain one."""
-        own = DATASET_DEFAULTS.get(self.data.dataset, {})
+        own = dict(DATASET_DEFAULTS.get(self.data.dataset, {}))
+        if {"zoneout", "recurrent-dropout"} & set(self.model.regularisers):
+            own["engine"] = "bptt"  # cudnn runs the whole sequence in one call: no step to put them in
         for name in SECTIONS:
             section = getattr(self, name)
             left = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}

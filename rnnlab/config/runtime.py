@@ -22,8 +22,10 @@ class RuntimeConfig:
     )
     engine: str = option(
         "cudnn",
-        "How the recurrent layers are computed (see `rnnlab compare-cells`).",
+        "How the recurrent layers are computed (see `rnnlab compare-cells`); bptt where --zoneout or "
+        "--recurrent-dropout asks for a step cudnn does not have.",
         TRAINING,
+        per_dataset=True,  # the run puts bptt in its place for those regularisers (RunConfig)
         choices=tuple(ENGINES),
         resumable=True,
     )

@@ -121,16 +121,21 @@ def measure(cfg: CompareConfig, progress: Callable[[str], None] = lambda msg: No
     reasons = available_engines(device)
     for layout in cfg.layouts:
         # One model per layout, shared by all engines; dropout off, so every engine computes the same function.
-        model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(device).eval()
+        # With recurrent regularisers, in training mode with its masks fixed by the seed: the same for every engine.
+        model = build_model(cfg.model, layout=layout, seed=cfg.seed).to(device).train(bool(cfg.model.regularisers))
+        model.mask_seed = cfg.seed if cfg.model.regularisers else None
         g = torch.Generator().manual_seed(cfg.seed + 1)
         x = torch.randn(layout_shape(cfg.batch_size, cfg.seq, cfg.model.input_size, layout), generator=g).to(device)
         ref = engine_results(model, REFERENCE, x, torch.float64) if any(reasons[n] is None for n in names) else {}
         model.to(dtype)
         runs = []
         for name in names:
-            cells = ENGINES[name].cells
+            cells, computes = ENGINES[name].cells, ENGINES[name].regularisers
+            missing = [r for r in cfg.model.regularisers if r not in computes]
             if reasons[name] is None and cfg.model.cell not in cells:
                 reasons[name] = f"implements {', '.join(cells)}, not {cfg.model.cell}"
+            elif reasons[name] is None and missing:
+                reasons[name] = f"does not compute --{', --'.join(missing)}"
             if reasons[name] is not None:
                 yield {"engine": name, "layout": layout, "status": f"unavailable: {reasons[name]}"}
                 continue

@@ -2,7 +2,9 @@
 
 Each layer is a one-layer ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (time-major), so per-layer sizes work and the
 state_dict keys are PyTorch's own (``rnns.0.weight_ih_l0``, ``..._reverse``). ``engine`` only chooses how those
-parameters are computed; swapping it copies nothing. Batch-major input is transposed once, here at the edge.
+parameters are computed; swapping it copies nothing. The recurrent regularisers' masks are drawn here, outside the
+engine (model.regularise), so every engine computes with the same ones. Batch-major input is transposed once, here
+at the edge.
 Legend: B batch, T time steps, I input features, P projection size, H hidden units, D directions, C classes.
 """
 
@@ -18,7 +20,8 @@ from rnnlab.cells import Engine, get_engine
 from rnnlab.cells.common import State
 from rnnlab.config import ModelConfig
 from rnnlab.model.dropout import Dropout
-from rnnlab.model.init import init_chrono, init_recurrent
+from rnnlab.model.init import init_chrono, init_recurrent, init_ugi
+from rnnlab.model.regularise import layer_masks
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -38,7 +41,9 @@ class SequenceClassifier(nn.Module):
     def __init__(self, cfg: ModelConfig, engine: str = "cudnn", layout: str = "batch") -> None:
         super().__init__()
         self.cfg = cfg
-        self._runs_on: set[tuple[str, torch.device]] = set()  # (engine, device) pairs asked once
+        self._runs_on: set[tuple[str, torch.device, tuple[str, ...]]] = set()  # (engine, device, regularisers) asked
+        self.regularise = True  # False: the recurrent layers as a plain nn.LSTM computes them (no zoneout either)
+        self.mask_seed: int | None = None  # a seed: every forward draws the same masks (engines compared on them)
         self.engine = engine
         self.layout = layout
         self.proj = nn.Linear(cfg.input_size, cfg.proj) if cfg.proj else None
@@ -54,6 +59,9 @@ class SequenceClassifier(nn.Module):
             for rnn in self.rnn_layers:
                 assert isinstance(rnn, nn.LSTM)  # ModelConfig takes --chrono for --cell lstm alone
                 init_chrono(rnn, cfg.chrono)
+        elif cfg.init == "ugi":  # likewise drawn last
+            for rnn in self.rnn_layers:
+                init_ugi(rnn)
         elif cfg.cell == "lstm" and cfg.forget_bias:
             self._add_forget_bias(cfg.forget_bias)
 
@@ -66,13 +74,21 @@ class SequenceClassifier(nn.Module):
     def engine(self, name: str) -> None:
         self._engine: Engine = get_engine(name)
 
-    def _engine_on(self, device: torch.device) -> Engine:
-        """The engine, asked whether it can run on ``device`` once per engine and device, not on every forward
-        (compare-cells swaps engines between calls)."""
-        if (self._engine.name, device) not in self._runs_on:
-            get_engine(self._engine.name, device)
-            self._runs_on.add((self._engine.name, device))
+    def _engine_on(self, device: torch.device, regularisers: tuple[str, ...]) -> Engine:
+        """The engine, asked whether it can run on ``device`` and compute ``regularisers`` once per engine, device and
+        regularisers, not on every forward (compare-cells swaps engines between calls)."""
+        key = (self._engine.name, device, regularisers)
+        if key not in self._runs_on:
+            get_engine(self._engine.name, device).check_model(self.cfg.cell, False, regularisers)
+            self._runs_on.add(key)
         return self._engine
+
+    def active_regularisers(self) -> tuple[str, ...]:
+        """The recurrent regularisers a forward pass computes now: in training all of the model's, at evaluation
+        zoneout alone (its expectation), none with ``regularise`` off."""
+        if not self.regularise:
+            return ()
+        return tuple(r for r in self.cfg.regularisers if self.training or r == "zoneout")
 
     @property
     def rnn_layers(self) -> list[nn.RNNBase]:
@@ -96,7 +112,8 @@ class SequenceClassifier(nn.Module):
     def trace(self, x: Tensor, lengths: Tensor | None = None, watch: Watch | None = None) -> Trace:
         """The forward pass, keeping every layer's final state; ``watch(stage, tensors)`` sees each stage."""
         see: Watch = watch or (lambda stage, value: None)
-        engine = self._engine_on(x.device)
+        engine = self._engine_on(x.device, self.active_regularisers())
+        generator = None if self.mask_seed is None else torch.Generator().manual_seed(self.mask_seed)
         see(f"input ({self.layout}-major)", x)
         if self.layout == "batch":
             x = x.transpose(0, 1)  # -> (T, B, I): engines are time-major
@@ -109,7 +126,8 @@ class SequenceClassifier(nn.Module):
             if k and self.cfg.dropout:
                 x = self.drop(x)
                 see(f"dropout p={self.cfg.dropout}", x)
-            x, state = engine.run(rnn, x, None, lengths)
+            masks = layer_masks(self.cfg, rnn, x, self.training, generator) if self.regularise else None
+            x, state = engine.run(rnn, x, None, lengths, masks)
             states.append(state)
             see(f"rnns.{k}: {type(rnn).__name__}({rnn.input_size} -> {rnn.hidden_size}) [{self.engine}]", (x, state))
         features = self.readout(x, states[-1], lengths)

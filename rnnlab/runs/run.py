@@ -85,11 +85,13 @@ class Run:
         data_dir: str | None = None,
         test_subset: int = 0,
         data: SequenceData | None = None,
+        plain: bool = False,
     ) -> EvalResult:
         """Accuracy, loss, per-class accuracy, samples/s and peak memory on ``split`` (train, val or test), as
         `rnnlab eval` measures them, in batches of ``batch_size`` (0: the whole split at once); the run's data read
         from ``data_dir`` (default: where it trained), or ``data`` already loaded; ``test_subset``: only the first
-        N test images (0: all)."""
+        N test images (0: all); ``plain``: the layers as a plain nn.LSTM computes them (a zoneout model without its
+        evaluation rule, which mixes in the share of the previous state)."""
         chosen = EvalConfig(split=split, batch_size=batch_size)  # a bad split or size: one line naming it
         if data is None:
             where = data_dir or self.config.data.data_dir
@@ -97,7 +99,11 @@ class Run:
         x, y = getattr(data, chosen.split)
         batch = chosen.batch_size or max(len(y), 1)
         layout, lengths = self.config.data.layout, data.lengths_of(split)
-        return evaluate(self.model, x, y, batch, layout, self.device, data.num_classes, lengths=lengths)
+        before, self.model.regularise = self.model.regularise, not plain
+        try:
+            return evaluate(self.model, x, y, batch, layout, self.device, data.num_classes, lengths=lengths)
+        finally:
+            self.model.regularise = before
 
     @property
     def folder(self) -> RunFolder:

@@ -83,7 +83,7 @@ class Trainer(TrainerParts):
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
         configure_torch(rt, self.device)
         engine = get_engine(rt.engine, self.device)
-        engine.check_model(cfg.model.cell, cfg.data.lengths == "random")
+        engine.check_model(cfg.model.cell, cfg.data.lengths == "random", cfg.model.regularisers)
         if tc.bf16 and self.device.type == "cpu":  # a GPU's bf16 is checked by scripts/gpu_check.py (command B)
             engine.check_bf16(cfg.model.cell, self.device)
         check_fits(cfg, self.device)  # what needs the config alone is checked before the data loads

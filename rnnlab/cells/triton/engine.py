@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.cells import ENGINES
-from rnnlab.cells.common import Params, autocast_on, input_product, param_grads
+from rnnlab.cells.common import Masks, Params, autocast_on, input_product, param_grads
 from rnnlab.errors import UserError
 
 
@@ -60,8 +60,8 @@ def _plan(cell: str, B: int, H: int, op_dtype: torch.dtype, device: torch.device
     return plan(cell, B, H, op_dtype, device, INTERPRETED)
 
 
-def _check(cell: str, variable_lengths: bool = False) -> None:
-    ENGINES["triton"].check_model(cell, variable_lengths)
+def _check(cell: str, variable_lengths: bool = False, regularisers: tuple[str, ...] = ()) -> None:
+    ENGINES["triton"].check_model(cell, variable_lengths, regularisers)
 
 
 class TritonLSTM(torch.autograd.Function):
@@ -109,7 +109,7 @@ class TritonLSTM(torch.autograd.Function):
         run(lstm_backward, ctx.plan, (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
         dgates = dgates[:T]
         dh0 = dgates[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
         return cast(dx), cast(dh0), cast(dc), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
 
@@ -159,7 +159,7 @@ class TritonGRU(torch.autograd.Function):
         run(gru_backward, ctx.plan, args, T, B, H, backward=True)
         dpre_h = dpre_h[:T]
         dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs, w_ih.to(hs.dtype))
+        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
         cast = _caster(x.dtype)
         return cast(dx), cast(dh0), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
 
@@ -187,6 +187,7 @@ def direction(
     p: Params,
     reverse: bool,
     lengths: Tensor | None,  # (B,)
+    masks: Masks | None = None,  # the weight mask only (run_directions applies it); no zoneout, recurrent dropout
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """One direction of a one-layer LSTM or GRU in fused Triton kernels, time-major (on a CPU: under Triton's
     interpreter, for checking).
@@ -198,6 +199,7 @@ def direction(
         p: this direction's parameters, nn.LSTM's own tensors (cells.common.layer_params(layer, 0 or 1)).
         reverse: read steps T-1 .. 0 (the backward direction of a bidirectional layer).
         lengths: (B,) the valid steps of each sample (the rest is padding), or None: all T valid.
+        masks: the regularisers' masks (cells.common.Masks): DropConnect only, already in p's W_hh.
     Returns:
         out (T, B, H) the hidden state after each step (zero past a sample's length), h_T (B, H) and c_T (B, H) or
         None: the state after each sample's last valid step.
@@ -215,7 +217,7 @@ def direction(
         >>> torch.allclose(out, lstm(x)[0], atol=1e-5)
         True
     """
-    _check(cell, lengths is not None)
+    _check(cell, lengths is not None, () if masks is None else masks.regularisers())
     op_dtype = torch.bfloat16 if x.dtype == torch.bfloat16 or _bf16_autocast(x.device.type) else x.dtype
     if reverse:
         x = x.flip(0)
