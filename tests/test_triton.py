@@ -241,6 +241,7 @@ def test_the_grid_is_sized_from_the_compiled_kernels_occupancy() -> None:
     assert programs_per_sm(64, 24 * kib, 4, SM_80) == 6  # 164 KiB
     assert programs_per_sm(254, 41 * kib, 8, SM_90) == 1  # the backward
     assert programs_per_sm(32, 0, 1, SM_90) == 32  # then the block limit
+    assert programs_per_sm(104, 0, 1, SM_90) == 16  # 4 quarter-SM register files of 4 warps each, not 19 warps
     assert programs_per_sm(255, 240 * kib, 8, SM_90) == 0  # more shared memory than an SM has
 
     big = make_plan("persistent", 1024, 128, torch.float32, 132, interpreted=False)
@@ -368,12 +369,13 @@ class _Kernel:
 
     __name__ = "lstm_forward"
 
-    def __init__(self, refuse: bool = False, give_up: bool = False) -> None:
-        self.refuse, self.give_up, self.launches = refuse, give_up, []
+    def __init__(self, refuse: bool = False, give_up: bool = False, resident: int | None = None) -> None:
+        self.refuse, self.give_up, self.launches, self.resident = refuse, give_up, [], resident
 
     def __getitem__(self, grid):
         def launch(*args, **kwargs):
-            if kwargs.get("launch_cooperative_grid") and self.refuse:
+            too_many = self.resident is not None and grid[0] * grid[1] > self.resident
+            if kwargs.get("launch_cooperative_grid") and (self.refuse or too_many):
                 raise RuntimeError("Triton Error [CUDA]: too many blocks in cooperative launch")
             self.launches.append((grid, kwargs.get("GRID_SYNC")))
             if self.give_up:
@@ -400,6 +402,36 @@ def test_a_refused_cooperative_launch_runs_stepwise_and_says_why(monkeypatch) ->
     assert "stepwise" in ran.describe() and "cooperative launch refused" in ran.describe()
     assert {"cpu": ran.why} == variants.REFUSED  # later plans on this device start stepwise, and say why
     assert tuple(sync.shape) == (3,)
+
+
+def test_a_refused_grid_of_two_programs_per_sm_is_tried_once_at_one_before_going_stepwise(monkeypatch) -> None:
+    from rnnlab.cells.triton import launch, variants
+
+    monkeypatch.setattr(variants, "REFUSED", {})
+    plan = variants.make_plan("persistent", 1024, 128, torch.float32, sms=132, interpreted=False)
+    two = variants.fit_grid(plan, 1024, per_sm=2)  # as fitted on a GPU (a CPU tensor skips the fitting)
+    kernel = _Kernel(resident=132)  # the device holds one program per SM, not the two the arithmetic said
+    _, ran = launch.run(kernel, two, (torch.zeros(3),), 5, 1024, 128, backward=False)
+    assert ran.grid_sync and ran.per_sm == 1 and ran.grid == (8, 16) and kernel.launches == [((8, 16), True)]
+    assert variants.REFUSED == {}  # the device is not marked stepwise
+
+
+def test_a_compiled_kernel_too_large_for_an_sm_runs_stepwise_and_says_why(monkeypatch) -> None:
+    from rnnlab.cells.triton import launch, variants
+
+    class TooLarge(_Kernel):
+        def warmup(self, *args, grid, **kwargs):
+            def refuse():
+                raise RuntimeError("out of resource: shared memory, Required: 300000, Hardware limit: 232448")
+
+            return __import__("types").SimpleNamespace(_init_handles=refuse)
+
+    monkeypatch.setattr(variants, "REFUSED", {})
+    monkeypatch.setattr(launch, "sm_limits", lambda device: variants.SM_90)
+    monkeypatch.setattr(launch, "_FITTED", {})
+    plan = variants.make_plan("persistent", 128, 128, torch.float32, sms=132, interpreted=False)
+    ran = launch._fitted(TooLarge(), plan, (torch.zeros(3),), 28, 128, 128, backward=False)
+    assert ran.variant == "stepwise" and ran.per_sm == 0 and "does not fit an SM: out of resource" in ran.why
 
 
 def test_a_persistent_launch_is_fitted_to_its_compiled_binary_once(monkeypatch) -> None:

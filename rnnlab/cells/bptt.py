@@ -113,14 +113,16 @@ def _lstm_kept_backward(
     h_t * drop. A kept share passes its gradient straight back to the state before."""
     keep_h, keep_c, drop = masks
     T, B, H = k_c.shape
+    if keep_h is not None:  # the new h's share, folded into its coefficients once for all steps
+        coef_o, k_c = coef_o * (1 - keep_h), k_c * (1 - keep_h)
+    new_c = None if keep_c is None else 1 - keep_c
     dh_state, dc_state = dh_T.clone(), dc_T.clone()  # the gradients reaching h_{t+1}, c_{t+1}
     for t in range(T - 1, -1, -1):
         dh_total = dout[t] + dh_state
-        dh_new = dh_total if keep_h is None else dh_total * (1 - keep_h[t])
-        dc_new = (dc_state if keep_c is None else dc_state * (1 - keep_c[t])).addcmul_(dh_new, k_c[t])
+        dc_new = (dc_state if new_c is None else dc_state * new_c[t]).addcmul_(dh_total, k_c[t])
         d = dpre[t]
         torch.mul(coef_c[t], dc_new.unsqueeze(1), out=d.view(B, 4, H)[:, :3])
-        torch.mul(coef_o[t], dh_new, out=d[:, 3 * H :])
+        torch.mul(coef_o[t], dh_total, out=d[:, 3 * H :])
         dc_state = dc_new * f[t] if keep_c is None else torch.addcmul(dc_new * f[t], dc_state, keep_c[t])
         dh_rec = d @ w_hh if drop is None else (d @ w_hh).mul_(drop)
         dh_state = dh_rec if keep_h is None else dh_rec.addcmul_(dh_total, keep_h[t])
@@ -186,16 +188,17 @@ class GRUFunction(torch.autograd.Function):
                 carry = torch.addcmul(dout[t - 1], dh, z[t]) if t > 0 else dh * z[t]
                 dh = carry.addmm_(dpre_h[t], w_hh)
         else:  # h_{t+1} = (1-k) h_new + k h_t; W_hh reads h_t * drop
+            carry = z  # what of the gradient at h_{t+1} reaches h_t directly: z (1-k) + k
+            if keep_h is not None:  # the new h's share, folded into the coefficients once for all steps
+                new_h = (1 - keep_h).unsqueeze(2)
+                coef_x, coef_h, carry = coef_x * new_h, coef_h * new_h, torch.lerp(z, torch.ones_like(z), keep_h)
             dh = dh_T.clone()  # the gradient reaching the state h_{t+1}
             for t in range(T - 1, -1, -1):
                 dh_total = dout[t] + dh
-                dh_new = dh_total if keep_h is None else dh_total * (1 - keep_h[t])
-                torch.mul(coef_x[t], dh_new.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
-                torch.mul(coef_h[t], dh_new.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
+                torch.mul(coef_x[t], dh_total.unsqueeze(1), out=dpre_x[t].view(B, 3, H))
+                torch.mul(coef_h[t], dh_total.unsqueeze(1), out=dpre_h[t].view(B, 3, H))
                 dh_rec = dpre_h[t] @ w_hh if drop is None else (dpre_h[t] @ w_hh).mul_(drop)
-                dh = dh_rec.addcmul_(dh_new, z[t])
-                if keep_h is not None:
-                    dh.addcmul_(dh_total, keep_h[t])
+                dh = dh_rec.addcmul_(dh_total, carry[t])
         dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x, h_in, w_ih)
         return dx, dh, dw_ih, dw_hh, db_ih, db_hh, None, None, None
 
@@ -242,10 +245,12 @@ class RNNFunction(torch.autograd.Function):
                 torch.mul(coef[t], dh, out=dpre[t])
                 dh = torch.addmm(dout[t - 1], dpre[t], w_hh) if t > 0 else dpre[t] @ w_hh
         else:
+            if keep_h is not None:  # the new h's share, folded in once
+                coef = coef * (1 - keep_h)
             dh = dh_T.clone()
             for t in range(T - 1, -1, -1):
                 dh_total = dout[t] + dh
-                torch.mul(coef[t], dh_total if keep_h is None else dh_total * (1 - keep_h[t]), out=dpre[t])
+                torch.mul(coef[t], dh_total, out=dpre[t])
                 dh = dpre[t] @ w_hh if drop is None else (dpre[t] @ w_hh).mul_(drop)
                 if keep_h is not None:
                     dh.addcmul_(dh_total, keep_h[t])

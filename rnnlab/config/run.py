@@ -228,6 +228,10 @@ class DataConfig:
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "runtime": RuntimeConfig}
 SAVED_IN = {"runtime": "train"}  # a section the files keep inside another (config.runtime says why)
+for _inner, _outer in SAVED_IN.items():  # one object in the files: no setting may have the same name in both
+    assert not {f.name for f in dataclasses.fields(SECTIONS[_inner])} & {
+        f.name for f in dataclasses.fields(SECTIONS[_outer])
+    }
 RUN_RECORD = ("made_by", "resumes", "status")  # what config.json holds beside the config (rnnlab.runs.config_file)
 
 # A run on --dataset NAME takes these in place of the defaults above for the settings not chosen (from Python as

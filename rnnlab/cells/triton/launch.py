@@ -40,7 +40,16 @@ def run(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: int, 
             except RuntimeError as exc:
                 if "cooperative" not in str(exc).lower():
                     raise
-                p = stepwise_instead(p, B, device, f"cooperative launch refused: {str(exc).splitlines()[0]}")
+                refused = f"cooperative launch refused: {str(exc).splitlines()[0]}"
+            if p.per_sm > 1:  # the occupancy arithmetic may have asked too much: one program per SM, once
+                try:
+                    one = fit_grid(p, B, 1)
+                    if one.grid_sync:
+                        return _persistent(kernel, one, args, T, B, H, backward), one
+                except RuntimeError as exc:
+                    if "cooperative" not in str(exc).lower():
+                        raise
+            p = stepwise_instead(p, B, device, refused)
         sync = _counters(p, device)
         for s in range(T):
             kernel[p.grid](*args, sync, T - 1 - s if backward else s, 1, B, H, p.rows, **p.meta(), **p.options())
@@ -64,7 +73,12 @@ def _fitted(kernel: Any, p: Plan, args: tuple[Tensor, ...], T: int, B: int, H: i
             sync = _counters(p, device)
             t0 = T - 1 if backward else 0
             binary = kernel.warmup(*args, sync, t0, T, B, H, p.rows, grid=p.grid, **p.meta(), **p.options())
-            binary._init_handles()  # loads it: what gives its register count
+            try:
+                binary._init_handles()  # loads it: what gives its register count
+            except Exception as exc:  # triton's OutOfResources: more shared memory than a block may have
+                if "out of resource" not in str(exc).lower():
+                    raise
+                return stepwise_instead(p, B, device, f"the compiled kernel does not fit an SM: {exc}")
             per_sm = programs_per_sm(binary.n_regs, binary.metadata.shared, p.num_warps, sm)
             _FITTED[key] = fit_grid(p, B, per_sm)
     return _FITTED[key]

@@ -83,6 +83,8 @@ class Plan:
         programs = f"{n_u * n_b} programs ({n_u} x {self.units} units, {n_b} x {self.rows} rows)"
         if self.per_sm:
             programs += f", {self.per_sm} per SM"
+        elif self.grid_sync and self.variant == "persistent":
+            programs += ", the grid sized again at launch from the compiled kernel"
         where = f"W_hh on chip, {self.slice_bytes // 1024} KiB/program" if self.resident else "W_hh streamed from L2"
         if self.variant == "interpreted":
             where = "the persistent kernels' code on CPU (TRITON_INTERPRET=1)"
@@ -205,11 +207,13 @@ def sm_limits(device: torch.device) -> SMLimits | None:
 
 
 def programs_per_sm(registers: int, shared: int, num_warps: int, sm: SMLimits) -> int:
-    """How many programs of a compiled kernel one SM holds at once: the least of what its registers (given to
-    each warp in units of 256), its shared memory and its threads allow."""
+    """How many programs of a compiled kernel one SM holds at once, by CUDA's occupancy rules (cuda_occupancy.h):
+    registers go to each warp in units of 256 from four quarter-SM register files, shared memory in units of 128
+    bytes plus the block's reserve; the least of what registers, shared memory, threads and blocks allow."""
     per_warp = -(-registers * 32 // 256) * 256
-    by_registers = sm.registers // (per_warp * num_warps)
-    by_shared = sm.shared // (shared + sm.reserved_shared)
+    warps = 4 * ((sm.registers // 4) // per_warp) if per_warp else sm.threads // 32
+    by_registers = warps // num_warps
+    by_shared = sm.shared // (-(-shared // 128) * 128 + sm.reserved_shared)
     by_threads = sm.threads // (32 * num_warps)
     return max(0, min(by_registers, by_shared, by_threads, sm.blocks))
 
@@ -239,4 +243,4 @@ REFUSED: dict[str, str] = {}
 def stepwise_instead(p: Plan, batch: int, device: torch.device, why: str) -> Plan:
     """The stepwise launch of the same layer, where the persistent one could not run; remembered for ``device``."""
     REFUSED[str(device)] = why
-    return replace(p, grid=(p.grid[0], -(-batch // BLOCK_B)), why=why, **_stepwise(p.block_k))
+    return replace(p, grid=(p.grid[0], -(-batch // BLOCK_B)), why=why, per_sm=0, **_stepwise(p.block_k))
