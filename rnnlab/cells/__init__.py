@@ -75,7 +75,8 @@ class Engine:
             )
         if variable_lengths and not self.variable_lengths:
             raise UserError(
-                f"--engine {self.name} takes full-length sequences only; use --engine cudnn for --lengths random"
+                f"--engine {self.name} takes full-length sequences only; use --engine "
+                f"{' or '.join(e.name for e in ENGINES.values() if e.variable_lengths)} for --lengths random"
             )
         for name in regularisers:
             if name not in self.regularisers:

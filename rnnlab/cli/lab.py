@@ -36,7 +36,8 @@ def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> No
     CompareConfig,
     RuntimeConfig,
     only=("cell", "layers", "hidden", "bidirectional", "input_size", "zoneout", "zoneout_cell", "recurrent_dropout",
-          "weight_drop", "seq", "batch_size", "layout", "dtype", "engines", "repeats", "device", "reuse_cpu_memory"),
+          "weight_drop", "seq", "batch_size", "layout", "dtype", "engines", "repeats", "device", "threads",
+          "reuse_cpu_memory"),
     defaults={"layers": Default(1), "hidden": Default((128,))},
 )  # fmt: skip
 def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFile = None) -> None:
@@ -51,12 +52,13 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     where = flags.view(OnADevice)
     dev = runtime.device.resolve_device(where.device)
     kept = runtime.cpu_memory.keep_freed_memory_on(dev.type, where.reuse_cpu_memory)
+    threads = runtime.device.set_threads(where.threads)
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
     sizes = ",".join(map(str, model.hidden))
     title = (
         f"{model.cell} L={model.layers} H={sizes}{' bidirectional' if model.bidirectional else ''} "
         f"B={cfg.batch_size} T={cfg.seq} I={model.input_size} {cfg.dtype} on {dev}"
-        f"{', freed memory kept' if kept else ''}"
+        f"{f', {threads} CPU thread' + ('s' if threads > 1 else '') if dev.type == 'cpu' else ''}{', freed memory kept' if kept else ''}"
     )
     rows: list[dict[str, Any]] = []
     stopped = False

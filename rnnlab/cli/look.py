@@ -25,7 +25,7 @@ class _TakesArgs(TypedDict):
 
 # The flags of a command that uses a trained run: how and where it runs, and where its data is.
 ON_A_RUN: _TakesArgs = {
-    "only": ("engine", "device", "data_dir"),
+    "only": ("engine", "device", "threads", "data_dir"),
     "defaults": {"engine": Default(None, "the one it trained with"), "device": Default("cpu")},
 }
 
@@ -49,6 +49,7 @@ def visualize_command(
     split = flags.build(EvalConfig).split
     flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
+    runtime.device.set_threads(on.threads)
     device = runtime.device.resolve_device(on.device)
     with console.status("computing and drawing"):
         picture = look.visualize.visualize_run(run, out, index, digit, split, on.engine, on.data_dir, device, layer)
@@ -92,6 +93,7 @@ def predict_command(
     checkpoint that lacks it). An image that cannot be read gets one error line; the others still run."""
     flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
+    runtime.device.set_threads(on.threads)
     loaded = look.loaded.load(run, on.engine, runtime.device.resolve_device(on.device), on.data_dir)
     predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
     paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []

@@ -137,7 +137,7 @@ def train_command(
     EvalConfig,
     RuntimeConfig,
     DataConfig,
-    only=("split", "batch_size", "engine", "device", "reuse_cpu_memory", "data_dir", "test_subset"),
+    only=("split", "batch_size", "engine", "device", "threads", "reuse_cpu_memory", "data_dir", "test_subset"),
     defaults={"engine": Default(None, "the one it trained with")},
 )
 def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
@@ -149,6 +149,7 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     chosen = flags.build(EvalConfig)
     flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
+    runtime.device.set_threads(on.threads)
     loaded = runs.run.Run.open(
         run,
         on.engine,

@@ -101,6 +101,7 @@ class OnARun:
     data_dir: str | None = None
     reuse_cpu_memory: bool = True
     test_subset: int = 0
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,4 @@ class OnADevice:
 
     device: str = "auto"
     reuse_cpu_memory: bool = True
+    threads: int = 0

@@ -19,7 +19,7 @@ from typing import Any
 from rnnlab.errors import ConfigError
 
 MODEL, DATA, TRAINING, OUTPUT = "Model", "Data", "Training", "Output"  # the help panels
-REGULARISE = "Recurrent regularisers"
+REGULARISE, RUNTIME = "Recurrent regularisers", "Where it computes"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnlab.cells import ENGINES
-from rnnlab.config.flags import NON_NEGATIVE, TRAINING, option, validate
+from rnnlab.config.flags import NON_NEGATIVE, RUNTIME, option, validate
 
 
 @dataclass(frozen=True)
@@ -18,26 +18,26 @@ class RuntimeConfig:
     """Where a run computes and how: device, engine, threads, determinism, CPU memory."""
 
     device: str = option(
-        "auto", "auto (cuda when present), cpu or cuda.", TRAINING, choices=("auto", "cpu", "cuda"), resumable=True
+        "auto", "auto (cuda when present), cpu or cuda.", RUNTIME, choices=("auto", "cpu", "cuda"), resumable=True
     )
     engine: str = option(
         "cudnn",
         "How the recurrent layers are computed (see `rnnlab compare-cells`); bptt where --zoneout or "
         "--recurrent-dropout asks for a step cudnn does not have.",
-        TRAINING,
+        RUNTIME,
         per_dataset=True,  # the run puts bptt in its place for those regularisers (RunConfig)
         choices=tuple(ENGINES),
         resumable=True,
     )
-    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", TRAINING)
+    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", RUNTIME)
     threads: int = option(
-        0, "CPU threads for PyTorch; 0 = PyTorch's default.", TRAINING, range=NON_NEGATIVE, resumable=True
+        0, "CPU threads for PyTorch; 0 = PyTorch's default.", RUNTIME, range=NON_NEGATIVE, resumable=True
     )
     reuse_cpu_memory: bool = option(
         True,
-        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU training steps "
-        "were 1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
-        TRAINING,
+        "On CPU (Linux, glibc): keep freed memory for reuse instead of returning it to the OS: CPU steps were "
+        "1.4-2.1x faster with it. The process keeps its peak memory until it exits.",
+        RUNTIME,
         resumable=True,
     )
 

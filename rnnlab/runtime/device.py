@@ -20,10 +20,16 @@ def resolve_device(name: str, info: DistInfo = DistInfo()) -> torch.device:
     return torch.device("cuda", info.local_rank)
 
 
+def set_threads(threads: int) -> int:
+    """PyTorch's CPU threads set to ``threads`` (0: its default); the count in effect."""
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def configure_torch(rt: RuntimeConfig, device: torch.device) -> None:
     cpu_memory.keep_freed_memory_on(device.type, rt.reuse_cpu_memory)
-    if rt.threads:
-        torch.set_num_threads(rt.threads)
+    set_threads(rt.threads)
     if rt.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what PyTorch documents for cuBLAS
         torch.use_deterministic_algorithms(True, warn_only=True)
