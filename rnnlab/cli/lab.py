@@ -53,12 +53,13 @@ def compare_cells_command(flags: Flags, as_json: Json = False, json_file: JsonFi
     dev = runtime.device.resolve_device(where.device)
     kept = runtime.cpu_memory.keep_freed_memory_on(dev.type, where.reuse_cpu_memory)
     threads = runtime.device.set_threads(where.threads)
+    on_cpu = f", {threads} CPU thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else ""
     cfg = CompareConfig(model, device=str(dev), **flags.of(CompareConfig))
     sizes = ",".join(map(str, model.hidden))
     title = (
         f"{model.cell} L={model.layers} H={sizes}{' bidirectional' if model.bidirectional else ''} "
         f"B={cfg.batch_size} T={cfg.seq} I={model.input_size} {cfg.dtype} on {dev}"
-        f"{f', {threads} CPU thread' + ('s' if threads > 1 else '') if dev.type == 'cpu' else ''}{', freed memory kept' if kept else ''}"
+        f"{on_cpu}{', freed memory kept' if kept else ''}"
     )
     rows: list[dict[str, Any]] = []
     stopped = False
