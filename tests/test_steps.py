@@ -123,3 +123,20 @@ def test_a_short_sequence_shows_every_step_and_a_long_one_a_summary() -> None:
     steps, note = shown_steps(flicker)
     assert len(steps) <= 28 + 2 + 18 and {1, 9, 783} <= set(steps) and 10 not in steps
     assert "the first and last 9 of the 783 steps" in note
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_zoneout_models_trace_shows_the_steps_its_evaluation_computes(cell) -> None:
+    """Each step mixes in zoneout's share of the previous state, as `eval` does: the trace reproduces the bptt
+    engine's evaluation, and differs from the same weights read as a plain nn.LSTM."""
+    rates = {"zoneout": 0.3, **({"zoneout_cell": 0.5} if cell == "lstm" else {})}
+    model = build_model(replace(CFG, cell=cell, bidirectional=True, **rates), engine="bptt", seed=0).eval()
+    x = torch.randn(3, 7, 5, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model.trace(x)
+        model.regularise = False
+        plain = model.trace(x)
+    model.regularise = True
+    trace = trace_steps(model, x)
+    assert_close(trace.outputs, expected.outputs, atol=2e-6, rtol=1e-5, what="zoneout outputs")
+    assert not torch.allclose(trace.outputs, plain.outputs, atol=1e-3)

@@ -4,7 +4,8 @@ The layers are stepped with the reference equations through the unrolled engine'
 whatever engine the model runs, keeping h (and an LSTM's c) after each step and each gate's activations at each
 step. As in nn.LSTM's output, index t is the sequence's position t+1 (steps are counted from 1 in everything
 shown); a backward direction reads the sequence from its end, so its state at position t has read steps t+1..T.
-The model is traced as in evaluation: no dropout.
+The model is traced as in evaluation: no dropout; a zoneout model's steps mix in its share of the previous state,
+as its evaluation does (model.regularise).
 Legend: B batch, T time steps, I features, H hidden units, D directions.
 """
 
@@ -16,8 +17,9 @@ import torch
 from torch import Tensor
 
 from rnnlab.cells import reference, unrolled
-from rnnlab.cells.common import cell_of, layer_params
+from rnnlab.cells.common import Masks, cell_of, layer_params
 from rnnlab.model.classifier import SequenceClassifier
+from rnnlab.model.regularise import layer_masks
 
 DIRECTIONS = ("forward", "backward")
 
@@ -59,13 +61,17 @@ def trace_steps(
     layers: list[list[DirectionSteps]] = []
     for k, rnn in enumerate(model.rnn_layers):
         cell = cell_of(rnn)
-        directions = [_direction(cell, x, rnn, d, k + 1) for d in range(2 if rnn.bidirectional else 1)]
+        masks = layer_masks(model.cfg, rnn, x, training=False) if model.regularise else None
+        directions = [
+            _direction(cell, x, rnn, d, k + 1, None if masks is None else masks[d])
+            for d in range(2 if rnn.bidirectional else 1)
+        ]
         layers.append(directions)
         x = torch.cat([d.h for d in directions], dim=2)  # the next layer's input, as the engines pass it on
     return StepTrace(model.cfg.cell, layers, x)
 
 
-def _direction(cell: str, x: Tensor, rnn: torch.nn.RNNBase, d: int, layer: int) -> DirectionSteps:
+def _direction(cell: str, x: Tensor, rnn: torch.nn.RNNBase, d: int, layer: int, masks: Masks | None) -> DirectionSteps:
     p = layer_params(rnn, d)
     T, B, H = x.shape[0], x.shape[1], rnn.hidden_size
     xw = torch.nn.functional.linear(x, p.w_ih, p.b_ih)  # (T, B, G*H)
@@ -75,7 +81,7 @@ def _direction(cell: str, x: Tensor, rnn: torch.nn.RNNBase, d: int, layer: int) 
     names = reference.GATES[cell]
     gates = x.new_empty(len(names), T, B, H)
     before = h0
-    for t, h, c, _ in unrolled.walk(cell, xw, h0, c0, p, reverse=d == 1, lengths=None):
+    for t, h, c, _ in unrolled.walk(cell, xw, h0, c0, p, reverse=d == 1, lengths=None, masks=masks):
         for g, value in enumerate(unrolled.gates(cell, xw[t], before, p)):
             gates[g, t] = value
         hs[t] = h
