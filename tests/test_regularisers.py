@@ -106,7 +106,7 @@ def test_a_padded_step_holds_the_state_under_zoneout(engine) -> None:
 
 
 def test_an_engine_that_cannot_compute_one_refuses_in_one_line_naming_those_that_can() -> None:
-    with pytest.raises(UserError, match=r"--engine cudnn does not compute --zoneout; use --engine unrolled or bptt"):
+    with pytest.raises(UserError, match=r"--engine cudnn does not compute --zoneout or --zoneout-cell; use --engine unrolled or bptt"):
         ENGINES["cudnn"].check_model("lstm", False, ("zoneout",))
     with pytest.raises(UserError, match=r"--engine triton does not compute --recurrent-dropout"):
         ENGINES["triton"].check_model("gru", False, ("recurrent-dropout",))
@@ -158,3 +158,20 @@ def test_uniform_gate_initialisation_spreads_the_keeping_gate_over_every_time_sc
     assert gate.std() > 0.25  # spread across (0, 1), not piled at one value
     other = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:H]
     assert other.abs().max() <= 2 / H**0.5  # the other gates keep PyTorch's own draw
+
+
+def test_ugi_needs_three_units_and_masks_keep_their_scale_under_bf16() -> None:
+    with pytest.raises(ConfigError, match="H >= 3"):
+        ModelConfig(init="ugi", hidden=(2,))
+    cfg = ModelConfig(input_size=3, hidden=(8,), layers=1, zoneout=0.15, recurrent_dropout=0.3)
+    rnn = build_model(cfg).rnn_layers[0]
+    x = torch.zeros(4, 2, 3, dtype=torch.bfloat16)
+    (train,) = layer_masks(cfg, rnn, x, training=True)
+    assert train.drop.dtype == torch.float32 and train.drop.max().item() == pytest.approx(1 / 0.7, rel=1e-6)
+    (ev,) = layer_masks(cfg, rnn, x, training=False)
+    assert ev.keep_h.dtype == torch.float32 and ev.keep_h[0, 0, 0].item() == pytest.approx(0.15, rel=1e-6)
+
+
+def test_a_flag_given_alone_is_named_in_the_refusal() -> None:
+    with pytest.raises(UserError, match="--zoneout or --zoneout-cell"):
+        ENGINES["cudnn"].check_model("lstm", False, ("zoneout",))

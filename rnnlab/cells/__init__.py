@@ -80,8 +80,9 @@ class Engine:
             )
         for name in regularisers:
             if name not in self.regularisers:
+                flag = "zoneout or --zoneout-cell" if name == "zoneout" else name
                 can = [e.name for e in ENGINES.values() if name in e.regularisers and cell in e.cells]
-                raise UserError(f"--engine {self.name} does not compute --{name}; use --engine {' or '.join(can)}")
+                raise UserError(f"--engine {self.name} does not compute --{flag}; use --engine {' or '.join(can)}")
 
     def check_bf16(self, cell: str, device: torch.device) -> None:
         """A UserError if this engine's ``cell`` cannot run under bf16 autocast on ``device``, found by running a

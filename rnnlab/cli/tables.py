@@ -106,8 +106,8 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult, plain: 
     )
     if plain is not None:
         table.caption += (
-            f"\nwith zoneout's evaluation rule (each step mixes in its share of the previous state); the same "
-            f"weights in PyTorch's own layers, without it, score {pct(plain)}"
+            f"\nwith zoneout's evaluation rule (each step mixes in its share of the previous state); without it, "
+            f"as PyTorch's own layers compute the same weights, {pct(plain)}"
         )
     return table
 

@@ -158,7 +158,7 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         on_device=lambda device: runtime.cpu_memory.keep_freed_memory_on(device.type, on.reuse_cpu_memory),
     )
     result = loaded.evaluate(chosen.split, chosen.batch_size, on.data_dir, on.test_subset)
-    plain = None  # a zoneout model is also scored as a plain nn.LSTM would score its weights
+    plain = None  # a zoneout model is also scored without its evaluation rule, as PyTorch's own layers would
     if "zoneout" in loaded.config.model.regularisers:
         plain = loaded.evaluate(chosen.split, chosen.batch_size, on.data_dir, on.test_subset, plain=True).accuracy
     engine = loaded.model.engine
@@ -170,7 +170,7 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
             "engine": engine,
             "split": chosen.split,
             **result.to_dict(),
-            **({} if plain is None else {"accuracy_as_plain_lstm": plain}),
+            **({} if plain is None else {"accuracy_without_zoneout": plain}),
         }
         print(json_text(document))
     else:

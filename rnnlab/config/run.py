@@ -107,8 +107,8 @@ class ModelConfig:
     )
     zoneout_cell: float = option(
         0.0,
-        "LSTM only: zoneout on the cell state c, as --zoneout on h (Krueger et al.: 0.5 for c, 0.05 for h on pixel "
-        "MNIST). In [0, 1).",
+        "LSTM only: zoneout on the cell state c, as --zoneout on h (Krueger et al. zone out c far more than h). "
+        "In [0, 1).",
         REGULARISE,
         range=FRACTION,
     )
@@ -121,8 +121,8 @@ class ModelConfig:
     )
     weight_drop: float = option(
         0.0,
-        "DropConnect on W_hh (Merity et al. 2018, AWD-LSTM): in training one mask per batch (the rest scaled by "
-        "1/(1-P)); nothing at evaluation. Every engine. In [0, 1).",
+        "DropConnect on W_hh (Merity et al. 2018, AWD-LSTM): in training one mask per batch (per process under "
+        "torchrun; the rest scaled by 1/(1-P)); nothing at evaluation. Every engine. In [0, 1).",
         REGULARISE,
         range=FRACTION,
     )
@@ -141,6 +141,10 @@ class ModelConfig:
                 raise ConfigError("init", "ugi and --chrono both set the gate biases; choose one")
             if self.cell == "lstm" and self.forget_bias != ModelConfig.forget_bias:
                 raise ConfigError("forget_bias", "--init ugi sets the forget-gate biases itself; drop --forget-bias")
+            if min(self.hidden) < 3:
+                raise ConfigError(
+                    "init", f"ugi spreads gates over U(1/H, 1-1/H): it needs H >= 3; got {min(self.hidden)}"
+                )
         if len(self.hidden) not in (1, self.layers):
             raise ConfigError(
                 "hidden", f"got {len(self.hidden)} sizes for --layers {self.layers}; give one size or one per layer"

@@ -36,15 +36,17 @@ def layer_masks(
             return torch.rand(shape, device=x.device)
         return torch.rand(shape, generator=generator).to(x.device)
 
+    dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32  # bf16 would round 1/(1-p)
+
     def keep(rate: float) -> Tensor | None:
         if not rate:
             return None
         if training:
-            return (draw(T, B, H) < rate).to(x.dtype)
-        return x.new_full((1, 1, 1), rate).expand(T, B, H)
+            return (draw(T, B, H) < rate).to(dtype)
+        return torch.full((1, 1, 1), rate, dtype=dtype, device=x.device).expand(T, B, H)
 
     def dropped(p: float, *shape: int) -> Tensor | None:
-        return (draw(*shape) >= p).to(x.dtype) / (1 - p) if training and p else None
+        return (draw(*shape) >= p).to(dtype) / (1 - p) if training and p else None
 
     rows = 4 * H if isinstance(rnn, nn.LSTM) else (3 * H if isinstance(rnn, nn.GRU) else H)  # G*H: W_hh's rows
     directions = 2 if rnn.bidirectional else 1

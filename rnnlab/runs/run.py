@@ -67,7 +67,8 @@ class Run:
         if on_device is not None:
             on_device(device)
         name = engine or cfg.runtime.engine
-        get_engine(name, device)  # an engine this device lacks is one line, before the model is built
+        regularisers = ("zoneout",) if "zoneout" in cfg.model.regularisers else ()  # what evaluation computes
+        get_engine(name, device).check_model(cfg.model.cell, False, regularisers)  # one line, before the model
         model = model_from_checkpoint(ckpt, name).to(device).eval()
         saved = {key: ckpt.get(key) for key in ("epoch", "step", "batch_in_epoch")}
         return cls(model, cfg, preprocessing_of(ckpt, data_dir), Path(ckpt["path"]), saved)
