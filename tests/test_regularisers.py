@@ -106,7 +106,8 @@ def test_a_padded_step_holds_the_state_under_zoneout(engine) -> None:
 
 
 def test_an_engine_that_cannot_compute_one_refuses_in_one_line_naming_those_that_can() -> None:
-    with pytest.raises(UserError, match=r"--engine cudnn does not compute --zoneout or --zoneout-cell; use --engine unrolled or bptt"):
+    refusal = r"--engine cudnn does not compute --zoneout or --zoneout-cell; use --engine unrolled or bptt"
+    with pytest.raises(UserError, match=refusal):
         ENGINES["cudnn"].check_model("lstm", False, ("zoneout",))
     with pytest.raises(UserError, match=r"--engine triton does not compute --recurrent-dropout"):
         ENGINES["triton"].check_model("gru", False, ("recurrent-dropout",))
