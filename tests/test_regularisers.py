@@ -176,3 +176,12 @@ def test_ugi_needs_three_units_and_masks_keep_their_scale_under_bf16() -> None:
 def test_a_flag_given_alone_is_named_in_the_refusal() -> None:
     with pytest.raises(UserError, match="--zoneout or --zoneout-cell"):
         ENGINES["cudnn"].check_model("lstm", False, ("zoneout",))
+
+
+def test_a_config_file_without_an_engine_takes_the_one_its_regularisers_need() -> None:
+    saved = RunConfig(model=ModelConfig(zoneout=0.1), data=DataConfig(dataset="digits")).to_dict()
+    del saved["train"]["engine"]
+    assert RunConfig.from_dict(saved).runtime.engine == "bptt"
+    plain = RunConfig(data=DataConfig(dataset="digits")).to_dict()
+    del plain["train"]["engine"]
+    assert RunConfig.from_dict(plain).runtime.engine == "cudnn"

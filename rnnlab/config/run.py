@@ -302,8 +302,13 @@ class RunConfig:
             if extra:
                 raise ValueError(f"unknown {SAVED_IN.get(name, name)} settings {sorted(extra)}")
             values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}  # JSON has no tuples
-            try:  # a setting the file lacks takes the general default, as when the file was written
-                missing = {f.name: chosen(f.default) for f in dataclasses.fields(kind) if f.name not in values}
+            try:  # a setting the file lacks takes the general default, as when the file was written; the engine,
+                # which the model's regularisers decide, is left for RunConfig to decide again
+                missing = {
+                    f.name: f.default if f.name == "engine" else chosen(f.default)
+                    for f in dataclasses.fields(kind)
+                    if f.name not in values
+                }
                 parts[name] = kind(**values, **{k: v for k, v in missing.items() if v is not dataclasses.MISSING})
             except ConfigError as exc:
                 raise ValueError(f"{SAVED_IN.get(name, name)}.{exc.field}: {exc.reason}") from None
