@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlab.cells.common import Masks, Params, autocast_on, input_product, keep_shares, param_grads
+from rnnlab.cells.common import Masks, Params, autocast_on, input_product, keep_share, param_grads, valid_steps
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -302,8 +302,9 @@ def direction(
             c = None if c is None else c.float()
             return direction(cell, x.float(), h.float(), c, p, reverse, lengths, masks)
     m = masks or Masks()
-    valid, keep_h = keep_shares(lengths, m.keep_h, x)
-    keep_c = keep_shares(lengths, m.keep_c, x)[1] if cell == "lstm" else None
+    valid = valid_steps(lengths, x)
+    keep_h = keep_share(valid, m.keep_h, x.dtype)
+    keep_c = keep_share(valid, m.keep_c, x.dtype) if cell == "lstm" else None
     drop = None if m.drop is None else m.drop.to(x.dtype)
     if reverse:  # reading the flipped sequence with the flipped masks starts each sample at its own last step
         x = x.flip(0)

@@ -104,19 +104,21 @@ def run_directions(
     return out, ((h_n, torch.stack(cs)) if cell == "lstm" else h_n)
 
 
-def keep_shares(
-    lengths: Tensor | None, keep: Tensor | None, x: Tensor
-) -> tuple[Tensor | None, Tensor | None]:  # (T, B, 1) valid-step mask, (T, B, 1 or H) keep
-    """The valid-step mask of ``lengths`` and the share of its previous state a step keeps, zoneout's ``keep``
-    and the padding in one: a padded step keeps all of it (1), a valid one what zoneout says (0 without)."""
-    valid = None
-    if lengths is not None:  # step t is valid for sample b while t < lengths[b]
-        steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
-        valid = (steps < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(2)
+def valid_steps(lengths: Tensor | None, x: Tensor) -> Tensor | None:
+    """(T, B, 1), 1.0 where step t is valid for sample b (t < lengths[b]); None when every sequence is full."""
+    if lengths is None:
+        return None
+    steps = torch.arange(x.shape[0], device=x.device).unsqueeze(1)
+    return (steps < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(2)
+
+
+def keep_share(valid: Tensor | None, keep: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """(T, B, 1 or H): the share of its previous state a step keeps, zoneout's ``keep`` and the padding in one: a
+    padded step keeps all of it (1), a valid one what zoneout says (0 without)."""
     if keep is None:
-        return valid, None if valid is None else 1 - valid
-    keep = keep.to(x.dtype)
-    return valid, keep if valid is None else 1 - valid * (1 - keep)
+        return None if valid is None else 1 - valid
+    keep = keep.to(dtype)
+    return keep if valid is None else 1 - valid * (1 - keep)
 
 
 def step_mask(lengths: Tensor | None, t: int) -> Tensor | None:
