@@ -1,11 +1,27 @@
 """Small pieces of user-facing text that several modules write: sizes in bytes, an error's gist in one line, paths
-shortened for messages, and JSON that every parser reads."""
+shortened for messages, names with their control characters made visible, and JSON that every parser reads."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+# C0 and C1 controls, DEL, and the invisible marks that reorder or hide text (bidirectional overrides, zero widths)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def visible(text: object, keep: str = "") -> str:
+    """``text`` with each control character written as its escape (ESC as \\x1b): a name read from a file or a
+    folder, shown in a terminal, can then neither clear the screen nor retitle the window nor hide what follows.
+    ``keep``: the characters left as they are (a table's own line breaks)."""
+    return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m.group()), str(text))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def human_bytes(n: float) -> str:

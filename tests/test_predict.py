@@ -284,8 +284,9 @@ def test_unreadable_files_are_named_in_words_not_in_the_libraries(digits_run, tm
 
 
 def test_figures_of_images_sharing_a_name_say_which_is_which() -> None:
-    sources = ["a/seven.gif", "a/seven.tiff", "b/three.png", "c/three.png", "one.png", "s.npy[0]", "s.npy[1]"]
-    names = figure_names([SimpleNamespace(source=s) for s in sources])  # type: ignore[misc]
+    files = ["seven.gif", "seven.tiff", "three.png", "three.png", "one.png", "s.npy", "s.npy"]
+    index = [None] * 5 + [0, 1]
+    names = figure_names([SimpleNamespace(file=f, index=i) for f, i in zip(files, index)])  # type: ignore[misc]
     assert names == [
         "seven-gif_steps.png",
         "seven-tiff_steps.png",

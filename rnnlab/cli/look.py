@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TypedDict
 
@@ -11,7 +14,7 @@ import typer
 from rnnlab import look, model, runs, runtime
 from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
-from rnnlab.cli.tables import console, error_line
+from rnnlab.cli.tables import console, err_console, error_line
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, model_for
 from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.errors import UserError
@@ -95,25 +98,50 @@ def predict_command(
     on = flags.view(OnARun)
     runtime.device.set_threads(on.threads)
     loaded = look.loaded.load(run, on.engine, runtime.device.resolve_device(on.device), on.data_dir)
-    predictions, errors = look.predict.predict_sources(loaded.model, loaded.preprocessing, images)
-    paths = look.predict.write_figures(predictions, figure, loaded.describe()) if figure else []
+    chunked = look.predict.read_chunked(loaded.preprocessing, images)
+    names = look.predict.FigureNames(group[0].file for group in chunked.groups if len(group))
+    shown: list[look.predict.Prediction] = []  # the first TABLE_ROWS, for the tables
+    paths: list[Path] = []
+    if as_json:  # one JSON object, written as the chunks come: a stack of any length in bounded memory
+        head = json_text({"checkpoint": str(loaded.path), "engine": loaded.model.engine})
+        sys.stdout.write(head[:-1] + ', "images": [')
+    with _counting(chunked.total) as advance:
+        for k, chunk in enumerate(chunked.run(loaded.model, loaded.preprocessing)):
+            if figure:
+                paths += look.predict.write_figures(chunk, figure, loaded.describe(), names)
+            if as_json:
+                sys.stdout.write(("" if k == 0 else ", ") + ", ".join(json_text(p.to_dict()) for p in chunk))
+            shown += chunk[: max(TABLE_ROWS - len(shown), 0)]
+            advance(len(chunk))
     if as_json:
-        print(json_text({
-            "checkpoint": str(loaded.path),
-            "engine": loaded.model.engine,
-            "images": [p.to_dict() for p in predictions],
-            "figures": [str(p) for p in paths],
-            "errors": errors,
-        }))  # fmt: skip
-    elif predictions:
-        for table in prediction_tables(predictions, loaded.describe(), look.predict.step_runs):
+        sys.stdout.write(
+            f'], "figures": {json_text([str(p) for p in paths])}, "errors": {json_text(chunked.errors)}}}\n'
+        )
+    elif shown:
+        more = chunked.total - len(shown)
+        for table in prediction_tables(shown, loaded.describe(), look.predict.step_runs, more):
             console.print(table)
-        for path in paths:
+        for path in paths[:TABLE_ROWS]:
             console.print(str(path), highlight=False, soft_wrap=True)
-    for message in errors:
+        if len(paths) > TABLE_ROWS:
+            console.print(f"and {len(paths) - TABLE_ROWS:,} more figures in {figure}", highlight=False)
+    for message in chunked.errors:
         error_line(message)
-    if errors:
+    if chunked.errors:
         raise typer.Exit(2)
+
+
+TABLE_ROWS = 200  # images a table lists; --json has every one
+
+
+@contextlib.contextmanager
+def _counting(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for a long stack of images (none for a few), gone when done."""
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True, disable=total <= look.predict.CHUNK) as bar:
+        task = bar.add_task("predicting", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 @takes(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rnnlab.cli.tables import Table
+from rich.text import Text
+
+from rnnlab.cli.tables import Table, styled
 
 
 def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], summary: str | None) -> Table:
@@ -18,18 +20,22 @@ def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], s
         table.add_column(col, justify="right")
     for t in steps:
         top, row = tops[t], rows[t]
-        mark = "[green]" if top == label else "[red]"
-        was = f" [dim](was {tops[t - 1]})[/]" if t and tops[t - 1] != top else ""
-        table.add_row(str(t + 1), f"{mark}{top}[/]{was}", f"{row[top]:.3f}", f"{row[label]:.3f}")
+        was = f" (was {tops[t - 1]})" if t and tops[t - 1] != top else ""
+        shown = Text.assemble((str(top), "green" if top == label else "red"), (was, "dim"))
+        table.add_row(str(t + 1), shown, f"{row[top]:.3f}", f"{row[label]:.3f}")
     return table
 
 
-def prediction_tables(predictions: list[Any], what: str, runs: Any) -> list[Table]:
+def prediction_tables(predictions: list[Any], what: str, runs: Any, more: int = 0) -> list[Table]:
     """The class probabilities of each image (in %, to fit 80 columns), then the top class after each step (as
-    runs of steps). Images are named by their file names, or by their paths where two share a name."""
+    runs of steps). Images are named by their file names, or by their paths where two share a name. ``more``:
+    the images left out of these tables."""
     names = predictions[0].class_names
     shown = _image_names([p.source for p in predictions])
-    probs = Table(title=f"predictions of {what}", caption="P(class) after the last step, in %")
+    caption = "P(class) after the last step, in %"
+    if more:
+        caption += f"; the first {len(predictions):,} images of {len(predictions) + more:,} (--json: every one)"
+    probs = Table(title=f"predictions of {what}", caption=caption)
     probs.add_column("image", overflow="fold", min_width=8)
     probs.add_column("predicted", justify="right", no_wrap=True)
     for name in names:
@@ -39,7 +45,7 @@ def prediction_tables(predictions: list[Any], what: str, runs: Any) -> list[Tabl
     steps.add_column("after each step", overflow="fold")
     for p, image in zip(predictions, shown):
         last = [f"{100 * v:.0f}" for v in p.probs[-1].tolist()]
-        cells = [f"[bold]{v}[/]" if k == p.label else v for k, v in enumerate(last)]
+        cells = [styled(v, "bold") if k == p.label else v for k, v in enumerate(last)]
         probs.add_row(image, f"{p.name} ({100 * p.confidence:.0f}%)", *cells)
         steps.add_row(image, runs(p.step_labels, p.class_names))
     return [probs, steps]

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from rnnlab.cli.tables import console, number, pct
+from rnnlab.cli.tables import console, number, pct, styled
 
 BAR_MIN = 80  # what the description, a short bar, the step count and the ETA need
 
@@ -44,7 +44,7 @@ class RichReporter:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(bar_width=None),
             MofNCompleteColumn(),
             FiguresColumn(),
@@ -86,18 +86,15 @@ class RichReporter:
             label = f"epoch {record['epoch'] + 1}/{self.epochs} (step {record['step']})"
         else:
             label = f"stopped at step {record['step']}"
-        best = "  [green]new best[/]" if new_best else ""
+        best = styled("  new best", "green") if new_best else ""
         skipped = record.get("skipped", 0)  # by --on-nan skip, in the whole run so far
         if skipped and not record["samples_per_s"]:  # every batch of this epoch skipped: there is no mean to show
             train = f"train: every batch skipped, the loss not finite ({skipped} so far)"
         else:
             train = f"train loss {number(record['train_loss'])} acc {pct(record['train_accuracy'])}"
             train += f" ({skipped} batches skipped so far)" if skipped else ""
-        self.progress.console.print(
-            f"{label}: {train} | val loss {number(record['val_loss'])} "
-            f"acc {pct(record['val_accuracy'])} | {record['seconds']:.1f}s{best}",
-            highlight=False,
-        )
+        line = f"{label}: {train} | val loss {number(record['val_loss'])} acc {pct(record['val_accuracy'])} | "
+        self.progress.console.print(line, f"{record['seconds']:.1f}s", best, sep="", highlight=False)
 
     def notice(self, message: str) -> None:
         self.progress.console.print(message, highlight=False, markup=False, soft_wrap=True)

@@ -1,4 +1,9 @@
-"""The tables and consoles rnnlab prints with rich (the training progress bar is in cli.progress)."""
+"""The tables and consoles rnnlab prints with rich (the training progress bar is in cli.progress).
+
+Every string these consoles print is shown as written: rich's markup is never parsed (a class name `[/]` or a file
+named `[red]x` is text, not a style) and control characters are made visible (``text.visible``), because the names
+they show come from files and folders someone else may have made. Our own styles are ``Text`` objects (``styled``).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from rich import table as rich_table
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
+from rich.text import Text
 
-from rnnlab.text import human_bytes
+from rnnlab.text import human_bytes, visible
 
 if TYPE_CHECKING:
     from rnnlab.runs.evaluation import EvalResult
@@ -20,8 +26,24 @@ if TYPE_CHECKING:
 
 # Piped or captured output has no terminal width; rich would assume 80 columns and squeeze the tables.
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
-console = Console(width=_WIDTH)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class LiteralConsole(Console):
+    """A console that takes every string literally: no markup, control characters made visible (line breaks kept:
+    the tables' own two-line headings and captions)."""
+
+    def render_str(self, text: str, **how: Any) -> Text:
+        how["markup"] = False
+        return super().render_str(visible(text, keep="\n"), **how)
+
+
+def styled(text: str, style: str) -> Text:
+    """``text`` in ``style`` (a rich style: "green", "bold", "dim"), as written."""
+    return Text(visible(text, keep="\n"), style=style)
+
+
+console = LiteralConsole(width=_WIDTH)
+err_console = LiteralConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Table(rich_table.Table):
@@ -48,7 +70,8 @@ class Table(rich_table.Table):
 
 def error_line(message: str, label: str = "error") -> None:
     """One line on stderr, `rnnlab: error: ...`: how every error a user can cause ends."""
-    err_console.print(f"rnnlab: {label}: {' '.join(message.split())}", markup=False, highlight=False)
+    flat = " ".join(message.replace("\n", " ").replace("\t", " ").split(" "))
+    err_console.print(f"rnnlab: {label}: {' '.join(visible(flat).split())}", highlight=False)
 
 
 def pct(x: float | None) -> str:
@@ -112,12 +135,12 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult, plain: 
     return table
 
 
-def _timed(row: dict[str, Any], key: str) -> str:
+def _timed(row: dict[str, Any], key: str) -> str | Text:
     """'12.34' over '±8%': the median and, where the row has them, half the range of its repeats, as a share."""
     spread = row.get(f"{key}_spread")
     if not spread or not row[key]:
         return f"{row[key]:.2f}"
-    return f"{row[key]:.2f}\n[dim]±{50 * (spread[1] - spread[0]) / row[key]:.0f}%[/]"
+    return Text.assemble(f"{row[key]:.2f}\n", (f"±{50 * (spread[1] - spread[0]) / row[key]:.0f}%", "dim"))
 
 
 def _sci(x: float | None) -> str:
@@ -134,11 +157,11 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
         table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         if r["status"] != "ok":
-            table.add_row(r["engine"], r["layout"], f"[yellow]{r['status']}[/]", *[""] * 5)
+            table.add_row(r["engine"], r["layout"], styled(r["status"], "yellow"), *[""] * 5)
             continue
         ratio = r.get("ratio_to_cudnn")
         table.add_row(
-            r["engine"] + (f" [dim]({r['variant']})[/]" if r.get("variant") else ""),
+            Text.assemble(visible(r["engine"]), (f" ({visible(r['variant'])})" if r.get("variant") else "", "dim")),
             r["layout"],
             _sci(r["max_abs_diff_output"]),
             _sci(r["max_abs_diff_grad"]),
@@ -161,8 +184,12 @@ def gradcheck_table(rows: list[Any], engine: str) -> Table:
         table.add_column(col, justify="right" if col.startswith("max") else "left")
     for r in rows:
         diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
-        table.add_row(r.cell, r.regularisers, r.layout, r.name, diff, "[green]yes[/]" if r.ok else "[red]NO[/]")
+        table.add_row(r.cell, r.regularisers, r.layout, r.name, diff, _yes(r.ok))
     return table
+
+
+def _yes(ok: bool) -> Text:
+    return styled("yes", "green") if ok else styled("NO", "red")
 
 
 def gradcheck_summary(rows: list[Any], engine: str) -> Table:
@@ -182,10 +209,10 @@ def gradcheck_summary(rows: list[Any], engine: str) -> Table:
             cell,
             regularisers,
             layout,
-            "passed" if all(r.ok for r in fd) else "[red]FAILED[/]",
+            "passed" if all(r.ok for r in fd) else styled("FAILED", "red"),
             str(len(params)),
             f"{worst.max_abs_diff:.2e} ({worst.name})",
-            "[green]yes[/]" if ok else "[red]NO[/]",
+            _yes(ok),
         )
     return table
 
@@ -243,7 +270,7 @@ def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
         best = best_validation(r)
         table.add_row(
             r["label"],
-            f"[{STATE_STYLE.get(state, 'white')}]{state}[/]",
+            styled(state, STATE_STYLE.get(state, "white")),
             f"{r['epochs']}/{r['epochs_planned']}",
             best,
             pct(r["test_accuracy"]),

@@ -6,18 +6,23 @@ the 28x28 field with its centre of mass at the centre, light on dark. Other data
 scikit-learn's 8x8 digits fill their field (area-averaged blocks), Fashion-MNIST's items their 28x28 field. A
 picture already at the model's image size is taken as it is, only turned light on dark where its background is
 light: an MNIST image written as a PNG comes back pixel for pixel. A .npy array is (H, W) or (N, H, W) at the
-model's size, light on dark, in [0, 1] or [0, 255]. A blank image, array or picture, is refused: the model would
-still name a class for it. Every mistake is a UserError naming the file.
+model's size, light on dark, in [0, 1] or [0, 255]; a stack is read through a memory map and checked in chunks,
+its images made one at a time when asked, so a stack of any length takes bounded memory. A blank image, array or
+picture, is refused: the model would still name a class for it. Only regular files are opened (a FIFO or a device
+would block for ever), and a picture is refused by its header's size before it is decoded. Every mistake is a
+UserError naming the file.
 Legend: N images, H/W height/width.
 """
 
 from __future__ import annotations
 
 import re
+import stat
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -27,6 +32,10 @@ from rnnlab.text import first_line
 INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
 BLANK = 0.05  # an image whose pixels span less than this (of [0, 1]) holds no digit
 ARRAY_HELP = "an (H, W) or (N, H, W) array at the model's image size, light on dark, in [0, 1] or [0, 255]"
+# A picture past this many pixels is refused before decoding: reading it takes about 40 bytes a pixel at its peak
+# (gray in float64, the inverted copy, the digit's crop), so this one needs about 1 GiB.
+MAX_PIXELS = 25_000_000
+CHUNK = 4096  # images of a stack checked at once
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,32 @@ class ReadImage:
     source: str  # the file, and the index within a .npy stack
     read: np.ndarray  # the picture as read, in gray, in [0, 1] (for showing)
     image: np.ndarray  # (H, W) float32 in [0, 1], light on dark: what the model reads before normalising
+    file: str = ""  # the file's own name (no folder), "" for an image given in memory: what figures are named by
+    index: int | None = None  # the image's index within a stack
 
 
-def read_images(source: Any, dataset: str, size: tuple[int, int]) -> list[ReadImage]:
+class Stack(Sequence[ReadImage]):
+    """The images of an (N, H, W) array already checked, each made when asked: the array (often a memory map of
+    the file) is never copied whole."""
+
+    def __init__(self, source: str, values: np.ndarray, scale: float, file: str = "") -> None:
+        self.source, self.values, self.scale, self.file = source, values, np.float32(scale), file
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, k: int) -> ReadImage: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[ReadImage]: ...
+    def __getitem__(self, k: int | slice) -> ReadImage | list[ReadImage]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        v = np.asarray(self.values[k], dtype=np.float32) / self.scale
+        return ReadImage(f"{self.source}[{k}]", v, v, self.file, k)
+
+
+def read_images(source: Any, dataset: str, size: tuple[int, int]) -> Sequence[ReadImage]:
     """One source as the model's images: a path (PNG, JPEG, .npy), a PIL image, or a numpy array / tensor."""
     from PIL import Image
 
@@ -64,25 +96,42 @@ def read_images(source: Any, dataset: str, size: tuple[int, int]) -> list[ReadIm
     return _array(f"an array {tuple(np.shape(source))}", np.asarray(source), size)
 
 
-def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> list[ReadImage]:
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
+def _regular(path: Path) -> None:
+    """Only a regular file is read: a FIFO, a socket or a device would block or never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
         raise UserError(f"{path}: a folder; give image files (PNG, JPEG) or .npy arrays")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file (a FIFO, socket or device); give image files or .npy arrays")
+
+
+def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> Sequence[ReadImage]:
+    _regular(path)
     if path.suffix.lower() == ".npy":
         try:
-            array = np.load(path, allow_pickle=False)
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
         except Exception:  # ValueError, OSError, EOFError...: numpy's reasons speak of pickles and headers
             raise UserError(f"{path}: not a readable .npy array (damaged, cut short, or not from numpy.save)") from None
-        return _array(str(path), array, size)
+        return _array(str(path), array, size, path.name)
     from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():  # past MAX_IMAGE_PIXELS Pillow warns on stderr; it still reads the file whole
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as picture:
+                width, height = picture.size  # from the header: nothing is decoded yet
+                if width * height > MAX_PIXELS:
+                    raise UserError(
+                        f"{path}: a {width:,}x{height:,} picture ({width * height:,} pixels) is larger than rnnlab "
+                        f"reads ({MAX_PIXELS:,} pixels); scale it down first"
+                    )
                 picture.load()
-                return [_picture(str(path), picture, dataset, size)]
+                return [replace(_picture(str(path), picture, dataset, size), file=path.name)]
     except Image.DecompressionBombError as exc:  # past twice MAX_IMAGE_PIXELS Pillow refuses to decode
         assert Image.MAX_IMAGE_PIXELS is not None  # Pillow checks for bombs only while there is a limit
         raise UserError(f"{path}: too large ({_pixels(exc)}; at most {2 * Image.MAX_IMAGE_PIXELS:,})") from None
@@ -98,7 +147,7 @@ def _pixels(exc: Exception) -> str:
     return f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow decodes"
 
 
-def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadImage]:
+def _array(source: str, array: np.ndarray, size: tuple[int, int], file: str = "") -> Sequence[ReadImage]:
     shape = tuple(array.shape)
     if array.ndim not in (2, 3) or shape[-2:] != size:
         H, W = size
@@ -108,30 +157,43 @@ def _array(source: str, array: np.ndarray, size: tuple[int, int]) -> list[ReadIm
         )
     if array.dtype.kind not in "biuf":
         raise UserError(f"{source}: an array of {array.dtype}; expected numbers ({ARRAY_HELP})")
-    values = array.astype(np.float32)
-    if array.size == 0 or not np.isfinite(values).all():
-        raise UserError(f"{source}: an array with no values or with NaN or infinite ones; expected {ARRAY_HELP}")
-    low, high = float(values.min()), float(values.max())
+    if array.size == 0:
+        raise UserError(f"{source}: an array with no values; expected {ARRAY_HELP}")
+    stack = array if array.ndim == 3 else array[None]
+    low, high, blank = _survey(source, stack)
     if low < 0 or high > 255:
         raise UserError(f"{source}: values from {low:g} to {high:g}; expected {ARRAY_HELP}")
-    if high > 1:
-        values = values / np.float32(255)
-    _refuse_blank(source, values)
-    if values.ndim == 2:
-        return [ReadImage(source, values, values)]
-    return [ReadImage(f"{source}[{k}]", v, v) for k, v in enumerate(values)]
+    scale = 255.0 if high > 1 else 1.0
+    _refuse_blank(source, blank, len(stack), array.ndim == 2, scale)
+    images = Stack(source, stack, scale, file)
+    if array.ndim == 2:
+        only = images[0]
+        return [replace(only, source=source, index=None)]
+    return images
 
 
-def _refuse_blank(source: str, values: np.ndarray) -> None:
+def _survey(source: str, stack: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The lowest and highest value of a stack, and each image's span (max - min), read a chunk at a time."""
+    low, high = np.inf, -np.inf
+    spans = np.empty(len(stack), dtype=np.float32)
+    for start in range(0, len(stack), CHUNK):
+        chunk = np.asarray(stack[start : start + CHUNK], dtype=np.float32).reshape(-1, stack.shape[1] * stack.shape[2])
+        if not np.isfinite(chunk).all():
+            raise UserError(f"{source}: an array with NaN or infinite values; expected {ARRAY_HELP}")
+        low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        spans[start : start + len(chunk)] = np.ptp(chunk, axis=1)
+    return low, high, spans
+
+
+def _refuse_blank(source: str, spans: np.ndarray, n: int, single: bool, scale: float) -> None:
     """A blank image (all one shade) is refused as a blank page is: the model would still name a class for it."""
-    spans = np.ptp(values.reshape(-1, values.shape[-2] * values.shape[-1]), axis=1)
-    blank = np.nonzero(spans < BLANK)[0].tolist()
-    if values.ndim == 2 and blank:
+    blank = np.nonzero(spans / scale < BLANK)[0].tolist()
+    if single and blank:
         raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")
     if blank:
         which = ", ".join(map(str, blank[:10])) + (", ..." if len(blank) > 10 else "")
         raise UserError(
-            f"{source}: {len(blank)} of its {len(values)} images {'holds' if len(blank) == 1 else 'hold'} no digit "
+            f"{source}: {len(blank)} of its {n} images {'holds' if len(blank) == 1 else 'hold'} no digit "
             f"(every pixel nearly the same shade): index {which}"
         )
 

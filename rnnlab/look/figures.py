@@ -11,20 +11,31 @@ import math
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from rnnlab.runs.files import atomic_write_bytes
+from rnnlab.text import visible
 
 HIGHLIGHT, OTHER = "#d62728", "#7f7f7f"
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Written atomically, like every file rnnlab writes: a full disk is one line and leaves the old figure."""
+    """Written atomically, like every file rnnlab writes: a full disk is one line and leaves the old figure.
+
+    Every text is drawn as written: names come from files (a class name, an image's file name, a run's folder),
+    and matplotlib would read `$...$` in them as mathematics (a traceback where it is not valid); their control
+    characters are made visible. Texts made while drawing (tick labels) take the same rule from the context."""
     FigureCanvasAgg(fig)
     kind = path.suffix.lstrip(".") or "png"
-    atomic_write_bytes(path, lambda f: fig.savefig(f, format=kind, dpi=100, bbox_inches="tight"))
+    with matplotlib.rc_context({"text.parse_math": False}):
+        for text in fig.findobj(Text):
+            text.set_parse_math(False)
+            text.set_text(visible(text.get_text(), keep="\n"))
+        atomic_write_bytes(path, lambda f: fig.savefig(f, format=kind, dpi=100, bbox_inches="tight"))
     return path
 
 

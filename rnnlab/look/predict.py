@@ -8,7 +8,8 @@ Legend: H/W image height/width, T time steps, C classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class Prediction:
     image: Tensor  # (H, W) in [0, 1]: what the model read, before normalising
     probs: Tensor  # (T, C): the class probabilities after each step; the last row is the prediction
     class_names: tuple[str, ...]
+    file: str = ""  # the image file's own name (no folder), "" for an image given in memory
+    index: int | None = None  # its index within a stack
 
     @property
     def label(self) -> int:
@@ -62,16 +65,23 @@ class Prediction:
         }
 
 
-def read_sources(preprocessing: Preprocessing, sources: Iterable[Any]) -> tuple[list[ReadImage], list[str]]:
-    """Every source read as the model's images, and one line for each source that could not be read."""
-    read: list[ReadImage] = []
+def read_each(preprocessing: Preprocessing, sources: Iterable[Any]) -> tuple[list[Sequence[ReadImage]], list[str]]:
+    """Each source's images (a stack's made one at a time as they are asked for), and one line for each source
+    that could not be read."""
+    read: list[Sequence[ReadImage]] = []
     errors: list[str] = []
     for source in sources:
         try:
-            read += read_images(source, preprocessing.dataset, preprocessing.image_size)
+            read.append(read_images(source, preprocessing.dataset, preprocessing.image_size))
         except UserError as exc:
             errors.append(str(exc))
     return read, errors
+
+
+def read_sources(preprocessing: Preprocessing, sources: Iterable[Any]) -> tuple[list[ReadImage], list[str]]:
+    """Every source read as the model's images, and one line for each source that could not be read."""
+    groups, errors = read_each(preprocessing, sources)
+    return [r for group in groups for r in group], errors
 
 
 def model_inputs(preprocessing: Preprocessing, images: list[ReadImage]) -> tuple[Tensor, Tensor]:
@@ -88,7 +98,9 @@ def run_images(model: SequenceClassifier, preprocessing: Preprocessing, images: 
     sequences = sequences.to(next(model.parameters()).device)
     names = _names(model, preprocessing)
     return [
-        Prediction(r.source, r.read, pixels[k], probe.step_probabilities(model, sequences[k]).cpu(), names)
+        Prediction(
+            r.source, r.read, pixels[k], probe.step_probabilities(model, sequences[k]).cpu(), names, r.file, r.index
+        )
         for k, r in enumerate(images)
     ]
 
@@ -103,7 +115,42 @@ def predict_sources(
 ) -> tuple[list[Prediction], list[str]]:
     """Every source read and run: the predictions, and one line for each source that could not be read."""
     read, errors = read_sources(preprocessing, sources)
-    return run_images(model, preprocessing, read), errors
+    return [p for chunk in _chunks(model, preprocessing, read) for p in chunk], errors
+
+
+CHUNK = 256  # images run through the model at once
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """The sources read, to be run a chunk at a time (a stack of any length in bounded memory)."""
+
+    groups: list[Sequence[ReadImage]]  # each source's images
+    errors: list[str]  # one line for each source that could not be read
+
+    @property
+    def total(self) -> int:
+        return sum(map(len, self.groups))
+
+    def run(self, model: SequenceClassifier, preprocessing: Preprocessing) -> Iterator[list[Prediction]]:
+        return _chunks(model, preprocessing, (r for group in self.groups for r in group))
+
+
+def read_chunked(preprocessing: Preprocessing, sources: Iterable[Any]) -> Chunked:
+    return Chunked(*read_each(preprocessing, sources))
+
+
+def _chunks(
+    model: SequenceClassifier, preprocessing: Preprocessing, images: Iterable[ReadImage]
+) -> Iterator[list[Prediction]]:
+    batch: list[ReadImage] = []
+    for image in images:
+        batch.append(image)
+        if len(batch) == CHUNK:
+            yield run_images(model, preprocessing, batch)
+            batch = []
+    if batch:
+        yield run_images(model, preprocessing, batch)
 
 
 def step_runs(labels: list[int], names: tuple[str, ...]) -> str:
@@ -117,37 +164,55 @@ def step_runs(labels: list[int], names: tuple[str, ...]) -> str:
     return ", ".join(parts)
 
 
-def figure_names(predictions: list[Prediction]) -> list[str]:
-    """A distinct file name per prediction, telling which image it is: '<stem>_steps.png' (and the index within a
-    stack, 'stack_3_steps.png'); where two images share a stem (seven.gif, seven.tiff) their extensions tell them
-    apart ('seven-gif_steps.png'); where two share the whole name (two folders' seven.png), they are numbered."""
-    stems = [_stem(p.source) for p in predictions]
-    names, seen = [], set()
-    for p, (stem, suffix) in zip(predictions, stems):
-        shared = len({x for s, x in stems if s == stem}) > 1
-        base = f"{stem}-{suffix}" if shared and suffix else stem
-        base += f"_{p.source.rsplit('[', 1)[1].rstrip(']')}" if p.source.endswith("]") else ""
+class FigureNames:
+    """A distinct file name per prediction, made from the image file's own name alone (never its folder, so a
+    figure is written only inside the folder named): '<stem>_steps.png', with the index within a stack
+    ('stack_3_steps.png'); where two images share a stem (seven.gif, seven.tiff) their extensions tell them apart
+    ('seven-gif_steps.png'); where two share the whole name (two folders' seven.png), they are numbered."""
+
+    def __init__(self, files: Iterable[str]) -> None:
+        self.suffixes: dict[str, set[str]] = {}
+        for file in files:
+            stem, suffix = _stem(file)
+            self.suffixes.setdefault(stem, set()).add(suffix)
+        self.seen: set[str] = set()
+
+    def __call__(self, p: Prediction) -> str:
+        stem, suffix = _stem(p.file)
+        base = f"{stem}-{suffix}" if len(self.suffixes.get(stem, ())) > 1 and suffix else stem
+        base += f"_{p.index}" if p.index is not None else ""
         name, n = f"{base}_steps.png", 1
-        while name in seen:
+        while name in self.seen:
             n += 1
             name = f"{base}-{n}_steps.png"
-        seen.add(name)
-        names.append(name)
-    return names
+        self.seen.add(name)
+        return name
 
 
-def _stem(source: str) -> tuple[str, str]:
-    """('seven', 'gif') for 'some/seven.gif' or 'some/seven.npy[3]'; ('image', '') for an image given in memory."""
-    if source.startswith(("a ", "an ")):
+def figure_names(predictions: list[Prediction]) -> list[str]:
+    names = FigureNames(p.file for p in predictions)
+    return [names(p) for p in predictions]
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def _stem(file: str) -> tuple[str, str]:
+    """('seven', 'gif') for 'seven.gif'; ('image', '') for an image given in memory. A stem is cut to 150
+    characters (a file name has at most 255) and its control characters become '_'."""
+    if not file:
         return "image", ""
-    path = Path(source.rsplit("[", 1)[0] if source.endswith("]") else source)
-    return path.stem, path.suffix.lstrip(".")
+    path = Path(file)
+    stem = _UNSAFE.sub("_", path.stem)[:150] or "image"
+    return stem, _UNSAFE.sub("_", path.suffix.lstrip("."))[:20]
 
 
-def write_figures(predictions: list[Prediction], out: Path, what: str) -> list[Path]:
-    """The per-step figure of each prediction in ``out``."""
+def write_figures(predictions: list[Prediction], out: Path, what: str, names: FigureNames | None = None) -> list[Path]:
+    """The per-step figure of each prediction in ``out``; ``names``: the namer of every image the figures are of,
+    where these are one chunk of them."""
     output_folder(out, "--figure")
+    names = names or FigureNames(p.file for p in predictions)
     return [
-        draw.prediction(p.read, p.image.numpy(), p.probs.numpy(), p.class_names, f"{p.source}: {what}", out / name)
-        for p, name in zip(predictions, figure_names(predictions))
+        draw.prediction(p.read, p.image.numpy(), p.probs.numpy(), p.class_names, f"{p.source}: {what}", out / names(p))
+        for p in predictions
     ]

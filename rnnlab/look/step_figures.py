@@ -19,6 +19,7 @@ from matplotlib.image import AxesImage
 from matplotlib.ticker import MaxNLocator
 
 from rnnlab.look.figures import HIGHLIGHT, OTHER, save
+from rnnlab.text import visible
 
 GATE_TITLES = {
     "i": "input gate i",
@@ -80,7 +81,7 @@ def step_grid(probs: np.ndarray, label: int, step_note: str, path: Path, max_pan
 
 
 def _class_axis(ax: Axes, names: Sequence[str], highlight: int | None) -> None:
-    ax.set_yticks(range(1, len(names) + 1), list(names), fontsize=8)
+    ax.set_yticks(range(1, len(names) + 1), [visible(n) for n in names], fontsize=8)  # names from a checkpoint
     if highlight is not None:
         ax.get_yticklabels()[highlight].set_color(HIGHLIGHT)
     ax.set_ylabel("class")
