@@ -171,8 +171,11 @@ def inspect_command(
     else:
         data_cfg = DataConfig(**flags.of(DataConfig))
         model_cfg = RunConfig(model_for(data_cfg, **flags.of(ModelConfig)), data_cfg).model  # the dataset's defaults
-    net = model.classifier.build_model(model_cfg, layout=data_cfg.layout, seed=0)
     steps, _ = data_cfg.shape
+    runtime.free_memory.check_model_fits(
+        model_cfg, runtime.device.resolve_device("cpu"), run or "inspect", (batch_size, steps)
+    )
+    net = model.classifier.build_model(model_cfg, layout=data_cfg.layout, seed=0)
     walk = look.probe.shape_walk(net, batch_size, steps)
     console.print(shape_table(walk, f"{data_cfg.dataset} {data_cfg.sequence}, B={batch_size}"))
     console.print(parameter_table(net))

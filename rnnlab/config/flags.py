@@ -175,6 +175,8 @@ def validate(cfg: Any) -> None:
             raise ConfigError(f.name, f"unknown value {unknown[0]!r}; choose from {', '.join(flag.choices)}")
         if flag.range and any(isinstance(v, (int, float)) and not flag.range.holds(v) for v in values):
             raise ConfigError(f.name, f"must be {flag.range.describe()}, got {_show(flag, value)}")
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):  # what torch and numpy hold
+            raise ConfigError(f.name, f"must fit in 64 bits, got {_show(flag, value)[:40]}")
 
 
 def _show(flag: Flag, value: Any) -> str:

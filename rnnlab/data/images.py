@@ -17,7 +17,6 @@ Legend: N images, H/W height/width.
 from __future__ import annotations
 
 import re
-import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from typing import Any, overload
 import numpy as np
 
 from rnnlab.errors import UserError
+from rnnlab.reading import require_regular
 from rnnlab.text import first_line
 
 INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
@@ -98,16 +98,11 @@ def read_images(source: Any, dataset: str, size: tuple[int, int]) -> Sequence[Re
 
 def _regular(path: Path) -> None:
     """Only a regular file is read: a FIFO, a socket or a device would block or never end."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(mode):
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if path.is_dir():
         raise UserError(f"{path}: a folder; give image files (PNG, JPEG) or .npy arrays")
-    if not stat.S_ISREG(mode):
-        raise UserError(f"{path}: not a regular file (a FIFO, socket or device); give image files or .npy arrays")
+    require_regular(path)
 
 
 def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> Sequence[ReadImage]:

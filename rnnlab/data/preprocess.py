@@ -7,13 +7,18 @@ Legend: N images, H/W image height/width, T time steps, I features per step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+from rnnlab.config import DataConfig
+from rnnlab.config.flags import SHARE, UNIT
+from rnnlab.config.run import IMAGE_SIZES
+from rnnlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from rnnlab.config import DataConfig
     from rnnlab.data.sets import ImageSet
 
 CLASS_NAMES = {
@@ -35,6 +40,26 @@ class Preprocessing:
     sequence: str  # rows, cols, pixels or permuted
     permute_seed: int
     class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        """Checked as the flags are: read from a checkpoint, these may be anything. The settings a flag also sets
+        (dataset, sequence, permutation seed) by that flag's own declaration; the image size is the dataset's; the
+        normalisation finite, its std above 0 (it divides)."""
+        try:
+            DataConfig(dataset=self.dataset, sequence=self.sequence, permute_seed=self.permute_seed)
+        except ConfigError as exc:
+            raise ValueError(f"{exc.field}: {exc.reason}") from None
+        if self.image_size != IMAGE_SIZES[self.dataset]:
+            raise ValueError(
+                f"image_size: {self.dataset}'s images are {IMAGE_SIZES[self.dataset]}, not {self.image_size}"
+            )
+        for name, value, where in (("mean", self.mean, UNIT), ("std", self.std, SHARE)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name}: expected a finite number, got {value!r}")
+            if not where.holds(value):
+                raise ValueError(f"{name}: must be {where.describe()}, got {value}")
+        if not 1 <= len(self.class_names) <= 1000 or not all(isinstance(n, str) for n in self.class_names):
+            raise ValueError("class_names: expected a list of names")
 
     @classmethod
     def measure(cls, cfg: DataConfig, images: ImageSet) -> Preprocessing:
@@ -66,6 +91,7 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Preprocessing:
+        """Raises KeyError, TypeError or ValueError for a dict that is not a preprocessing."""
         values = dict(raw)
         values["image_size"] = tuple(values["image_size"])
         values["class_names"] = tuple(values["class_names"])

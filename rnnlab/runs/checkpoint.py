@@ -3,6 +3,12 @@
 A checkpoint holds the model's state_dict under PyTorch's own names, the optimiser, the position in training
 (epoch, batch within it, step), the RNG states, the run's config and its preprocessing as plain dicts, so the model
 can be rebuilt and used on a new image from the file alone and ``--resume`` continues exactly where it stood.
+
+A checkpoint may come from anyone. ``weights_only=True`` lets torch.load build nothing but tensors and plain
+containers (no code runs); what they say is then checked before it is used: the config against the flags' own
+declarations, the preprocessing against its own, the weights' names, shapes and count against the config's model
+before that model is built (a config asking for 200,000 hidden units is refused, not allocated), the model's size
+against the memory free, and every weight finite.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from rnnlab.data.preprocess import Preprocessing
 from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
+from rnnlab.model.size import parameter_count
+from rnnlab.reading import require_regular
 from rnnlab.runs.config_file import read_run_file, state_of
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.folder import RunFolder
+from rnnlab.runtime.free_memory import check_model_fits
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -43,6 +52,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
         raise UserError(f"{p} holds no best.pt or checkpoint.pt; give a run folder written by `rnnlab train`")
     if not p.exists():
         raise UserError(f"{p} does not exist; give a run folder or a checkpoint file written by `rnnlab train`")
+    require_regular(p)
     return p
 
 
@@ -71,7 +81,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
     if ckpt.get("version") != VERSION:
-        raise UserError(f"{p} is checkpoint format version {ckpt.get('version')}; this rnnlab reads version {VERSION}")
+        raise UserError(
+            f"{p} is checkpoint format version {ckpt.get('version')!r}; this rnnlab reads version {VERSION}"
+        )
+    weights = ckpt.get("model")
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise UserError(f"{p} holds no model weights (its model entry is {type(weights).__name__}, not named tensors)")
     ckpt["path"] = str(p)
     return ckpt
 
@@ -112,7 +129,9 @@ def preprocessing_of(ckpt: dict[str, Any], data_dir: str | None = None) -> Prepr
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str) -> None:
-    """Load a state_dict, turning a mismatch into one line that says which keys or shapes differ."""
+    """Load a state_dict, turning a mismatch into one line that says which keys or shapes differ; weights that are
+    not finite (NaN, infinite) are refused, as they would score every image the same."""
+    refuse_non_finite(state, source)
     mine = model.state_dict()
     missing = sorted(set(mine) - set(state))
     extra = sorted(set(state) - set(mine))
@@ -133,10 +152,28 @@ def load_weights(model: torch.nn.Module, state: dict[str, Any], source: str) -> 
     model.load_state_dict(state)
 
 
+def refuse_non_finite(state: dict[str, Any], source: str) -> None:
+    for name, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise UserError(f"{source}: its weight {name} holds NaN or infinite values; the model cannot be used")
+
+
 def model_from_checkpoint(
-    ckpt: dict[str, Any], engine: str | None = None, layout: str | None = None
+    ckpt: dict[str, Any],
+    engine: str | None = None,
+    layout: str | None = None,
+    device: torch.device | None = None,
 ) -> SequenceClassifier:
+    """The checkpoint's model, built from its config once its weights are known to be that model's and it fits
+    in the memory of ``device`` (default: the CPU)."""
     cfg = config_of(ckpt)
+    held, expected = sum(t.numel() for t in ckpt["model"].values()), parameter_count(cfg.model)
+    if held != expected:  # before the model is built: a config may ask for more than any machine has
+        raise UserError(
+            f"{ckpt['path']} holds another model than its config describes ({held:,} weights; the config's model has "
+            f"{expected:,}); it was not written by rnnlab, or was edited"
+        )
+    check_model_fits(cfg.model, device or torch.device("cpu"), ckpt["path"])
     model = build_model(cfg.model, engine or cfg.runtime.engine, layout or cfg.data.layout)
-    load_weights(model, ckpt.get("model", {}), ckpt["path"])
+    load_weights(model, ckpt["model"], ckpt["path"])
     return model

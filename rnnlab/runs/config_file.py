@@ -1,7 +1,9 @@
 """config.json: the run as it now stands (its config), what made it, its resumes, and its status.
 
-One reader checks every value (a hand-edited file fails in one line naming the file and the setting); one writer
-replaces the file atomically. The status (running, finished, stopped, failed) is what `rnnlab runs` lists.
+One reader checks every value (a hand-edited file fails in one line naming the file and the setting): the config
+against the flags' own declarations, and what made the run, its resumes and its status against RECORD_FIELDS,
+after the file's size and nesting were bounded (reading); one writer replaces the file atomically.
+The status (running, finished, stopped, failed) is what `rnnlab runs` lists.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from rnnlab import reading
 from rnnlab.config import RunConfig, flag_for, flagged_fields
 from rnnlab.config.run import RUN_RECORD, SECTIONS
 from rnnlab.errors import UserError, flag_name
@@ -26,6 +29,19 @@ from rnnlab.runs.folder import RunFolder
 from rnnlab.version import __version__
 
 STATES = ("running", "finished", "stopped", "failed")
+MAX_BYTES = 1 << 20  # a config.json is a few KiB; a hundred resumes add a few more
+MAX_PID = 2**31 - 1  # a pid_t
+# what each record beside the config holds: key -> the types its value may have (a key may be absent)
+TEXT, WHOLE, NOTHING = (str,), (int,), (type(None),)
+MADE_BY: dict[str, tuple[type, ...]] = {
+    k: TEXT + NOTHING for k in ("rnnlab", "torch", "python", "command", "at", "host")
+}
+RECORD_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "made_by": MADE_BY,
+    "status": {"state": TEXT, "since": TEXT, "pid": WHOLE + NOTHING, "host": TEXT + NOTHING, "detail": TEXT,
+               "step": WHOLE},
+    "resume": {"at": TEXT, "step": WHOLE, "epoch": WHOLE, "changes": (dict,), "made_by": (dict,)},
+}  # fmt: skip
 
 
 def now() -> str:
@@ -74,8 +90,8 @@ def read_run_file(run: Path, what: str = "RUN") -> RunFile:
         hint = "give a run folder written by `rnnlab train`"
         raise UserError(f"{what}: {run} has no {f.name}; {hint}" if run.is_dir() else f"{what}: {run} is not a folder")
     try:
-        raw = json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = reading.loads(reading.read_bounded(f, MAX_BYTES, "config.json"))
+    except OSError as exc:
         raise UserError(f"cannot read {f}: {exc}") from None
     except ValueError as exc:
         raise UserError(f"{f} is not valid JSON ({exc}); restore it, or start the run again with --force") from None
@@ -84,12 +100,44 @@ def read_run_file(run: Path, what: str = "RUN") -> RunFile:
     extra = {k: raw.pop(k, None) for k in RUN_RECORD}
     try:
         cfg = RunConfig.from_dict(raw)
+        made, resumes, status = (_checked(key, extra[key]) for key in RUN_RECORD)
     except ValueError as exc:
         raise UserError(f"{f}: {exc}") from None
-    for key, kind in (("made_by", dict), ("resumes", list), ("status", dict)):
-        if extra[key] is not None and not isinstance(extra[key], kind):
-            raise UserError(f"{f}: {key}: expected {'an object' if kind is dict else 'a list'}")
-    return RunFile(cfg, extra["made_by"] or {}, extra["resumes"] or [], extra["status"] or {})
+    return RunFile(cfg, made, resumes, status)
+
+
+def _checked(key: str, value: Any) -> Any:
+    """made_by, resumes or status as read, each value of the type RECORD_FIELDS gives it; raises ValueError."""
+    if key == "resumes":
+        if value is not None and not isinstance(value, list):
+            raise ValueError("resumes: expected a list")
+        for k, entry in enumerate(value or []):
+            _fields(f"resumes[{k}]", entry, RECORD_FIELDS["resume"])
+            _fields(f"resumes[{k}].made_by", entry.get("made_by", {}), MADE_BY)
+        return value or []
+    _fields(key, value or {}, RECORD_FIELDS[key])
+    if key == "status" and value:
+        if value.get("state", "running") not in STATES:
+            raise ValueError(f"status.state: expected one of {', '.join(STATES)}, got {value['state']!r}")
+        if value.get("pid") is not None and not 0 < value["pid"] <= MAX_PID:
+            raise ValueError(f"status.pid: expected a process id, got {value['pid']}")
+    return value or {}
+
+
+def _fields(key: str, value: Any, kinds: dict[str, tuple[type, ...]]) -> None:
+    if not isinstance(value, dict):
+        raise ValueError(f"{key}: expected an object")
+    for name, kind in kinds.items():
+        if name not in value:
+            continue
+        got = value[name]
+        if isinstance(got, bool) or not isinstance(got, kind):
+            raise ValueError(f"{key}.{name}: expected {_kind_name(kind)}, got {type(got).__name__}")
+
+
+def _kind_name(kind: tuple[type, ...]) -> str:
+    names = {str: "text", int: "a whole number", dict: "an object", type(None): "nothing"}
+    return " or ".join(names[k] for k in kind)
 
 
 def read_config(run: Path, what: str = "RUN") -> RunConfig:

@@ -4,21 +4,34 @@ Appending line by line means a crash (kill -9, a full disk) can leave the last l
 files by hand; so there is one reader, which checks every line against the record it should be. A torn last
 line is the expected mark of a crash; a damaged line elsewhere is reported by its number. Readers get the good
 records and the list of damaged lines, and decide: resume drops them and says so, read-only commands warn.
+
+A file handed over may be hostile: the reader streams it a line at a time, refuses a line longer or nested deeper
+than any rnnlab writes before parsing it, and keeps bounded memory whatever the file's size: past MAX_STEPS step
+records it keeps every other one (a curve drawn from them looks the same), past MAX_RECORDS records of another
+kind the rest count as damaged, and it lists the first MAX_DAMAGED damaged lines with a count of the others.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from rnnlab import reading
 from rnnlab.errors import UserError
-from rnnlab.runs.files import atomic_write_text, describe_write_error
+from rnnlab.runs.files import atomic_write_bytes, describe_write_error
 from rnnlab.runs.folder import RunFolder
+
+MAX_LINE = 65_536  # bytes; rnnlab's longest line (an epoch's, with per-class figures) is under 2,000
+MAX_STEPS = 20_000  # step records kept; past them, every other one
+MAX_RECORDS = 20_000  # records of each other kind kept (epoch, final, test); 300 epochs write 300
+MAX_DAMAGED = 20  # damaged lines listed; the rest are counted
 
 NUMBER, WHOLE = "a number", "a whole number"
 # the keys each kind of record must have, and what each holds
@@ -46,15 +59,20 @@ class Damage:
 
 
 class Metrics(list):
-    """The good records, in order (a list of dicts), and ``damaged``: the lines that were not."""
+    """The good records, in order (a list of dicts), and ``damaged``: the lines that were not (the first
+    MAX_DAMAGED of them; ``more_damaged`` counts the others)."""
 
-    def __init__(self, records: list[dict[str, Any]], damaged: list[Damage]) -> None:
+    def __init__(self, records: list[dict[str, Any]], damaged: list[Damage], more_damaged: int = 0) -> None:
         super().__init__(records)
         self.damaged = damaged
+        self.more_damaged = more_damaged
 
     def warnings(self, path: Path) -> list[str]:
         """One line per damaged line of the file at ``path``."""
-        return [f"{damage.describe(path)}; skipped" for damage in self.damaged]
+        lines = [f"{damage.describe(path)}; skipped" for damage in self.damaged]
+        if self.more_damaged:
+            lines.append(f"{path}: {self.more_damaged:,} more damaged lines; skipped")
+        return lines
 
 
 def _problem(record: Any) -> str | None:
@@ -79,34 +97,95 @@ def _problem(record: Any) -> str | None:
     return None
 
 
-def parse(text: str) -> Metrics:
-    lines = text.split("\n")
-    torn_possible = not text.endswith("\n")  # every complete line ends in a newline
-    records, damaged = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+def _lines(f: IO[bytes]) -> Iterator[tuple[int, bytes | None, bool]]:
+    """(number, line, last) for each line of ``f``, 1-based, without its newline; None for a line longer than
+    MAX_LINE (skipped unread, a chunk at a time); ``last``: a final line without a newline (torn by a crash)."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = f.readline(MAX_LINE)
+            yield number, None, not line
             continue
-        last = number == len(lines) and torn_possible
-        try:
-            record = json.loads(line)
-        except ValueError:
-            damaged.append(Damage(number, "is not valid JSON", torn=last))
-            continue
-        problem = _problem(record)
-        if problem:
-            damaged.append(Damage(number, problem, torn=False))
+        ended = line.endswith(b"\n")
+        yield number, line.rstrip(b"\n"), not ended
+
+
+def read_stream(f: IO[bytes]) -> Metrics:
+    """Every good record of a metrics.jsonl stream, and its damaged lines, in bounded memory (see the module)."""
+    records: list[dict[str, Any]] = []
+    damaged: list[Damage] = []
+    more, steps, stride, counts = 0, 0, 1, dict.fromkeys(RECORDS, 0)
+    for number, line, last in _lines(f):
+        damage, record = _check_line(number, line, last)
+        if damage is None:
+            assert record is not None
+            kind = record["kind"]
+            counts[kind] += 1
+            if kind == "step":
+                steps += 1
+                if (steps - 1) % stride:
+                    continue
+                if steps > MAX_STEPS * stride:  # thin what is kept to every other one, and keep every 2 * stride-th
+                    records = _thinned(records, stride)
+                    stride *= 2
+                    if (steps - 1) % stride:
+                        continue
+            elif counts[kind] > MAX_RECORDS:
+                damage = Damage(number, f"({kind}) is past the {MAX_RECORDS:,} such records any run writes", False)
+        if damage is None:
+            records.append(record)  # type: ignore[arg-type]
+        elif len(damaged) < MAX_DAMAGED:
+            damaged.append(damage)
         else:
-            records.append(record)
-    return Metrics(records, damaged)
+            more += 1
+    return Metrics(records, damaged, more)
+
+
+def _thinned(records: list[dict[str, Any]], stride: int) -> list[dict[str, Any]]:
+    """Every other kept step record (those at multiples of 2 * stride), every record of another kind."""
+    kept, k = [], 0
+    for r in records:
+        if r["kind"] == "step":
+            k += 1
+            if (k - 1) % 2:
+                continue
+        kept.append(r)
+    return kept
+
+
+def _check_line(number: int, line: bytes | None, last: bool) -> tuple[Damage | None, dict[str, Any] | None]:
+    if line is None:
+        return Damage(number, f"is longer than any rnnlab writes (over {MAX_LINE:,} bytes)", torn=False), None
+    text = line.decode("utf-8", errors="replace")
+    if not text.strip():
+        return None, None
+    try:
+        record = reading.loads(text)
+    except ValueError as exc:
+        reason = "is not valid JSON" if "nested" not in str(exc) else f"is {exc}"
+        return Damage(number, reason, torn=last and "nested" not in str(exc)), None
+    problem = _problem(record)
+    return (Damage(number, problem, torn=False), None) if problem else (None, record)
+
+
+def parse(text: str) -> Metrics:
+    return read_stream(io.BytesIO(text.encode()))
 
 
 def read_metrics(run: Path) -> Metrics:
     """Every good record of RUN/metrics.jsonl and the lines that are not (empty when the file is missing)."""
     f = RunFolder(run).metrics
+    reading.require_regular(f)
     if not f.is_file():
         return Metrics([], [])
     try:
-        return parse(f.read_text(errors="replace"))
+        with open(f, "rb") as stream:
+            return read_stream(stream)
     except OSError as exc:
         raise UserError(f"cannot read {f}: {exc.strerror or exc}") from None
 
@@ -142,7 +221,18 @@ class MetricsLog:
         """
         if not self.enabled or not self.path.exists():
             return []
-        metrics = read_metrics(self.path.parent)
-        kept = [json.dumps(r) for r in metrics if r["step"] <= step and r["kind"] in ("step", "epoch")]
-        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
-        return metrics.damaged
+        reading.require_regular(self.path)
+        damaged: list[Damage] = []
+
+        def keep(out: IO[bytes]) -> None:  # a line at a time: the file may be of any size
+            with open(self.path, "rb") as f:
+                for number, line, last in _lines(f):
+                    damage, r = _check_line(number, line, last)
+                    if damage is not None:
+                        if len(damaged) < MAX_DAMAGED:
+                            damaged.append(damage)
+                    elif r is not None and r["step"] <= step and r["kind"] in ("step", "epoch"):
+                        out.write(json.dumps(r).encode() + b"\n")
+
+        atomic_write_bytes(self.path, keep)
+        return damaged

@@ -10,28 +10,17 @@ add to it; a run that passes this check can still fail to allocate, and that fai
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import torch
 
-from rnnlab.config import ModelConfig, RunConfig
+from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
+from rnnlab.model.size import GATES, parameter_count
+from rnnlab.runtime.free_memory import available_bytes
 from rnnlab.text import first_line, human_bytes
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 OPTIMIZER_STATES = {"adam": 2, "sgd": 0, "rmsprop": 1}  # per parameter, besides the parameter and its gradient
-
-
-def parameter_count(cfg: ModelConfig) -> int:
-    """nn.LSTM/GRU/RNN's parameter count for this stack, with the projection and the head, computed, not built."""
-    g, d = GATES[cfg.cell], cfg.directions
-    count = cfg.proj * (cfg.input_size + 1) if cfg.proj else 0
-    features = cfg.proj or cfg.input_size
-    for hidden in cfg.hidden_sizes:
-        count += d * g * hidden * (features + hidden + 2)
-        features = d * hidden
-    return count + (features + 1) * cfg.num_classes
 
 
 def training_bytes(cfg: RunConfig) -> int:
@@ -40,23 +29,6 @@ def training_bytes(cfg: RunConfig) -> int:
     steps, _ = cfg.data.shape
     saved = sum(steps * tc.batch_size * m.directions * h * (GATES[m.cell] + 3) for h in m.hidden_sizes)
     return 4 * (parameter_count(m) * states + saved)
-
-
-def available_bytes(device: torch.device) -> int | None:
-    """Free memory on ``device``: the GPU's free memory, or the CPU's MemAvailable (None where unknown)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_fits(cfg: RunConfig, device: torch.device) -> None:
