@@ -1,0 +1,243 @@
+"""Files and names that someone hands you: a checkpoint, config.json, metrics.jsonl, an image or a file name made to
+crash, hang, exhaust memory, escape a folder or write to the terminal. A refusal is one line on stderr, exit code 2,
+no traceback, no file outside the folders named written or changed; a name is shown as written; where size is the
+attack, the peak memory of the process is bounded."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
+from rnnlab.train.loop import fit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """A trained digits run, and hostile copies of its files."""
+    w = tmp_path_factory.mktemp("hostile")
+    cfg = RunConfig(
+        ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
+        DataConfig(dataset="digits", train_subset=64),
+        TrainConfig(epochs=1, batch_size=32),
+        RuntimeConfig(device="cpu"),
+    )
+    fit(cfg, w / "run")
+    best = torch.load(w / "run" / "best.pt", weights_only=True)
+
+    def checkpoint(name: str, edit) -> None:
+        ckpt = copy.deepcopy(best)
+        edit(ckpt)
+        torch.save(ckpt, w / name)
+
+    pre = best["preprocessing"]
+    names = ("[/]", "[red]zero", "\x1b]0;owned\x07title", "\x1b[2Jclear", "$\\frac{$", "5", "6", "7", "8", "9")
+    checkpoint("names.pt", lambda c: c.update(preprocessing={**pre, "class_names": names}))
+    checkpoint("model[final].pt", lambda c: None)
+    checkpoint("huge-hidden.pt", lambda c: c["config"]["model"].update(hidden=[200_000]))
+    checkpoint("huge-image.pt", lambda c: c.update(preprocessing={**pre, "image_size": [100_000, 100_000]}))
+    checkpoint("seed-huge.pt", lambda c: c.update(preprocessing={**pre, "permute_seed": 2**70}))
+    checkpoint("seed-negative.pt", lambda c: c.update(preprocessing={**pre, "permute_seed": -5}))
+    checkpoint("std-zero.pt", lambda c: c.update(preprocessing={**pre, "std": 0.0}))
+    checkpoint("std-nan.pt", lambda c: c.update(preprocessing={**pre, "std": float("nan")}))
+    nan = {k: torch.full_like(v, float("nan")) for k, v in best["model"].items()}
+    checkpoint("nan-weights.pt", lambda c: c.update(model=nan))
+    for kind, value in (("int", 3), ("none", None), ("text", "weights")):
+        checkpoint(f"model-{kind}.pt", lambda c, value=value: c.update(model=value))
+
+    def run(name: str, edit) -> None:
+        shutil.copytree(w / "run", w / name)
+        raw = json.loads((w / name / "config.json").read_text())
+        edit(raw)
+        (w / name / "config.json").write_text(json.dumps(raw))
+
+    run("epochs-huge", lambda r: r["train"].update(epochs=10**20))
+    run("resumes-garbage", lambda r: r.update(resumes=[1, "x", None]))
+    run("pid-huge", lambda r: r.update(status={"state": "running", "pid": 2**70, "host": os.uname().nodename}))
+    run("at-number", lambda r: r["made_by"].update(at=12345))
+    run("nested-config", lambda r: None)
+    (w / "nested-config" / "config.json").write_text('{"model": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    shutil.copytree(w / "run", w / "nested-metrics")
+    with open(w / "nested-metrics" / "metrics.jsonl", "a") as f:
+        f.write("[" * 200_000 + "]" * 200_000 + "\n")  # longer than any line rnnlab writes
+        f.write("[" * 20_000 + "]" * 20_000 + "\n")  # short enough to be read, too deep to be parsed
+    return w
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+        if not p.is_fifo()
+    }
+
+
+def _refused(world: Path, args: list[str], expect: str) -> str:
+    """The command ends in one error line containing ``expect``, exit code 2, no traceback, nothing changed."""
+    before = _tree(world)
+    result = CliRunner().invoke(app, [a.replace("{w}", str(world)) for a in args])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert len(lines) == 1 and lines[0].startswith("rnnlab: error: ") and expect in lines[0], result.stderr
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert _tree(world) == before, "a file changed"
+    return lines[0]
+
+
+REFUSED = {
+    "config-asks-for-200000-hidden-units": (["eval", "{w}/huge-hidden.pt"], "holds another model than its config"),
+    "image-size-100000-squared": (["eval", "{w}/huge-image.pt"], "image_size"),
+    "permute-seed-2-to-the-70": (["eval", "{w}/seed-huge.pt"], "permute_seed: must be in [0,"),
+    "permute-seed-negative": (["eval", "{w}/seed-negative.pt"], "permute_seed: must be in [0,"),
+    "std-zero": (["eval", "{w}/std-zero.pt"], "std: must be in (0, 1)"),
+    "std-nan": (["eval", "{w}/std-nan.pt"], "std: expected a finite number"),
+    "weights-all-nan": (["eval", "{w}/nan-weights.pt"], "holds NaN or infinite values"),
+    "model-entry-int": (["eval", "{w}/model-int.pt"], "holds no model weights (its model entry is int"),
+    "model-entry-none": (["eval", "{w}/model-none.pt"], "its model entry is NoneType"),
+    "model-entry-text": (["eval", "{w}/model-text.pt"], "its model entry is str"),
+    "epochs-10-to-the-20": (["train", "--resume", "{w}/epochs-huge"], "train.epochs: must fit in 64 bits"),
+    "resumes-garbage": (["train", "--resume", "{w}/resumes-garbage"], "resumes[0]: expected an object"),
+    "pid-2-to-the-70": (["train", "--resume", "{w}/pid-huge"], "status.pid: expected a process id"),
+    "config-nested-100000-deep": (["train", "--resume", "{w}/nested-config"], "nested deeper than 32 levels"),
+    "model-too-large-for-memory": (["inspect", "--hidden", "300000"], "is free on cpu"),
+    "device-file-as-image": (["predict", "{w}/run", "/dev/zero"], "not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_hostile_file_is_refused_in_one_line(case: str, world: Path) -> None:
+    _refused(world, *REFUSED[case])
+
+
+@pytest.mark.parametrize("folder", ["pid-huge", "at-number", "nested-config"])
+def test_runs_passes_over_a_hostile_run_with_a_warning_and_lists_the_others(folder: str, world: Path) -> None:
+    result = CliRunner().invoke(app, ["runs", str(world), "--json"])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    listed = [Path(r["run"]).name for r in json.loads(result.stdout)["runs"]]
+    assert "run" in listed and folder not in listed
+    assert any(line.startswith("rnnlab: warning: ") and folder in line for line in result.stderr.splitlines())
+
+
+def test_a_metrics_line_nested_200000_deep_is_skipped_unparsed(world: Path) -> None:
+    result = CliRunner().invoke(app, ["runs", str(world / "nested-metrics")])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "line 4 is longer than any rnnlab writes (over 65,536 bytes); skipped" in result.stderr
+    assert "line 5 is nested deeper than 32 levels; skipped" in result.stderr
+
+
+def test_names_from_a_checkpoint_are_shown_as_written_in_the_terminal_and_in_figures(world: Path, tmp_path) -> None:
+    digit = tmp_path / "seven.npy"
+    np.save(digit, np.eye(8, dtype=np.float32))
+    result = CliRunner().invoke(app, ["predict", str(world / "names.pt"), str(digit), "--figure", str(tmp_path / "f")])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output  # no escape reaches the terminal raw
+    columns = result.stdout
+    for shown in ("[/]", "[red]zero", "\\x1b]0;owned\\x07title", "\\x1b[2Jclear", "$\\frac{$"):
+        assert shown in columns.replace("\n", ""), shown
+    figure = tmp_path / "f" / "seven_steps.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_checkpoint_file_name_with_brackets_is_shown_whole(world: Path) -> None:
+    result = CliRunner().invoke(app, ["eval", str(world / "model[final].pt"), "--test-subset", "16"])
+    assert result.exit_code == 0, result.output
+    assert "model[final].pt" in result.stdout
+
+
+def test_an_image_name_with_terminal_escapes_reaches_stderr_made_visible(world: Path, tmp_path) -> None:
+    name = tmp_path / "\x1b[2J\x1b]0;owned\x07.png"
+    line = _refused(world, ["predict", "{w}/run", str(name)], "no such file")
+    assert "\\x1b[2J\\x1b]0;owned\\x07.png" in line and "\x1b" not in line
+
+
+def test_a_figure_never_escapes_the_folder_named(tmp_path, world: Path) -> None:
+    """The sweep's case exactly: `predict RUN 'esc/p[q/../../outside/t]' --figure esc/figs`, a real file there."""
+    (tmp_path / "esc" / "p[q").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    picture = np.zeros((40, 40), dtype=np.uint8)
+    picture[8:32, 18:22] = 255
+    Image.fromarray(picture).save(tmp_path / "outside" / "t]", format="PNG")
+    before = _tree(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "predict", str(world / "run"), "esc/p[q/../../outside/t]", "--figure",
+         "esc/figs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = {k for k, v in _tree(tmp_path).items() if before.get(k) != v}
+    assert written == {"esc/figs", "esc/figs/t]_steps.png"}, written
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "image"])
+def test_a_fifo_is_refused_not_waited_on(kind: str, world: Path, tmp_path) -> None:
+    fifo = tmp_path / ("fifo.pt" if kind == "checkpoint" else "fifo.png")
+    os.mkfifo(fifo)
+    args = ["eval", str(fifo)] if kind == "checkpoint" else ["predict", str(world / "run"), str(fifo)]
+    done = subprocess.run([sys.executable, "-m", "rnnlab", *args], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "not a regular file" in lines[0], done.stderr
+
+
+def _measured(args: list[str]) -> tuple[int, str, str, int]:
+    """Exit code, stdout (its end), stderr and peak resident memory in bytes of ``rnnlab ARGS``, measured by a fresh
+    Python whose only child is the command, so that no earlier child counts."""
+    probe = (
+        "import resource, subprocess, sys, json;"
+        "p = subprocess.run([sys.executable, '-m', 'rnnlab', *sys.argv[1:]], capture_output=True, text=True);"
+        "print(json.dumps([p.returncode, p.stdout[-20000:], p.stderr, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=900)
+    code, out, err, peak = json.loads(done.stdout)
+    return code, out, err, peak
+
+
+@pytest.mark.slow
+def test_size_attacks_take_bounded_memory(world: Path, tmp_path) -> None:
+    """A 13,000 x 13,000 PNG (a few hundred KiB on disk), a metrics.jsonl of 1.2 million lines, and a .npy stack of
+    20,000 digits, each against the peak memory of the same command on a file of ordinary size."""
+    base_code, _, _, base = _measured(["runs", str(world / "run"), "--json"])
+    assert base_code == 0
+    big = tmp_path / "big-metrics"
+    shutil.copytree(world / "run", big)
+    line = json.dumps({"kind": "step", "epoch": 0, "step": 1, "loss": 1.0, "accuracy": 0.5, "lr": 0.1}) + "\n"
+    with open(big / "metrics.jsonl", "a") as f:
+        for _ in range(12):
+            f.write(line * 100_000)
+    assert (big / "metrics.jsonl").stat().st_size > 90_000_000
+    code, out, err, peak = _measured(["runs", str(big), "--json"])
+    assert code == 0 and json.loads(out)["runs"][0]["steps"] >= 1, err
+    assert peak < base + 200 * 2**20, (peak / 2**20, base / 2**20)  # the whole file parsed: over 1 GiB more
+
+    small = tmp_path / "small.npy"
+    np.save(small, np.eye(8, dtype=np.float32))
+    base_code, _, _, base = _measured(["predict", str(world / "run"), str(small)])
+    assert base_code == 0
+    png = tmp_path / "huge.png"
+    Image.new("L", (13_000, 13_000)).save(png)
+    assert png.stat().st_size < 2**20
+    code, out, err, peak = _measured(["predict", str(world / "run"), str(png)])
+    assert code == 2 and "larger than rnnlab reads" in err and "Traceback" not in err, err
+    assert peak < base + 200 * 2**20, (peak / 2**20, base / 2**20)  # decoded: 6 GiB
+
+    stack = tmp_path / "stack.npy"
+    rng = np.random.default_rng(0)
+    np.save(stack, rng.integers(0, 256, size=(20_000, 8, 8), dtype=np.uint8))
+    code, out, err, peak = _measured(["predict", str(world / "run"), str(stack), "--json"])
+    assert code == 0, err
+    assert peak < base + 400 * 2**20, (peak / 2**20, base / 2**20)
