@@ -67,6 +67,24 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def too_deep_object(value: Any, limit: int = MAX_DEPTH, most: int = 10_000_000) -> str | None:
+    """Why the plain containers of ``value`` (what torch.load builds with weights_only: dicts, lists, tuples) are
+    too deep or too many to walk, or None; walked without recursion, as repr, json and == would recurse."""
+    stack, seen = [(value, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else None
+        if children is None:
+            continue
+        if depth >= limit:
+            return f"nested deeper than {limit} levels"
+        seen += len(children)
+        if seen > most:
+            return f"more than {most:,} entries"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 def loads(text: str, limit: int = MAX_DEPTH) -> Any:
     """json.loads, after the depth check: raises ValueError for text nested too deep, as for text that is not
     JSON."""

@@ -6,10 +6,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 from typing import Any
 
-# C0 and C1 controls, DEL, and the invisible marks that reorder or hide text (bidirectional overrides, zero widths)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+# C0 and C1 controls, DEL, the invisible marks that reorder or hide text (bidirectional overrides, zero widths), and
+# the surrogates by which Python holds the bytes of a file name that are not UTF-8 (no terminal or font shows them)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 
 
 def visible(text: object, keep: str = "") -> str:
@@ -21,7 +26,14 @@ def visible(text: object, keep: str = "") -> str:
 
 def _escape(char: str) -> str:
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8, as os.fsdecode keeps it: shown as that byte
+        code -= 0xDC00
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def short_repr(value: object) -> str:
+    """repr(value), cut short (a value from a file may be a list of a million items or a string of a megabyte)."""
+    return _SHORT.repr(value)
 
 
 def human_bytes(n: float) -> str:

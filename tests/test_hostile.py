@@ -49,6 +49,10 @@ def world(tmp_path_factory) -> Path:
     names = ("[/]", "[red]zero", "\x1b]0;owned\x07title", "\x1b[2Jclear", "$\\frac{$", "5", "6", "7", "8", "9")
     checkpoint("names.pt", lambda c: c.update(preprocessing={**pre, "class_names": names}))
     checkpoint("model[final].pt", lambda c: None)
+    deep: list = []
+    for _ in range(200):  # deeper than rnnlab writes; the check walks it without recursing, as it would 200,000
+        deep = [deep]
+    checkpoint("nested-mean.pt", lambda c: c.update(preprocessing={**pre, "mean": deep}))
     checkpoint("huge-hidden.pt", lambda c: c["config"]["model"].update(hidden=[200_000]))
     checkpoint("huge-image.pt", lambda c: c.update(preprocessing={**pre, "image_size": [100_000, 100_000]}))
     checkpoint("seed-huge.pt", lambda c: c.update(preprocessing={**pre, "permute_seed": 2**70}))
@@ -71,6 +75,9 @@ def world(tmp_path_factory) -> Path:
     run("pid-huge", lambda r: r.update(status={"state": "running", "pid": 2**70, "host": os.uname().nodename}))
     run("at-number", lambda r: r["made_by"].update(at=12345))
     run("nested-config", lambda r: None)
+    shutil.copytree(w / "run", w / "blank-lines")
+    with open(w / "blank-lines" / "metrics.jsonl", "a") as f:
+        f.write("\n   \n")
     (w / "nested-config" / "config.json").write_text('{"model": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}")
     shutil.copytree(w / "run", w / "nested-metrics")
     with open(w / "nested-metrics" / "metrics.jsonl", "a") as f:
@@ -115,6 +122,7 @@ REFUSED = {
     "pid-2-to-the-70": (["train", "--resume", "{w}/pid-huge"], "status.pid: expected a process id"),
     "config-nested-100000-deep": (["train", "--resume", "{w}/nested-config"], "nested deeper than 32 levels"),
     "model-too-large-for-memory": (["inspect", "--hidden", "300000"], "is free on cpu"),
+    "checkpoint-nested-200-deep": (["eval", "{w}/nested-mean.pt"], "nested deeper than 32 levels"),
     "device-file-as-image": (["predict", "{w}/run", "/dev/zero"], "not a regular file"),
 }
 
@@ -241,3 +249,44 @@ def test_size_attacks_take_bounded_memory(world: Path, tmp_path) -> None:
     code, out, err, peak = _measured(["predict", str(world / "run"), str(stack), "--json"])
     assert code == 0, err
     assert peak < base + 400 * 2**20, (peak / 2**20, base / 2**20)
+
+
+def test_blank_lines_in_metrics_are_passed_over(world: Path) -> None:
+    result = CliRunner().invoke(app, ["runs", str(world / "blank-lines"), "--json"])
+    assert result.exit_code == 0 and result.exception is None and not result.stderr, result.output
+
+
+def test_a_file_name_cannot_forge_a_line_show_emoji_or_break_on_bytes_that_are_not_utf8(world: Path, tmp_path) -> None:
+    digit = np.eye(8, dtype=np.float32)
+    names = ["ev\nrnnlab: error: forged.npy", ":thumbs_up:.npy", os.fsdecode(b"bad\xff.npy")]
+    for name in names:
+        np.save(tmp_path / name, digit)
+    result = CliRunner().invoke(
+        app, ["predict", str(world / "run"), *(str(tmp_path / n) for n in names), "--figure", str(tmp_path / "f")]
+    )
+    assert result.exit_code == 0 and result.exception is None, result.output
+    lines = result.stdout.splitlines()
+    assert not any(line.lstrip("│ ").startswith("rnnlab: error: forged") for line in lines)  # no forged line
+    assert "ev\\x0arnnlab: error: forged.npy" in result.stdout and ":thumbs_up:.npy" in result.stdout
+    assert "\U0001f44d" not in result.stdout and "bad\\xff.npy" in result.stdout
+    figures = sorted(p.name for p in (tmp_path / "f").iterdir())
+    assert figures == [":thumbs_up:_steps.png", "bad__steps.png", "ev_rnnlab: error: forged_steps.png"], figures
+
+
+def test_a_long_stack_streams_valid_json_on_stdout_whatever_the_progress_bar_does(world: Path, tmp_path) -> None:
+    stack = tmp_path / "stack.npy"
+    np.save(stack, np.random.default_rng(0).integers(0, 256, size=(300, 8, 8), dtype=np.uint8))
+    result = CliRunner().invoke(app, ["predict", str(world / "run"), str(stack), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert len(document["images"]) == 300 and document["images"][299]["source"].endswith("stack.npy[299]")
+
+
+def test_an_unusable_figure_folder_is_refused_before_any_json_is_printed(world: Path, tmp_path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    digit = tmp_path / "d.npy"
+    np.save(digit, np.eye(8, dtype=np.float32))
+    result = CliRunner().invoke(
+        app, ["predict", str(world / "run"), str(digit), "--json", "--figure", str(tmp_path / "a-file")]
+    )
+    assert result.exit_code == 2 and result.stdout == "", result.output

@@ -14,7 +14,7 @@ from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summ
 from rnnlab.config import ModelConfig, RuntimeConfig
 from rnnlab.config.commands import CompareConfig, GradcheckConfig, OnADevice
 from rnnlab.errors import CTRL_C, Stopped, UserError
-from rnnlab.text import json_text
+from rnnlab.text import json_text, visible
 
 JsonFile = Annotated[
     Path | None, typer.Option("--json-file", help="Also write the JSON object to this file.", metavar="FILE")
@@ -28,7 +28,7 @@ def _emit(document: dict[str, Any], as_json: bool, json_file: Path | None) -> No
         json_file.parent.mkdir(parents=True, exist_ok=True)  # checked before measuring (check_file_target)
         runs.files.atomic_write_text(json_file, json_text(document, indent=1) + "\n")
         if not as_json:
-            console.print(f"wrote {json_file}", highlight=False)
+            console.print(f"wrote {visible(json_file)}", highlight=False)
 
 
 @takes(
@@ -148,7 +148,7 @@ def compare_runs_command(
         print(json_text({"runs": rows, "figure": None if figure is None else str(figure)}))
     else:
         console.print(runs_table(rows))
-        console.print(str(figure), highlight=False, soft_wrap=True)
+        console.print(visible(figure), highlight=False, soft_wrap=True)
 
 
 COMMANDS = {

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TypedDict
 
@@ -14,11 +12,12 @@ import typer
 from rnnlab import look, model, runs, runtime
 from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
-from rnnlab.cli.tables import console, err_console, error_line
+from rnnlab.cli.progress import counting
+from rnnlab.cli.tables import console, error_line
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, model_for
 from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.errors import UserError
-from rnnlab.text import json_text
+from rnnlab.text import json_text, visible
 
 
 class _TakesArgs(TypedDict):
@@ -63,7 +62,7 @@ def visualize_command(
     what = f"{split} sample {picture.index}"
     console.print(step_table(probs, picture.label, what, picture.step_note, shown, summary))
     for path in picture.paths:
-        console.print(str(path), highlight=False, soft_wrap=True)
+        console.print(visible(path), highlight=False, soft_wrap=True)
 
 
 IMAGES_HELP = (
@@ -102,10 +101,12 @@ def predict_command(
     names = look.predict.FigureNames(group[0].file for group in chunked.groups if len(group))
     shown: list[look.predict.Prediction] = []  # the first TABLE_ROWS, for the tables
     paths: list[Path] = []
+    if figure:
+        runs.folder.output_folder(figure, "--figure")  # refused before anything is printed
     if as_json:  # one JSON object, written as the chunks come: a stack of any length in bounded memory
         head = json_text({"checkpoint": str(loaded.path), "engine": loaded.model.engine})
         sys.stdout.write(head[:-1] + ', "images": [')
-    with _counting(chunked.total) as advance:
+    with counting(chunked.total, look.predict.CHUNK) as advance:
         for k, chunk in enumerate(chunked.run(loaded.model, loaded.preprocessing)):
             if figure:
                 paths += look.predict.write_figures(chunk, figure, loaded.describe(), names)
@@ -122,9 +123,9 @@ def predict_command(
         for table in prediction_tables(shown, loaded.describe(), look.predict.step_runs, more):
             console.print(table)
         for path in paths[:TABLE_ROWS]:
-            console.print(str(path), highlight=False, soft_wrap=True)
+            console.print(visible(path), highlight=False, soft_wrap=True)
         if len(paths) > TABLE_ROWS:
-            console.print(f"and {len(paths) - TABLE_ROWS:,} more figures in {figure}", highlight=False)
+            console.print(f"and {len(paths) - TABLE_ROWS:,} more figures in {visible(figure)}", highlight=False)
     for message in chunked.errors:
         error_line(message)
     if chunked.errors:
@@ -132,16 +133,6 @@ def predict_command(
 
 
 TABLE_ROWS = 200  # images a table lists; --json has every one
-
-
-@contextlib.contextmanager
-def _counting(total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr for a long stack of images (none for a few), gone when done."""
-    from rich.progress import Progress
-
-    with Progress(console=err_console, transient=True, disable=total <= look.predict.CHUNK) as bar:
-        task = bar.add_task("predicting", total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 @takes(

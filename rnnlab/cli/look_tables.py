@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from rnnlab.cli.tables import Table, styled
+from rnnlab.text import visible
 
 
 def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], summary: str | None) -> Table:
@@ -15,7 +16,7 @@ def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], s
     rows = probs.tolist()
     tops = [max(range(len(row)), key=row.__getitem__) for row in rows]
     caption = note if summary is None else f"{summary}; every step is in the JSON file\n{note}"
-    table = Table(title=f"per-step prediction, {what} (true class {label})", caption=caption)
+    table = Table(title=f"per-step prediction, {visible(what)} (true class {label})", caption=caption)
     for col in ("after step", "top class", "P(top)", f"P(true={label})"):
         table.add_column(col, justify="right")
     for t in steps:
@@ -35,26 +36,26 @@ def prediction_tables(predictions: list[Any], what: str, runs: Any, more: int = 
     caption = "P(class) after the last step, in %"
     if more:
         caption += f"; the first {len(predictions):,} images of {len(predictions) + more:,} (--json: every one)"
-    probs = Table(title=f"predictions of {what}", caption=caption)
+    probs = Table(title=f"predictions of {visible(what)}", caption=caption)
     probs.add_column("image", overflow="fold", min_width=8)
     probs.add_column("predicted", justify="right", no_wrap=True)
     for name in names:
-        probs.add_column(name, justify="right", no_wrap=True)
+        probs.add_column(visible(name), justify="right", no_wrap=True)
     steps = Table(title="the prediction after each step (steps: class)")
     steps.add_column("image", overflow="fold")
     steps.add_column("after each step", overflow="fold")
     for p, image in zip(predictions, shown):
         last = [f"{100 * v:.0f}" for v in p.probs[-1].tolist()]
         cells = [styled(v, "bold") if k == p.label else v for k, v in enumerate(last)]
-        probs.add_row(image, f"{p.name} ({100 * p.confidence:.0f}%)", *cells)
-        steps.add_row(image, runs(p.step_labels, p.class_names))
+        probs.add_row(image, f"{visible(p.name)} ({100 * p.confidence:.0f}%)", *cells)
+        steps.add_row(image, visible(runs(p.step_labels, p.class_names)))
     return [probs, steps]
 
 
 def _image_names(sources: list[str]) -> list[str]:
     """'seven.png' for '/some/where/seven.png' (and 'stack.npy[3]'), unless two images would read the same."""
     short = [os.path.basename(s) for s in sources]
-    return short if len(set(short)) == len(short) else sources
+    return [visible(s) for s in (short if len(set(short)) == len(short) else sources)]
 
 
 def shape_table(stages: list[tuple[str, list[tuple[str, tuple]]]], title: str) -> Table:

@@ -1,4 +1,5 @@
-"""The training progress bar, and the lines printed above it (each epoch, a resume, a stop requested).
+"""The training progress bar, and the lines printed above it (each epoch, a resume, a stop requested); and the
+bar of a long stack of images (``counting``).
 
 The bar says which epoch it is in and what its loss averages; at 80 columns it keeps the bar, the step count and
 the ETA and drops the figures. Everything else is printed through the bar's own console, so no line is ever
@@ -7,7 +8,9 @@ glued onto the bar's.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.progress import (
@@ -21,7 +24,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from rnnlab.cli.tables import console, number, pct, styled
+from rnnlab.cli.tables import console, err_console, number, pct, styled
+from rnnlab.text import visible
 
 BAR_MIN = 80  # what the description, a short bar, the step count and the ETA need
 
@@ -61,8 +65,8 @@ class RichReporter:
     def start(self, total_steps: int, done_steps: int, epochs: int, description: str) -> None:
         self.epochs = epochs
         self.progress.console.print(
-            f"training {description}: {total_steps:,} steps. Each epoch's line: train loss and accuracy averaged "
-            "over its batches, then validation on the held-out split.",
+            f"training {visible(description)}: {total_steps:,} steps. Each epoch's line: train loss and accuracy "
+            "averaged over its batches, then validation on the held-out split.",
             highlight=False,
         )
         self.progress.start()
@@ -103,3 +107,15 @@ class RichReporter:
         if self.started:
             self.progress.stop()
             self.started = False
+
+
+@contextlib.contextmanager
+def counting(total: int, least: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for ``total`` items, where there are more than ``least`` (none for a few), gone when
+    done; it leaves stdout alone (rich would otherwise route it through the bar, JSON and all)."""
+    shown = total > least
+    with Progress(
+        console=err_console, transient=True, disable=not shown, redirect_stdout=False, redirect_stderr=False
+    ) as bar:
+        task = bar.add_task("predicting", total=total)
+        yield lambda n: bar.advance(task, n)

@@ -29,11 +29,12 @@ _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140
 
 
 class LiteralConsole(Console):
-    """A console that takes every string literally: no markup, control characters made visible (line breaks kept:
-    the tables' own two-line headings and captions)."""
+    """A console that takes every string literally: no markup, no emoji codes, control characters made visible.
+    Line breaks are kept for the tables' own two-line headings and captions, so a name put into a table goes
+    through ``visible`` first (a file named 'a\\nrnnlab: error: ...' must not forge a line)."""
 
     def render_str(self, text: str, **how: Any) -> Text:
-        how["markup"] = False
+        how["markup"] = how["emoji"] = False  # `[/]` and `:thumbs_up:` in a name are text
         return super().render_str(visible(text, keep="\n"), **how)
 
 
@@ -70,7 +71,7 @@ class Table(rich_table.Table):
 
 def error_line(message: str, label: str = "error") -> None:
     """One line on stderr, `rnnlab: error: ...`: how every error a user can cause ends."""
-    flat = " ".join(message.replace("\n", " ").replace("\t", " ").split(" "))
+    flat = message.replace("\n", " ").replace("\t", " ")  # our own line breaks; a name's other controls are escaped
     err_console.print(f"rnnlab: {label}: {' '.join(visible(flat).split())}", highlight=False)
 
 
@@ -93,7 +94,7 @@ def steps(n: int) -> str:
 def results_table(result: TrainResult) -> Table:
     """The last and the best parameters of a run side by side, each with its epochs, step, validation and test
     scores: one column each, so that every heading reads whole at 80 columns."""
-    table = Table(title=f"results: {result.run_dir}")
+    table = Table(title=f"results: {visible(result.run_dir)}")
     table.add_column("")
     table.add_column("last (checkpoint.pt)", justify="right")
     table.add_column("best validation (best.pt)", justify="right")
@@ -116,7 +117,7 @@ def results_table(result: TrainResult) -> Table:
 
 def eval_table(source: str, which: str, engine: str, result: EvalResult, plain: float | None = None) -> Table:
     """The per-class accuracies; ``plain``: a zoneout model's accuracy without zoneout's evaluation rule."""
-    table = Table(title=f"eval: {source} ({which}; engine {engine})")
+    table = Table(title=f"eval: {visible(source)} ({visible(which)}; engine {engine})")
     table.add_column("class", justify="right")
     table.add_column("accuracy", justify="right")
     for k, acc in enumerate(result.per_class_accuracy):
@@ -237,7 +238,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         best = best_validation(r)
         per_epoch = "-" if r["seconds_per_epoch"] is None else f"{r['seconds_per_epoch']:.1f}"
         table.add_row(
-            r["label"],
+            visible(r["label"]),
             str(r["epochs"]),
             str(r["steps"]),
             best,
@@ -254,7 +255,7 @@ STATE_STYLE = {"running": "cyan", "finished": "green", "stopped": "yellow", "fai
 
 def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
     table = Table(
-        title=f"runs in {folder}",
+        title=f"runs in {visible(folder)}",
         caption="each run is named by its folder and the flags in which it differs from the others; best val acc: "
         "the best validation accuracy; test: of the last parameters, and of best.pt's",
     )
@@ -269,7 +270,7 @@ def run_list_table(rows: list[dict[str, Any]], folder: str) -> Table:
         state = r["status"]
         best = best_validation(r)
         table.add_row(
-            r["label"],
+            visible(r["label"]),
             styled(state, STATE_STYLE.get(state, "white")),
             f"{r['epochs']}/{r['epochs_planned']}",
             best,

@@ -29,7 +29,7 @@ from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.config.flags import OUTPUT, TRAINING
 from rnnlab.config.run import DATASET_DEFAULTS, SECTIONS
 from rnnlab.errors import UserError, flag_name
-from rnnlab.text import json_text
+from rnnlab.text import json_text, visible
 
 RESUMABLE = [flag_name(f.name) for c in SECTIONS.values() for f in flagged_fields(c) if flag_for(f).resumable]
 
@@ -204,7 +204,7 @@ def runs_command(
     if as_json:
         print(json_text({"folder": str(folder), "runs": rows}))
     elif not rows:
-        console.print(f"no runs under {folder}", highlight=False)
+        console.print(f"no runs under {visible(folder)}", highlight=False)
     else:
         console.print(run_list_table(rows, str(folder)))
 

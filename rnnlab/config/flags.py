@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnlab.errors import ConfigError
+from rnnlab.text import short_repr
 
 MODEL, DATA, TRAINING, OUTPUT = "Model", "Data", "Training", "Output"  # the help panels
 REGULARISE, RUNTIME = "Recurrent regularisers", "Where it computes"
@@ -166,13 +167,13 @@ def validate(cfg: Any) -> None:
         flag, value = flag_for(f), getattr(cfg, f.name)
         problem = _type_error(hints[f.name], value)
         if problem:
-            raise ConfigError(f.name, f"{problem}, got {value!r}")
+            raise ConfigError(f.name, f"{problem}, got {short_repr(value)}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f.name, f"must be a finite number, got {value}")
         values = value if isinstance(value, tuple) else (value,)
         unknown = [v for v in values if flag.choices and v not in flag.choices]
         if unknown:
-            raise ConfigError(f.name, f"unknown value {unknown[0]!r}; choose from {', '.join(flag.choices)}")
+            raise ConfigError(f.name, f"unknown value {short_repr(unknown[0])}; choose from {', '.join(flag.choices)}")
         if flag.range and any(isinstance(v, (int, float)) and not flag.range.holds(v) for v in values):
             raise ConfigError(f.name, f"must be {flag.range.describe()}, got {_show(flag, value)}")
         if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values):  # what torch and numpy hold
@@ -180,7 +181,7 @@ def validate(cfg: Any) -> None:
 
 
 def _show(flag: Flag, value: Any) -> str:
-    return flag.show(value) if flag.show else str(value)
+    return flag.show(value) if flag.show else short_repr(value)
 
 
 def parse_sizes(text: str | int | tuple[int, ...]) -> tuple[int, ...]:

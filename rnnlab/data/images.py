@@ -198,7 +198,22 @@ def _picture(source: str, picture: Any, dataset: str, size: tuple[int, int]) -> 
     image = light_on_dark(gray)
     if image.shape != size:
         image = frame(image, size, FRAMINGS.get(dataset, FRAMINGS["mnist"]), source)
-    return ReadImage(source, gray, image.astype(np.float32))
+    return ReadImage(source, _for_showing(gray), image.astype(np.float32))
+
+
+SHOWN = 512  # pixels on the longer side of a picture as a figure shows it
+
+
+def _for_showing(gray: np.ndarray) -> np.ndarray:
+    """The picture as read, at most SHOWN pixels on its longer side: what a figure draws of a 12-megapixel photo,
+    kept for many images at once in bounded memory."""
+    from PIL import Image
+
+    if max(gray.shape) <= SHOWN:
+        return gray
+    scale = SHOWN / max(gray.shape)
+    shape = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    return np.asarray(Image.fromarray(gray.astype(np.float32)).resize(shape, Image.Resampling.BOX), dtype=np.float64)
 
 
 def _gray(picture: Any) -> np.ndarray:

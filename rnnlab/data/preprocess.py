@@ -15,6 +15,7 @@ from rnnlab.config import DataConfig
 from rnnlab.config.flags import SHARE, UNIT
 from rnnlab.config.run import IMAGE_SIZES
 from rnnlab.errors import ConfigError
+from rnnlab.text import short_repr
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -55,7 +56,7 @@ class Preprocessing:
             )
         for name, value, where in (("mean", self.mean, UNIT), ("std", self.std, SHARE)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name}: expected a finite number, got {value!r}")
+                raise ValueError(f"{name}: expected a finite number, got {short_repr(value)}")
             if not where.holds(value):
                 raise ValueError(f"{name}: must be {where.describe()}, got {value}")
         if not 1 <= len(self.class_names) <= 1000 or not all(isinstance(n, str) for n in self.class_names):

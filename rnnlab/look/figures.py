@@ -31,7 +31,7 @@ def save(fig: Figure, path: Path) -> Path:
     characters are made visible. Texts made while drawing (tick labels) take the same rule from the context."""
     FigureCanvasAgg(fig)
     kind = path.suffix.lstrip(".") or "png"
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
         for text in fig.findobj(Text):
             text.set_parse_math(False)
             text.set_text(visible(text.get_text(), keep="\n"))

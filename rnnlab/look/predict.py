@@ -97,12 +97,8 @@ def run_images(model: SequenceClassifier, preprocessing: Preprocessing, images: 
     pixels, sequences = model_inputs(preprocessing, images)
     sequences = sequences.to(next(model.parameters()).device)
     names = _names(model, preprocessing)
-    return [
-        Prediction(
-            r.source, r.read, pixels[k], probe.step_probabilities(model, sequences[k]).cpu(), names, r.file, r.index
-        )
-        for k, r in enumerate(images)
-    ]
+    probs = probe.step_probabilities_of(model, sequences).cpu()  # (N, T, C)
+    return [Prediction(r.source, r.read, pixels[k], probs[k], names, r.file, r.index) for k, r in enumerate(images)]
 
 
 def _names(model: SequenceClassifier, preprocessing: Preprocessing) -> tuple[str, ...]:
@@ -194,7 +190,7 @@ def figure_names(predictions: list[Prediction]) -> list[str]:
     return [names(p) for p in predictions]
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")  # controls, separators, bytes that are not UTF-8
 
 
 def _stem(file: str) -> tuple[str, str]:

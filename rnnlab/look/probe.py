@@ -23,13 +23,23 @@ def batched(model: SequenceClassifier, seq: Tensor) -> Tensor:
     return seq.unsqueeze(0) if model.layout == "batch" else seq.unsqueeze(1)
 
 
-@torch.no_grad()
 def step_probabilities(model: SequenceClassifier, seq: Tensor) -> Tensor:  # (T, C)
+    return step_probabilities_of(model, seq.unsqueeze(0))[0]
+
+
+@torch.no_grad()
+def step_probabilities_of(
+    model: SequenceClassifier,
+    seqs: Tensor,  # (N, T, I)
+) -> Tensor:  # (N, T, C)
+    """step_probabilities of N sequences at once: a stack of images is one pass per chunk, not one per image."""
     model.eval()
+    x = seqs if model.layout == "batch" else seqs.transpose(0, 1)
     if not model.cfg.bidirectional and model.cfg.readout in ("last", "state"):
-        outputs = model.trace(batched(model, seq)).outputs[:, 0]  # (T, H): the output at t is the state after t
-        return torch.softmax(model.head(outputs), dim=-1)
-    return torch.cat([torch.softmax(model(batched(model, seq[: t + 1])), dim=-1) for t in range(seq.shape[0])])
+        outputs = model.trace(x).outputs  # (T, N, H): the output at t is the state after t
+        return torch.softmax(model.head(outputs), dim=-1).transpose(0, 1)
+    prefix = (lambda t: x[:, : t + 1]) if model.layout == "batch" else (lambda t: x[: t + 1])
+    return torch.stack([torch.softmax(model(prefix(t)), dim=-1) for t in range(seqs.shape[1])], dim=1)
 
 
 def shown_steps(top: list[int], budget: int = 28) -> tuple[list[int], str | None]:

@@ -25,11 +25,12 @@ from rnnlab.data.sets import dataset_at_hand, load_images, resolve_data_dir
 from rnnlab.errors import UserError
 from rnnlab.model.classifier import SequenceClassifier, build_model
 from rnnlab.model.size import parameter_count
-from rnnlab.reading import require_regular
+from rnnlab.reading import require_regular, too_deep_object
 from rnnlab.runs.config_file import read_run_file, state_of
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.folder import RunFolder
 from rnnlab.runtime.free_memory import check_model_fits
+from rnnlab.text import short_repr
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
@@ -78,11 +79,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{p} is not a readable checkpoint: torch.load cannot read it, so it is not one written by rnnlab "
             "(another kind of file, or one cut short)"
         ) from None
+    problem = too_deep_object(ckpt)  # before anything is printed or walked: repr and json recurse
+    if problem:
+        raise UserError(f"{p} is not an rnnlab checkpoint: {problem}")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
     if ckpt.get("version") != VERSION:
         raise UserError(
-            f"{p} is checkpoint format version {ckpt.get('version')!r}; this rnnlab reads version {VERSION}"
+            f"{p} is checkpoint format version {short_repr(ckpt.get('version'))}; this rnnlab reads version {VERSION}"
         )
     weights = ckpt.get("model")
     if not isinstance(weights, dict) or not all(

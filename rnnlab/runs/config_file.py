@@ -26,6 +26,7 @@ from rnnlab.config.run import RUN_RECORD, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.folder import RunFolder
+from rnnlab.text import short_repr
 from rnnlab.version import __version__
 
 STATES = ("running", "finished", "stopped", "failed")
@@ -118,7 +119,7 @@ def _checked(key: str, value: Any) -> Any:
     _fields(key, value or {}, RECORD_FIELDS[key])
     if key == "status" and value:
         if value.get("state", "running") not in STATES:
-            raise ValueError(f"status.state: expected one of {', '.join(STATES)}, got {value['state']!r}")
+            raise ValueError(f"status.state: expected one of {', '.join(STATES)}, got {short_repr(value['state'])}")
         if value.get("pid") is not None and not 0 < value["pid"] <= MAX_PID:
             raise ValueError(f"status.pid: expected a process id, got {value['pid']}")
     return value or {}

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ RECORDS: dict[str, dict[str, str]] = {
     "final": _VALIDATED,  # where --max-steps ended the run inside an epoch
     "test": {"epoch": WHOLE, "step": WHOLE, "test_loss": NUMBER, "test_accuracy": NUMBER},
 }
+OPTIONAL: dict[str, str | tuple[str, ...]] = {"samples_per_s": NUMBER, "skipped": WHOLE, "which": ("last", "best")}
+_SHOWN = reprlib.Repr()  # a value in a message, cut short: a damaged line may be 64 KiB
+_SHOWN.maxstring = _SHOWN.maxother = 40
 
 
 @dataclass(frozen=True)
@@ -82,18 +86,33 @@ def _problem(record: Any) -> str | None:
     kind = record.get("kind")
     if kind not in RECORDS:
         return f"has no known kind ({kind!r}; expected one of {', '.join(RECORDS)})"
-    for key, expected in RECORDS[kind].items():
+    wanted: dict[str, str | tuple[str, ...]] = {**RECORDS[kind], **{k: v for k, v in OPTIONAL.items() if k in record}}
+    for key, expected in wanted.items():
         if key not in record:
             return f"({kind}) lacks {key!r}"
         value = record[key]
-        if value is None and expected == NUMBER and not key.endswith("accuracy"):
-            continue  # a loss that was not finite (JSON has no NaN)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"({kind}) has {key}={value!r}, expected {expected}"
-        if expected == WHOLE and not isinstance(value, int):
-            return f"({kind}) has {key}={value!r}, expected {expected}"
-        if key.endswith("accuracy") and not (isinstance(value, (int, float)) and 0 <= value <= 1):
-            return f"({kind}) has {key}={value!r}, expected a fraction in [0, 1]"
+        problem = _value_problem(key, value, expected)
+        if problem:
+            return f"({kind}) has {key}={_SHOWN.repr(value)}, expected {problem}"
+    return None
+
+
+def _value_problem(key: str, value: Any, expected: str | tuple[str, ...]) -> str | None:
+    """What a value should have been (the writer's own ranges), or None."""
+    if isinstance(expected, tuple):
+        return None if value in expected else f"one of {', '.join(expected)}"
+    if value is None and expected == NUMBER and not key.endswith("accuracy"):
+        return None  # a loss that was not finite (the writer puts null: JSON has no NaN)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return expected
+    if expected == WHOLE and not (isinstance(value, int) and 0 <= value < 2**63):
+        return "a whole number >= 0"
+    if not math.isfinite(value):
+        return "a finite number"
+    if key.endswith("accuracy") and not 0 <= value <= 1:
+        return "a fraction in [0, 1]"
+    if key in ("seconds", "samples_per_s") and value < 0:
+        return "a number >= 0"
     return None
 
 
@@ -120,14 +139,18 @@ def read_stream(f: IO[bytes]) -> Metrics:
     records: list[dict[str, Any]] = []
     damaged: list[Damage] = []
     more, steps, stride, counts = 0, 0, 1, dict.fromkeys(RECORDS, 0)
+    latest: dict[str, Any] | None = None  # the newest step record, where thinning passed over it
     for number, line, last in _lines(f):
         damage, record = _check_line(number, line, last)
+        if damage is None and record is None:
+            continue  # a blank line
         if damage is None:
             assert record is not None
             kind = record["kind"]
             counts[kind] += 1
             if kind == "step":
                 steps += 1
+                latest = record
                 if (steps - 1) % stride:
                     continue
                 if steps > MAX_STEPS * stride:  # thin what is kept to every other one, and keep every 2 * stride-th
@@ -135,6 +158,7 @@ def read_stream(f: IO[bytes]) -> Metrics:
                     stride *= 2
                     if (steps - 1) % stride:
                         continue
+                latest = None
             elif counts[kind] > MAX_RECORDS:
                 damage = Damage(number, f"({kind}) is past the {MAX_RECORDS:,} such records any run writes", False)
         if damage is None:
@@ -143,6 +167,8 @@ def read_stream(f: IO[bytes]) -> Metrics:
             damaged.append(damage)
         else:
             more += 1
+    if latest is not None:  # a thinned log still ends where the run did
+        records.append(latest)
     return Metrics(records, damaged, more)
 
 

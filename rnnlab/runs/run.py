@@ -31,6 +31,7 @@ from rnnlab.runs.evaluation import EvalResult, evaluate
 from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.metrics import Metrics, read_metrics
 from rnnlab.runtime.device import resolve_device
+from rnnlab.runtime.free_memory import check_model_fits
 
 R = TypeVar("R", bound="Run")
 
@@ -69,7 +70,10 @@ class Run:
         name = engine or cfg.runtime.engine
         regularisers = ("zoneout",) if "zoneout" in cfg.model.regularisers else ()  # what evaluation computes
         get_engine(name, device).check_model(cfg.model.cell, False, regularisers)  # one line, before the model
-        model = model_from_checkpoint(ckpt, name).to(device).eval()
+        model = model_from_checkpoint(ckpt, name)  # checked against the CPU's free memory, and built there
+        if device.type != "cpu":
+            check_model_fits(cfg.model, device, ckpt["path"])
+        model = model.to(device).eval()
         saved = {key: ckpt.get(key) for key in ("epoch", "step", "batch_in_epoch")}
         return cls(model, cfg, preprocessing_of(ckpt, data_dir), Path(ckpt["path"]), saved)
 
