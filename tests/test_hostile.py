@@ -75,6 +75,14 @@ def world(tmp_path_factory) -> Path:
     run("pid-huge", lambda r: r.update(status={"state": "running", "pid": 2**70, "host": os.uname().nodename}))
     run("at-number", lambda r: r["made_by"].update(at=12345))
     run("nested-config", lambda r: None)
+    for name, edit in (
+        ("rng-garbage", lambda c: c.update(rng={"torch": torch.zeros(3)})),
+        ("adam-shape", lambda c: next(iter(c["optimizer"]["state"].values())).update(exp_avg=torch.zeros(2, 2))),
+    ):
+        shutil.copytree(w / "run", w / name)
+        last = torch.load(w / name / "checkpoint.pt", weights_only=True)
+        edit(last)
+        torch.save(last, w / name / "checkpoint.pt")
     shutil.copytree(w / "run", w / "blank-lines")
     with open(w / "blank-lines" / "metrics.jsonl", "a") as f:
         f.write("\n   \n")
@@ -111,7 +119,7 @@ REFUSED = {
     "image-size-100000-squared": (["eval", "{w}/huge-image.pt"], "image_size"),
     "permute-seed-2-to-the-70": (["eval", "{w}/seed-huge.pt"], "permute_seed: must be in [0,"),
     "permute-seed-negative": (["eval", "{w}/seed-negative.pt"], "permute_seed: must be in [0,"),
-    "std-zero": (["eval", "{w}/std-zero.pt"], "std: must be in (0, 1)"),
+    "std-zero": (["eval", "{w}/std-zero.pt"], "std: must be > 0"),
     "std-nan": (["eval", "{w}/std-nan.pt"], "std: expected a finite number"),
     "weights-all-nan": (["eval", "{w}/nan-weights.pt"], "holds NaN or infinite values"),
     "model-entry-int": (["eval", "{w}/model-int.pt"], "holds no model weights (its model entry is int"),
@@ -120,6 +128,8 @@ REFUSED = {
     "epochs-10-to-the-20": (["train", "--resume", "{w}/epochs-huge"], "train.epochs: must fit in 64 bits"),
     "resumes-garbage": (["train", "--resume", "{w}/resumes-garbage"], "resumes[0]: expected an object"),
     "pid-2-to-the-70": (["train", "--resume", "{w}/pid-huge"], "status.pid: expected a process id"),
+    "rng-state-not-torch-s": (["train", "--resume", "{w}/rng-garbage", "--epochs", "2"], "RNG states"),
+    "adam-state-of-another-shape": (["train", "--resume", "{w}/adam-shape", "--epochs", "2"], "its exp_avg is (2, 2)"),
     "config-nested-100000-deep": (["train", "--resume", "{w}/nested-config"], "nested deeper than 32 levels"),
     "model-too-large-for-memory": (["inspect", "--hidden", "300000"], "is free on cpu"),
     "checkpoint-nested-200-deep": (["eval", "{w}/nested-mean.pt"], "nested deeper than 32 levels"),

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import DataConfig
-from rnnlab.config.flags import SHARE, UNIT
+from rnnlab.config.flags import POSITIVE, UNIT
 from rnnlab.config.run import IMAGE_SIZES
 from rnnlab.errors import ConfigError
 from rnnlab.text import short_repr
@@ -54,7 +54,7 @@ class Preprocessing:
             raise ValueError(
                 f"image_size: {self.dataset}'s images are {IMAGE_SIZES[self.dataset]}, not {self.image_size}"
             )
-        for name, value, where in (("mean", self.mean, UNIT), ("std", self.std, SHARE)):
+        for name, value, where in (("mean", self.mean, UNIT), ("std", self.std, POSITIVE)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name}: expected a finite number, got {short_repr(value)}")
             if not where.holds(value):

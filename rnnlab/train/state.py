@@ -106,6 +106,35 @@ CHECKS = {  # TrainState's fields as a checkpoint must hold them
 }
 
 
+def _rng_states(v: Any) -> bool:
+    """torch's generator state as torch.get_rng_state gives it (and CUDA's, where there is one): set_rng_state
+    takes nothing else, and says so in a traceback."""
+    if not isinstance(v, dict):
+        return False
+    states = [v.get("torch"), *([v["cuda"]] if "cuda" in v else [])]
+    size = torch.get_rng_state().numel()
+    return all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and t.dim() == 1 for t in states) and (
+        states[0].numel() == size
+    )
+
+
+def _check_optimiser(opt: torch.optim.Optimizer, source: str) -> None:
+    """Each state the optimiser keeps per parameter (Adam's averages) has the parameter's shape and is finite: a
+    mismatch would fail at the first step, mid-run, in a traceback."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for name, value in opt.state.get(p, {}).items():
+                if not isinstance(value, torch.Tensor) or value.dim() == 0:
+                    continue  # a step count
+                if value.shape != p.shape:
+                    raise UserError(
+                        f"--resume: the optimiser state in {source} does not fit: its {name} is "
+                        f"{tuple(value.shape)} for a parameter of {tuple(p.shape)}"
+                    )
+                if value.is_floating_point() and not bool(value.isfinite().all()):
+                    raise UserError(f"--resume: the optimiser state in {source} holds NaN or infinite {name}")
+
+
 def restore(
     ckpt: dict[str, Any],
     model: torch.nn.Module,
@@ -118,14 +147,15 @@ def restore(
     each value checked first: a damaged or hand-edited checkpoint ends in one line, nothing changed."""
     load_weights(model, expect(ckpt, "model", lambda v: isinstance(v, dict), "a state_dict"), ckpt["path"])
     values = {f.name: expect(ckpt, f.name, *CHECKS[f.name]) for f in dataclasses.fields(TrainState)}
-    rng = expect(ckpt, "rng", lambda v: isinstance(v, dict) and isinstance(v.get("torch"), torch.Tensor), "RNG states")
+    rng = expect(ckpt, "rng", _rng_states, "RNG states (byte tensors of torch's own size)")
     by_rank = ckpt.get("rng_by_rank")
-    if isinstance(by_rank, list) and rank < len(by_rank) and isinstance(by_rank[rank], dict):
+    if isinstance(by_rank, list) and rank < len(by_rank) and _rng_states(by_rank[rank]):
         rng = by_rank[rank]  # this rank's own; checkpoints from before they were kept hold rank 0's alone
     try:
         opt.load_state_dict(expect(ckpt, "optimizer", lambda v: isinstance(v, dict), "an optimiser state"))
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"--resume: the optimiser state in {ckpt['path']} does not fit ({exc})") from None
+    _check_optimiser(opt, ckpt["path"])
     for name, value in values.items():
         setattr(st, name, list(value) if isinstance(value, (list, tuple)) else value)
     st.history = [r for r in st.history if r["kind"] == "epoch"]  # a "final" record only marked a stop
