@@ -71,6 +71,14 @@ def world(tmp_path_factory) -> Path:
         (w / name / "config.json").write_text(json.dumps(raw))
 
     run("epochs-huge", lambda r: r["train"].update(epochs=10**20))
+    run("threads-million", lambda r: r["train"].update(threads=1_000_000))
+    run("linked-figures", lambda r: None)
+    (w / "elsewhere").mkdir()
+    (w / "linked-figures" / "figures").symlink_to(w / "elsewhere")
+    sparse = {k: v.to_sparse() for k, v in best["model"].items()}
+    checkpoint("sparse.pt", lambda c: c.update(model=sparse))
+    expanded = {k: torch.zeros(1).expand(v.shape) for k, v in best["model"].items()}
+    checkpoint("expanded.pt", lambda c: c.update(model=expanded))
     run("resumes-garbage", lambda r: r.update(resumes=[1, "x", None]))
     run("pid-huge", lambda r: r.update(status={"state": "running", "pid": 2**70, "host": os.uname().nodename}))
     run("at-number", lambda r: r["made_by"].update(at=12345))
@@ -127,10 +135,14 @@ REFUSED = {
     "model-entry-text": (["eval", "{w}/model-text.pt"], "its model entry is str"),
     "epochs-10-to-the-20": (["train", "--resume", "{w}/epochs-huge"], "train.epochs: must fit in 64 bits"),
     "resumes-garbage": (["train", "--resume", "{w}/resumes-garbage"], "resumes[0]: expected an object"),
-    "pid-2-to-the-70": (["train", "--resume", "{w}/pid-huge"], "status.pid: expected a process id"),
+    "pid-2-to-the-70": (["train", "--resume", "{w}/pid-huge"], "status.pid: expected a whole number"),
     "rng-state-not-torch-s": (["train", "--resume", "{w}/rng-garbage", "--epochs", "2"], "RNG states"),
     "adam-state-of-another-shape": (["train", "--resume", "{w}/adam-shape", "--epochs", "2"], "its exp_avg is (2, 2)"),
     "config-nested-100000-deep": (["train", "--resume", "{w}/nested-config"], "nested deeper than 32 levels"),
+    "threads-a-million": (["train", "--resume", "{w}/threads-million"], "train.threads: must be in [0, 1024]"),
+    "figures-a-symbolic-link": (["visualize", "{w}/linked-figures"], "is a symbolic link"),
+    "sparse-weights": (["eval", "{w}/sparse.pt"], "not dense floating-point tensors"),
+    "stride-0-weights": (["eval", "{w}/expanded.pt"], "not dense floating-point tensors"),
     "model-too-large-for-memory": (["inspect", "--hidden", "300000"], "is free on cpu"),
     "checkpoint-nested-200-deep": (["eval", "{w}/nested-mean.pt"], "nested deeper than 32 levels"),
     "device-file-as-image": (["predict", "{w}/run", "/dev/zero"], "not a regular file"),
@@ -300,3 +312,15 @@ def test_an_unusable_figure_folder_is_refused_before_any_json_is_printed(world: 
         app, ["predict", str(world / "run"), str(digit), "--json", "--figure", str(tmp_path / "a-file")]
     )
     assert result.exit_code == 2 and result.stdout == "", result.output
+
+
+def test_metrics_records_keep_bounded_size_and_sane_values() -> None:
+    from rnnlab.runs.metrics import parse
+
+    fat = {"kind": "step", "epoch": 0, "step": 1, "loss": 1.0, "accuracy": 0.5, "lr": 0.1, "x": [{}] * 10_000}
+    many = {**fat, "x": 0, **{f"k{i}": i for i in range(2_000)}}
+    huge = {"kind": "epoch", "epoch": 0, "step": 1, "train_loss": 1e308, "train_accuracy": 0.5, "val_loss": 1.0,
+            "val_accuracy": 0.5, "seconds": 1.0}  # fmt: skip
+    metrics = parse("".join(json.dumps(r) + "\n" for r in (fat, many, huge)))
+    assert [len(r) for r in metrics] == [6, 6 + 16]  # the lists go; 16 undeclared keys are kept
+    assert "a loss in [0, 1e30]" in metrics.warnings(Path("m"))[0]

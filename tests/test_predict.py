@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from rnnlab.cli import app
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
 from rnnlab.data import load_sequences
-from rnnlab.data.images import read_images
+from rnnlab.data.images import MAX_PIXELS, read_images
 from rnnlab.data.preprocess import Preprocessing
 from rnnlab.data.sets import load_images
 from rnnlab.look.loaded import load
@@ -248,7 +248,10 @@ def test_a_too_large_image_is_one_line_and_a_large_one_is_read_without_warning(d
     result = _invoke(str(digits_run), str(huge), str(large), "--json")
     assert result.exit_code == 2
     assert [r["source"] for r in json.loads(result.stdout)["images"]] == [str(large)]
-    assert result.stderr == f"rnnlab: error: {huge}: too large (22,500 pixels; at most 20,000)\n"
+    assert result.stderr == (
+        f"rnnlab: error: {huge}: a picture of 22,500 pixels is larger than rnnlab reads ({MAX_PIXELS:,} pixels); "
+        "scale it down first\n"
+    )
 
 
 def test_a_blank_array_is_refused_as_a_blank_page_is(digits_run, tmp_path) -> None:

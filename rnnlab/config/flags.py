@@ -51,6 +51,7 @@ FRACTION = Range(0, 1, high_open=True)  # [0, 1)
 SHARE = Range(0, 1, low_open=True, high_open=True)  # (0, 1)
 UNIT = Range(0, 1)  # [0, 1]
 SEED = Range(0, 2**63 - 1)  # what torch.manual_seed and numpy take
+THREADS = Range(0, 1024)  # a million threads (a config.json edited by hand) crash the process and its neighbours
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnlab.cells import ENGINES
-from rnnlab.config.flags import NON_NEGATIVE, RUNTIME, option, validate
+from rnnlab.config.flags import RUNTIME, THREADS, option, validate
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RuntimeConfig:
     )
     deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", RUNTIME)
     threads: int = option(
-        0, "CPU threads for PyTorch; 0 = PyTorch's default.", RUNTIME, range=NON_NEGATIVE, resumable=True
+        0, "CPU threads for PyTorch, up to 1024; 0 = PyTorch's default.", RUNTIME, range=THREADS, resumable=True
     )
     reuse_cpu_memory: bool = option(
         True,

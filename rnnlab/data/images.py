@@ -109,7 +109,9 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> Sequence[Read
     _regular(path)
     if path.suffix.lower() == ".npy":
         try:
-            array = np.load(path, allow_pickle=False, mmap_mode="r")
+            with warnings.catch_warnings():  # numpy warns of a header's impossible shape before refusing it
+                warnings.simplefilter("ignore")
+                array = np.load(path, allow_pickle=False, mmap_mode="r")
         except Exception:  # ValueError, OSError, EOFError...: numpy's reasons speak of pickles and headers
             raise UserError(f"{path}: not a readable .npy array (damaged, cut short, or not from numpy.save)") from None
         return _array(str(path), array, size, path.name)
@@ -127,9 +129,11 @@ def _read_file(path: Path, dataset: str, size: tuple[int, int]) -> Sequence[Read
                     )
                 picture.load()
                 return [replace(_picture(str(path), picture, dataset, size), file=path.name)]
-    except Image.DecompressionBombError as exc:  # past twice MAX_IMAGE_PIXELS Pillow refuses to decode
-        assert Image.MAX_IMAGE_PIXELS is not None  # Pillow checks for bombs only while there is a limit
-        raise UserError(f"{path}: too large ({_pixels(exc)}; at most {2 * Image.MAX_IMAGE_PIXELS:,})") from None
+    except Image.DecompressionBombError as exc:  # past twice MAX_IMAGE_PIXELS Pillow refuses even to open it
+        raise UserError(
+            f"{path}: a picture of {_pixels(exc)} is larger than rnnlab reads ({MAX_PIXELS:,} pixels); scale it down "
+            "first"
+        ) from None
     except UnidentifiedImageError:
         raise UserError(f"{path}: not an image (PNG, JPEG or another format Pillow reads) nor a .npy array") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged files

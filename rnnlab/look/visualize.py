@@ -88,7 +88,7 @@ def visualize_run(
     probs = probe.step_probabilities(model, seq).cpu()
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
-    out = output_folder(out_dir or loaded.folder.figures)
+    out = output_folder(out_dir) if out_dir else output_folder(loaded.folder.figures, own=True)
     stem = f"{split}{index}"
     image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed)
     paths = [

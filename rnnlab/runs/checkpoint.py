@@ -13,6 +13,7 @@ against the memory free, and every weight finite.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ def _why_no_checkpoint(run: Path) -> str:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     p = resolve_checkpoint(path)
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings of a file it then refuses: the refusal is the one line
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception:  # torch's reasons ("Weights only load failed", a bare KeyError) mislead more than they tell
         raise UserError(
             f"{p} is not a readable checkpoint: torch.load cannot read it, so it is not one written by rnnlab "
@@ -89,12 +92,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{p} is checkpoint format version {short_repr(ckpt.get('version'))}; this rnnlab reads version {VERSION}"
         )
     weights = ckpt.get("model")
-    if not isinstance(weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
-    ):
-        raise UserError(f"{p} holds no model weights (its model entry is {type(weights).__name__}, not named tensors)")
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and _plain_weight(v) for k, v in weights.items()):
+        raise UserError(
+            f"{p} holds no model weights (its model entry is {type(weights).__name__}, not dense floating-point "
+            "tensors by name)"
+        )
     ckpt["path"] = str(p)
     return ckpt
+
+
+def _plain_weight(v: Any) -> bool:
+    """A dense, contiguous tensor of real numbers: what a state_dict holds. Sparse tensors fail the checks after
+    it, complex ones lose their imaginary part in silence, and a stride-0 one takes far more memory than its file."""
+    return isinstance(v, torch.Tensor) and v.layout == torch.strided and v.is_contiguous() and v.is_floating_point()
 
 
 def config_of(ckpt: dict[str, Any]) -> RunConfig:

@@ -134,6 +134,8 @@ def _fields(key: str, value: Any, kinds: dict[str, tuple[type, ...]]) -> None:
         got = value[name]
         if isinstance(got, bool) or not isinstance(got, kind):
             raise ValueError(f"{key}.{name}: expected {_kind_name(kind)}, got {type(got).__name__}")
+        if isinstance(got, int) and not 0 <= got < 2**63:
+            raise ValueError(f"{key}.{name}: expected a whole number >= 0 that fits 64 bits")
 
 
 def _kind_name(kind: tuple[type, ...]) -> str:

@@ -6,6 +6,7 @@ Whether a run may be written into a folder is decided by runs.writer alone.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -123,9 +124,14 @@ def path_exists(path: Path) -> bool:
         return False
 
 
-def output_folder(path: Path, flag: str = "--out") -> Path:
+def output_folder(path: Path, flag: str = "--out", own: bool = False) -> Path:
     """A folder a command writes into (figures, tables): created where missing; a file there, or a place that
-    cannot be written, is one line naming the flag."""
+    cannot be written, is one line naming the flag. ``own``: a run's own folder (figures/, logs/), which is never
+    followed through a symbolic link: a run folder handed over may hold one that points anywhere."""
+    if own and path.is_symlink():
+        raise UserError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); rnnlab writes a run's files only inside it"
+        )
     if path_exists(path) and not path.is_dir():
         raise UserError(f"{flag}: {path} is a file; give a folder")
     check_writable(path, flag)

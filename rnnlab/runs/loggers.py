@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from rnnlab.errors import UserError
 from rnnlab.runs.files import atomic_write_text, describe_write_error
-from rnnlab.runs.folder import RunFolder
+from rnnlab.runs.folder import RunFolder, output_folder
 
 SCALARS = {  # metrics.jsonl key -> TensorBoard tag
     "loss": "train/loss (last log window)",
@@ -125,6 +125,7 @@ def make_loggers(names: tuple[str, ...], folder: RunFolder, resume_step: int | N
     loggers: list[Logger] = []
     for name in names:
         if name == "tensorboard":
+            output_folder(folder.logs, own=True)  # a handed-over run's logs/ may be a link to anywhere
             loggers.append(TensorBoardLogger(folder.logs, None if resume_step is None else resume_step + 1))
         elif name == "csv":
             loggers.append(CsvLogger(folder.metrics_csv, resume_step))

@@ -33,6 +33,7 @@ MAX_LINE = 65_536  # bytes; rnnlab's longest line (an epoch's, with per-class fi
 MAX_STEPS = 20_000  # step records kept; past them, every other one
 MAX_RECORDS = 20_000  # records of each other kind kept (epoch, final, test); 300 epochs write 300
 MAX_DAMAGED = 20  # damaged lines listed; the rest are counted
+EXTRA = 16  # undeclared keys a record keeps
 
 NUMBER, WHOLE = "a number", "a whole number"
 # the keys each kind of record must have, and what each holds
@@ -113,6 +114,8 @@ def _value_problem(key: str, value: Any, expected: str | tuple[str, ...]) -> str
         return "a fraction in [0, 1]"
     if key in ("seconds", "samples_per_s") and value < 0:
         return "a number >= 0"
+    if key.endswith("loss") and not 0 <= value <= 1e30:  # cross-entropy: >= 0; a diverged run reaches 1e10, not 1e308
+        return "a loss in [0, 1e30]"
     return None
 
 
@@ -196,7 +199,19 @@ def _check_line(number: int, line: bytes | None, last: bool) -> tuple[Damage | N
         reason = "is not valid JSON" if "nested" not in str(exc) else f"is {exc}"
         return Damage(number, reason, torn=last and "nested" not in str(exc)), None
     problem = _problem(record)
-    return (Damage(number, problem, torn=False), None) if problem else (None, record)
+    return (Damage(number, problem, torn=False), None) if problem else (None, _kept(record))
+
+
+def _kept(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's declared keys, and at most EXTRA others of a plain value: a line of 64 KiB holding lists or
+    thousands of keys would otherwise weigh megabytes once parsed, times every record kept."""
+    declared = {"kind", *RECORDS[record["kind"]], *OPTIONAL}
+    extra = [k for k, v in record.items() if k not in declared and len(k) <= 64 and isinstance(v, (int, float, str))]
+    return {k: v for k, v in record.items() if k in declared or k in extra[:EXTRA] and not _long(v)}
+
+
+def _long(value: Any) -> bool:
+    return isinstance(value, str) and len(value) > 256
 
 
 def parse(text: str) -> Metrics:
