@@ -120,7 +120,7 @@ def predict_command(
         )
     elif shown:
         more = chunked.total - len(shown)
-        for table in prediction_tables(shown, loaded.describe(), look.predict.step_runs, more):
+        for table in prediction_tables(shown, loaded.describe(), look.predict.step_runs, more, console.width):
             console.print(table)
         for path in paths[:TABLE_ROWS]:
             console.print(visible(path), highlight=False, soft_wrap=True)

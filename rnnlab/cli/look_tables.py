@@ -27,26 +27,38 @@ def step_table(probs: Any, label: int, what: str, note: str, steps: list[int], s
     return table
 
 
-def prediction_tables(predictions: list[Any], what: str, runs: Any, more: int = 0) -> list[Table]:
-    """The class probabilities of each image (in %, to fit 80 columns), then the top class after each step (as
-    runs of steps). Images are named by their file names, or by their paths where two share a name. ``more``:
-    the images left out of these tables."""
-    names = predictions[0].class_names
+def prediction_tables(predictions: list[Any], what: str, runs: Any, more: int = 0, width: int = 80) -> list[Table]:
+    """The class probabilities of each image (in %), then the top class after each step (as runs of steps).
+    Images are named by their file names, or by their paths where two share a name. Where a column per class
+    would not fit ``width`` (Fashion-MNIST's names at 80 columns), the three likeliest classes of each image take
+    their place, so that no column is squeezed to nothing. ``more``: the images left out of these tables."""
+    names = [visible(n) for n in predictions[0].class_names]
     shown = _image_names([p.source for p in predictions])
-    caption = "P(class) after the last step, in %"
+    longest = max(len(s) for s in shown)
+    percents = [[f"{100 * v:.0f}" for v in p.probs[-1].tolist()] for p in predictions]
+    widest = [max(len(n), *(len(row[k]) for row in percents)) for k, n in enumerate(names)]
+    predicted = max(9, *(len(visible(p.name)) + 7 for p in predictions))
+    every = min(longest, 12) + 3 + predicted + 3 + sum(w + 3 for w in widest) + 1  # each column: 2 pads, a border
+    caption = "P(class) after the last step, in %" if every <= width else "the three likeliest classes, in %"
     if more:
         caption += f"; the first {len(predictions):,} images of {len(predictions) + more:,} (--json: every one)"
     probs = Table(title=f"predictions of {visible(what)}", caption=caption)
-    probs.add_column("image", overflow="fold", min_width=8)
-    probs.add_column("predicted", justify="right", no_wrap=True)
-    for name in names:
-        probs.add_column(visible(name), justify="right", no_wrap=True)
+    probs.add_column("image", overflow="fold", min_width=min(longest, 12))
+    probs.add_column("predicted", justify="right", overflow="fold")
+    columns = names if every <= width else ["second", "third"]
+    for name in columns:
+        probs.add_column(name, justify="right", no_wrap=every <= width, overflow="fold")
     steps = Table(title="the prediction after each step (steps: class)")
     steps.add_column("image", overflow="fold")
     steps.add_column("after each step", overflow="fold")
     for p, image in zip(predictions, shown):
-        last = [f"{100 * v:.0f}" for v in p.probs[-1].tolist()]
-        cells = [styled(v, "bold") if k == p.label else v for k, v in enumerate(last)]
+        values = p.probs[-1].tolist()
+        if every <= width:
+            last = [f"{100 * v:.0f}" for v in values]
+            cells = [styled(v, "bold") if k == p.label else v for k, v in enumerate(last)]
+        else:
+            order = sorted(range(len(values)), key=lambda k: -values[k])[1:3]
+            cells = [f"{names[k]} ({100 * values[k]:.0f}%)" for k in order]
         probs.add_row(image, f"{visible(p.name)} ({100 * p.confidence:.0f}%)", *cells)
         steps.add_row(image, visible(runs(p.step_labels, p.class_names)))
     return [probs, steps]
