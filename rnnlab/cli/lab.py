@@ -114,6 +114,12 @@ def gradcheck_command(flags: Flags, verbose: Verbose = False, as_json: Json = Fa
             f"{len(rows) - len(failed)} of {len(rows)} checks passed "
             f"(tolerance {lab.gradcheck.TOLERANCE:g} on differences)"
         )
+        if cfg.engine == "unrolled":  # the reference is what autograd differentiates: only finite differences test it
+            console.print(
+                "unrolled is the reference: its difference to autograd is 0 by construction (autograd runs through "
+                "it); the finite differences are what check it",
+                highlight=False,
+            )
     if failed:
         raise typer.Exit(1)
 

@@ -60,7 +60,11 @@ class TrainConfig:
         0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, True, range=NON_NEGATIVE
     )
     seed: int = option(
-        0, "Seeds parameters, dropout and shuffling: same seed, same numbers on a CPU.", TRAINING, range=SEED
+        0,
+        "Seeds parameters, dropout and shuffling: the same seed gives the same numbers on a CPU at the same "
+        "--threads (a sum split over another thread count rounds differently).",
+        TRAINING,
+        range=SEED,
     )
     bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING)
     on_nan: str = option(
