@@ -17,3 +17,9 @@ def parameter_count(cfg: ModelConfig) -> int:
         count += d * g * hidden * (features + hidden + 2)
         features = d * hidden
     return count + (features + 1) * cfg.num_classes
+
+
+def activation_count(cfg: ModelConfig, batch: int, steps: int) -> int:
+    """The numbers one batch of ``batch`` sequences of ``steps`` steps holds through the stack: each layer's gates,
+    state, cell and output at every step, in every direction (what backward saves; a floor for a forward)."""
+    return sum(steps * batch * cfg.directions * h * (GATES[cfg.cell] + 3) for h in cfg.hidden_sizes)

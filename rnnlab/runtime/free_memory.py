@@ -8,7 +8,7 @@ import torch
 
 from rnnlab.config import ModelConfig
 from rnnlab.errors import UserError
-from rnnlab.model.size import GATES, parameter_count
+from rnnlab.model.size import activation_count, parameter_count
 from rnnlab.text import human_bytes
 
 
@@ -35,7 +35,7 @@ def check_model_fits(cfg: ModelConfig, device: torch.device, source: str, batch:
     count = parameter_count(cfg)
     need, free = 4 * count, available_bytes(device)
     if batch is not None:
-        need += 4 * batch[0] * batch[1] * cfg.directions * sum(h * (GATES[cfg.cell] + 3) for h in cfg.hidden_sizes)
+        need += 4 * activation_count(cfg, *batch)
     if free is not None and need > free:
         what = (
             "its model" if batch is None else f"its model and a batch of {batch[0]:,} sequences of {batch[1]:,} steps"

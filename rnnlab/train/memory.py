@@ -16,7 +16,7 @@ import torch
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError
-from rnnlab.model.size import GATES, parameter_count
+from rnnlab.model.size import activation_count, parameter_count
 from rnnlab.runtime.free_memory import available_bytes
 from rnnlab.text import first_line, human_bytes
 
@@ -27,8 +27,7 @@ def training_bytes(cfg: RunConfig) -> int:
     tc, m = cfg.train, cfg.model
     states = 2 + OPTIMIZER_STATES[tc.optimizer] + (1 if tc.momentum else 0)
     steps, _ = cfg.data.shape
-    saved = sum(steps * tc.batch_size * m.directions * h * (GATES[m.cell] + 3) for h in m.hidden_sizes)
-    return 4 * (parameter_count(m) * states + saved)
+    return 4 * (parameter_count(m) * states + activation_count(m, tc.batch_size, steps))
 
 
 def check_fits(cfg: RunConfig, device: torch.device) -> None:
