@@ -18,7 +18,6 @@ import io
 import json
 import math
 import os
-import reprlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from rnnlab import reading
 from rnnlab.errors import UserError
 from rnnlab.runs.files import atomic_write_bytes, describe_write_error
 from rnnlab.runs.folder import RunFolder
+from rnnlab.text import short_repr
 
 MAX_LINE = 65_536  # bytes; rnnlab's longest line (an epoch's, with per-class figures) is under 2,000
 MAX_STEPS = 20_000  # step records kept; past them, every other one
@@ -46,8 +46,6 @@ RECORDS: dict[str, dict[str, str]] = {
     "test": {"epoch": WHOLE, "step": WHOLE, "test_loss": NUMBER, "test_accuracy": NUMBER},
 }
 OPTIONAL: dict[str, str | tuple[str, ...]] = {"samples_per_s": NUMBER, "skipped": WHOLE, "which": ("last", "best")}
-_SHOWN = reprlib.Repr()  # a value in a message, cut short: a damaged line may be 64 KiB
-_SHOWN.maxstring = _SHOWN.maxother = 40
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def _problem(record: Any) -> str | None:
         value = record[key]
         problem = _value_problem(key, value, expected)
         if problem:
-            return f"({kind}) has {key}={_SHOWN.repr(value)}, expected {problem}"
+            return f"({kind}) has {key}={short_repr(value)}, expected {problem}"
     return None
 
 
