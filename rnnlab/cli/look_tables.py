@@ -51,14 +51,13 @@ def prediction_tables(predictions: list[Any], what: str, runs: Any, more: int = 
     steps = Table(title="the prediction after each step (steps: class)")
     steps.add_column("image", overflow="fold")
     steps.add_column("after each step", overflow="fold")
-    for p, image in zip(predictions, shown):
-        values = p.probs[-1].tolist()
+    for p, image, last in zip(predictions, shown, percents):
         if every <= width:
-            last = [f"{100 * v:.0f}" for v in values]
             cells = [styled(v, "bold") if k == p.label else v for k, v in enumerate(last)]
         else:
+            values = p.probs[-1].tolist()
             order = sorted(range(len(values)), key=lambda k: -values[k])[1:3]
-            cells = [f"{names[k]} ({100 * values[k]:.0f}%)" for k in order]
+            cells = [f"{names[k]} ({last[k]}%)" for k in order]
         probs.add_row(image, f"{visible(p.name)} ({100 * p.confidence:.0f}%)", *cells)
         steps.add_row(image, visible(runs(p.step_labels, p.class_names)))
     return [probs, steps]
