@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -45,6 +47,28 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, *, atol: float, r
         rtol=rtol,
         msg=lambda m: f"{what}: max |diff| {diff.max():.3e}, mean {diff.mean():.3e}\n{m}",
     )
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """Every file under ``root`` by its sha256 and every folder as 'dir', to tell that nothing changed; a FIFO is
+    left out (reading one would block)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+        if not p.is_fifo()
+    }
+
+
+def assert_one_error_line(result: Any, expect: str) -> str:
+    """A CliRunner result that ended as a user's mistake must: exit code 2, one line on stderr, `rnnlab: error:`
+    and ``expect`` in it, no traceback. Returns the line."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rnnlab: error: ") and expect in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return lines[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,7 +2,6 @@
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_error_line, file_hashes
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
@@ -235,13 +235,6 @@ CASES = {
 NEEDS_NO_CUDA = {"train-cuda-missing", "eval-cuda-missing"}
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        for p in sorted(root.rglob("*"))
-    }
-
-
 @pytest.mark.parametrize("case", [pytest.param(k, marks=NO_CUDA) if k in NEEDS_NO_CUDA else k for k in CASES])
 def test_bad_input(case, world, tmp_path, monkeypatch) -> None:
     def offline(*args, **kwargs):
@@ -253,14 +246,9 @@ def test_bad_input(case, world, tmp_path, monkeypatch) -> None:
     args = [a.replace("{w}", str(world)) for a in args]
     if args[0] == "train" and "--out" not in args and "--resume" not in args:
         args += ["--out", str(tmp_path / "new_run")]
-    before = _snapshot(world)
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("rnnlab: error: ") and expect in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    assert _snapshot(world) == before, "a file changed"
+    before = file_hashes(world)
+    assert_one_error_line(CliRunner().invoke(app, args), expect)
+    assert file_hashes(world) == before, "a file changed"
     assert list(tmp_path.iterdir()) == [], "something was written"
 
 

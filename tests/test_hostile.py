@@ -6,7 +6,6 @@ attack, the peak memory of the process is bounded."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_error_line, file_hashes
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -102,24 +102,12 @@ def world(tmp_path_factory) -> Path:
     return w
 
 
-def _tree(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        for p in sorted(root.rglob("*"))
-        if not p.is_fifo()
-    }
-
-
 def _refused(world: Path, args: list[str], expect: str) -> str:
     """The command ends in one error line containing ``expect``, exit code 2, no traceback, nothing changed."""
-    before = _tree(world)
-    result = CliRunner().invoke(app, [a.replace("{w}", str(world)) for a in args])
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    assert len(lines) == 1 and lines[0].startswith("rnnlab: error: ") and expect in lines[0], result.stderr
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
-    assert _tree(world) == before, "a file changed"
-    return lines[0]
+    before = file_hashes(world)
+    line = assert_one_error_line(CliRunner().invoke(app, [a.replace("{w}", str(world)) for a in args]), expect)
+    assert file_hashes(world) == before, "a file changed"
+    return line
 
 
 REFUSED = {
@@ -202,14 +190,14 @@ def test_a_figure_never_escapes_the_folder_named(tmp_path, world: Path) -> None:
     picture = np.zeros((40, 40), dtype=np.uint8)
     picture[8:32, 18:22] = 255
     Image.fromarray(picture).save(tmp_path / "outside" / "t]", format="PNG")
-    before = _tree(tmp_path)
+    before = file_hashes(tmp_path)
     done = subprocess.run(
         [sys.executable, "-m", "rnnlab", "predict", str(world / "run"), "esc/p[q/../../outside/t]", "--figure",
          "esc/figs"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    written = {k for k, v in _tree(tmp_path).items() if before.get(k) != v}
+    written = {k for k, v in file_hashes(tmp_path).items() if before.get(k) != v}
     assert written == {"esc/figs", "esc/figs/t]_steps.png"}, written
 
 
