@@ -32,8 +32,8 @@ from rnnlab.text import first_line
 INK = 0.05  # a pixel this far above the background is part of the digit (bounding box)
 BLANK = 0.05  # an image whose pixels span less than this (of [0, 1]) holds no digit
 ARRAY_HELP = "an (H, W) or (N, H, W) array at the model's image size, light on dark, in [0, 1] or [0, 255]"
-# A picture past this many pixels is refused before decoding: reading it takes about 40 bytes a pixel at its peak
-# (gray in float64, the inverted copy, the digit's crop), so this one needs about 1 GiB.
+# A picture past this many pixels is refused before decoding: reading it takes about 24 bytes a pixel at its peak
+# (gray in float64, the inverted copy, the digit's crop; docs/BENCHMARKS.md), so this one needs about 600 MB.
 MAX_PIXELS = 25_000_000
 CHUNK = 4096  # images of a stack checked at once
 
