@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 
 from rnnlab.errors import CTRL_C
+from rnnlab.runtime.openmp import wait_briefly
 
 
 def main() -> None:
+    wait_briefly()  # before torch loads: libgomp reads how its threads wait only then
     try:
         from rnnlab.cli import app
     except KeyboardInterrupt:

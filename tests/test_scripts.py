@@ -211,3 +211,16 @@ def test_bench_regularisers_quick_times_every_engine_with_what_it_computes(tmp_p
     by = {(r["engine"], r["regulariser"]) for r in rows}
     assert ("bptt", "all three") in by and ("cudnn", "weight-drop") in by and ("cudnn", "zoneout") not in by
     assert all(r["fwdbwd_ms"] > 0 for r in rows)
+
+
+def test_bench_threads_quick_times_every_setting_beside_a_busy_process(tmp_path: Path) -> None:
+    out = tmp_path / "threads.json"
+    done = _script("scripts/bench_threads.py", "--quick", "--busy", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert {r["busy"] for r in rows} == {1} and len(rows) == 4
+    assert any("rnnlab's spin" in r["setting"] for r in rows) and {r["model"] for r in rows} == {"tiny"}
+    assert all(r["median_ms"] > 0 and r["x_best"] >= 1.0 for r in rows)
+    assert min(r["x_best"] for r in rows) == 1.0 and any(r["wait_share"] is not None for r in rows)
+    assert report["meta"]["cores"] >= 1

@@ -9,6 +9,6 @@ from typing import TYPE_CHECKING
 from rnnlab.lazy import submodules
 
 if TYPE_CHECKING:
-    from rnnlab.runtime import cpu_memory, device, distributed, free_memory  # noqa: F401
+    from rnnlab.runtime import cpu_memory, device, distributed, free_memory, openmp, sharing  # noqa: F401
 
-__getattr__, __dir__ = submodules(__name__, ("device", "cpu_memory", "distributed", "free_memory"))
+__getattr__, __dir__ = submodules(__name__, ("device", "cpu_memory", "distributed", "free_memory", "openmp", "sharing"))

@@ -31,6 +31,7 @@ from rnnlab.runs.loggers import check_loggers
 from rnnlab.runs.writer import RunWriter
 from rnnlab.runtime.device import configure_torch, resolve_device
 from rnnlab.runtime.distributed import init_distributed
+from rnnlab.runtime.sharing import SharingWatch
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.parts import TrainerParts
@@ -193,6 +194,7 @@ class Trainer(TrainerParts):
         # the rate's clock: when this process began the log window, and how many of its samples were done by then
         # (a resumed window already holds samples from before the interruption; they must not count as fast)
         window_clock = (began, st.window_sums[2])
+        sharing = SharingWatch(torch.get_num_threads()) if self.device.type == "cpu" else None
         stopped_early = patience_spent(self.st.history, self.cfg.train.patience)
         while st.epoch < tc.epochs and st.step < self.total and not stopped_early:
             self.sampler.set_epoch(st.epoch)
@@ -220,6 +222,8 @@ class Trainer(TrainerParts):
                 stats = {"lr": lr, **stepping.window_stats(st.window_sums, window_clock)}
                 window = st.step % tc.log_every or tc.log_every  # steps the bar's loss averages
                 self.reporter.step(st.step, {**stats, "epoch": st.epoch + 1, "window": window})
+                if sharing is not None and (busy := sharing.check()):
+                    self.reporter.notice(busy)
                 if st.step % tc.log_every == 0:
                     self.writer.log({"kind": "step", "epoch": st.epoch, "step": st.step, **stats})
                     st.window_sums, window_clock = [0.0, 0.0, 0.0], (time.perf_counter(), 0.0)
