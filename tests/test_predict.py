@@ -168,10 +168,17 @@ def test_predict_prints_probabilities_and_each_steps_prediction_and_draws(digits
     for path in (*paths, jpeg):
         assert text.count(f"│ {path} ") == 2, text  # a row in each table
     assert "1-" in text and "-8: " in text  # runs of steps from 1 to the last, 8 rows of 8 pixels
-    for name in ("digit0_steps.png", "digit1_steps.png", "digit2_steps.png", "photo_steps.png"):
-        with Image.open(figures / name) as im:
-            assert im.format == "PNG" and im.size[0] >= 900 and im.size[1] >= 250
-        assert str(figures / name) in text.replace("\n", "")
+    for image in ("digit0", "digit1", "digit2", "photo"):  # the figures visualize draws, for each image
+        for name, least in (
+            (f"{image}_steps.png", (800, 400)),
+            (f"{image}_layer1_hidden_states.png", (700, 300)),
+            (f"{image}_layer1_cell_states.png", (700, 300)),
+            (f"{image}_layer1_gates.png", (1200, 300)),
+        ):
+            with Image.open(figures / name) as im:
+                assert im.format == "PNG" and im.size[0] >= least[0] and im.size[1] >= least[1], (name, im.size)
+            assert str(figures / name) in text.replace("\n", "")
+    assert len(list(figures.iterdir())) == 16
 
 
 def test_each_bad_file_gets_one_line_and_the_others_still_run(digits_run, tmp_path) -> None:
@@ -208,11 +215,40 @@ def test_each_bad_file_gets_one_line_and_the_others_still_run(digits_run, tmp_pa
     ]
     for line, (path, what) in zip(lines, expected):
         assert line.startswith(f"rnnlab: error: {path}: ") and what in line, line
-    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-        "good_steps.png",
-        "stack_0_steps.png",
-        "stack_1_steps.png",
-    ]
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(
+        f"{image}_{what}.png"
+        for image in ("good", "stack_0", "stack_1")
+        for what in ("steps", "layer1_hidden_states", "layer1_cell_states", "layer1_gates")
+    )
+
+
+def test_predicts_figures_draw_the_models_own_states_in_the_order_visualize_uses(
+    digits_run, tmp_path, monkeypatch
+) -> None:
+    from rnnlab.look import layer_figures
+    from rnnlab.look.units import change_order
+
+    good = tmp_path / "good.png"
+    draw("2", 100, (150, 150), (40, 10), light=True).save(good)
+    drawn: dict[str, list] = {}
+    states = layer_figures.states
+
+    def watched(directions, key, title, path, reading=None):
+        drawn[key] = list(directions)
+        assert reading is not None and reading.sequence == "rows" and reading.image.shape == (8, 8)
+        return states(directions, key, title, path, reading)
+
+    monkeypatch.setattr(layer_figures, "states", watched)
+    result = _invoke(str(digits_run), str(good), "--figure", str(tmp_path / "figs"), "--layer", "1")
+    assert result.exit_code == 0, result.output
+    [direction] = drawn["h"]
+    h = load(digits_run).trace(good).layer(1)[0].h[:, 0].numpy()  # (T, H): the model's own steps
+    np.testing.assert_allclose(direction.values["h"], h, rtol=0, atol=1e-6)
+    assert np.array_equal(direction.order, change_order(h))
+    assert drawn["c"][0].order is direction.order  # one order for the layer's states and gates
+    bad = _invoke(str(digits_run), str(good), "--figure", str(tmp_path / "no"), "--layer", "2")
+    assert bad.exit_code == 2 and bad.stdout == "" and not (tmp_path / "no").exists()
+    assert bad.stderr == "rnnlab: error: --layer: this model has 1 layer (1 to 1); got 2\n"
 
 
 def test_a_figure_folder_that_is_a_file_is_one_line(digits_run, tmp_path) -> None:

@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -52,8 +53,8 @@ def test_visualize_writes_valid_pngs_and_the_true_numbers(run_dir) -> None:
         "test5_step_probs_heatmap.png",
         "test5_layer2_hidden_states.png",
         "curves.png",
-        "confusion_test.png",
     } <= names
+    assert "confusion_test.png" not in names  # only with --confusion
     assert ("test5_layer2_cell_states.png" in names) == ("lstm" in run_dir.name)
     assert ("test5_layer2_gates.png" in names) == ("rnn" not in run_dir.name)  # a plain RNN has no gates
     assert not any("layer1" in name for name in names)  # the last layer unless --layer says otherwise
@@ -107,13 +108,114 @@ def test_visualize_draws_the_layer_asked_in_each_direction(run_dir, tmp_path) ->
     with Image.open(tmp_path / "test0_layer1_gates.png") as im:
         width, height = im.size
     gates = 4 if "lstm" in run_dir.name else 3
-    assert height >= gates * 150  # one legible row of heatmaps per gate
+    assert width >= 250 * gates + 200  # digits are read by rows: the image, then a legible heatmap per gate across
     both = "bidirectional" in run_dir.name
-    assert (width > 1.3 * 700) == both, (width, both)  # a column of heatmaps per direction
+    assert (height > 1.6 * 450) == both, (height, both)  # a row of heatmaps per direction
     bad = CliRunner().invoke(app, ["visualize", str(run_dir), "--layer", "3", "--out", str(tmp_path / "no")])
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "rnnlab: error: --layer: this model has 2 layers (1 to 2); got 3"
     assert not (tmp_path / "no").exists()
+
+
+def test_the_confusion_matrix_is_computed_only_when_asked_with_a_bar(run_dir, tmp_path, monkeypatch) -> None:
+    from rnnlab.cli import look as look_cli
+    from rnnlab.look import probe
+
+    computed = probe.confusion_matrix
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the confusion matrix was computed without --confusion")
+
+    monkeypatch.setattr(probe, "confusion_matrix", refused)
+    result = CliRunner().invoke(app, ["visualize", str(run_dir), "--out", str(tmp_path / "plain")])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "plain" / "confusion_test.png").exists()
+
+    counted: list[tuple[int, list[int]]] = []
+    real_counting = look_cli.counting
+
+    def counting(total, least):
+        steps: list[int] = []
+        counted.append((total, steps))
+        with real_counting(total, least) as advance:
+            yield lambda n: (steps.append(n), advance(n))
+
+    import contextlib
+
+    monkeypatch.setattr(look_cli, "counting", contextlib.contextmanager(counting))
+    monkeypatch.setattr(probe, "confusion_matrix", computed)
+    result = CliRunner().invoke(app, ["visualize", str(run_dir), "--confusion", "--out", str(tmp_path / "asked")])
+    assert result.exit_code == 0, result.output
+    matrix = tmp_path / "asked" / "confusion_test.png"
+    with Image.open(matrix) as im:
+        assert im.size[0] >= 300 and im.size[1] >= 300
+    assert str(matrix) in result.output.replace("\n", "")
+    test_size = len(load_sequences(replace(BASE.data, train_subset=0)).test[1])
+    assert "confusion matrix: the model on each of the" in result.stderr
+    assert len(counted) == 1 and counted[0][0] == test_size and sum(counted[0][1]) == test_size  # the bar filled
+
+
+def test_units_are_ordered_by_the_step_of_their_largest_change() -> None:
+    from rnnlab.look.units import change_order
+
+    h = np.array(
+        [  # units 0..4 over 4 steps
+            [0.0, -0.9, 0.5, 0.1, 0.0],
+            [0.0, -0.9, 0.5, 0.9, 0.0],  # unit 3 changes most at step 2 (+0.8)
+            [1.0, -0.9, 0.5, 0.9, -0.6],  # units 0 (+1.0) and 4 (-0.6) at step 3
+            [1.0, -0.9, 0.5, 0.9, -0.6],
+        ]
+    )
+    # at step 1 unit 2 rises and unit 1 falls (rises first), then unit 3 (step 2), then units 0 (rise) and 4 (fall)
+    assert change_order(h).tolist() == [2, 1, 3, 0, 4]
+    # read backward (from step 4), each unit changes most at its first step read (from the state 0 before it):
+    # the rises by size (units 0, 3, 2), then the falls (1, 4)
+    assert change_order(h, reverse=True).tolist() == [0, 3, 2, 1, 4]
+    rng = np.random.default_rng(0)
+    random = rng.normal(size=(28, 64))
+    order = change_order(random)
+    assert sorted(order.tolist()) == list(range(64))  # a permutation
+    when = np.abs(np.diff(random, axis=0, prepend=0)).argmax(0)[order]
+    assert np.all(np.diff(when) >= 0)  # the rule holds: the step of the largest change never goes back
+
+
+def test_the_colour_range_shows_the_typical_unit_not_the_largest() -> None:
+    from rnnlab.look.units import robust_limit
+
+    values = np.concatenate([np.linspace(-2, 2, 990), np.full(10, 10.0)])  # 1% of units at 10
+    limit = robust_limit([values[:500], values[500:]])
+    assert 1.9 < limit < 2.1, limit
+    assert robust_limit([np.zeros(5)]) == 1.0
+
+
+@pytest.mark.parametrize("sequence", ["rows", "cols", "pixels", "permuted"])
+def test_the_reading_order_is_the_views_own(sequence) -> None:
+    from rnnlab.data.views import as_sequences
+    from rnnlab.look.order import Reading
+
+    image = np.random.default_rng(1).random((6, 5))
+    reading = Reading.of(image, sequence, permute_seed=3)
+    seq = as_sequences(torch.from_numpy(image)[None], sequence, 3)[0].numpy()  # (T, I)
+    T = seq.shape[0]
+    assert reading.steps == T
+    for t in (0, T // 2, T - 1):  # the pixels read at step t are exactly the ones the view hands the model there
+        got = np.sort(reading.image[reading.step_of == t] * np.ptp(image) + image.min())
+        np.testing.assert_allclose(got, np.sort(seq[t]))
+        assert reading.read_by(t).sum() == (t + 1) * seq.shape[1]
+    if sequence in ("pixels", "permuted"):
+        np.testing.assert_allclose(reading.per_step() * np.ptp(image) + image.min(), seq[:, 0])
+    shown = reading.shown_at(0)
+    assert shown.shape == (6, 5, 3) and np.array_equal(
+        shown[reading.read_by(0)][:, 0], reading.image[reading.read_by(0)]
+    )
+
+
+def test_the_settled_step_is_where_the_top_class_stops_changing() -> None:
+    from rnnlab.look.step_axes import settled
+
+    probs = np.array([[0.6, 0.4], [0.4, 0.6], [0.7, 0.3], [0.8, 0.2]])
+    assert settled(probs) == 2  # class 0 from the third step on
+    assert settled(probs[2:]) == 0
 
 
 def test_inspect_walks_seed_002s_graph() -> None:

@@ -13,7 +13,7 @@ from rnnlab import look, model, runs, runtime
 from rnnlab.cli.look_tables import parameter_table, prediction_tables, shape_table, step_table
 from rnnlab.cli.options import RUN_HELP, Default, Flags, Out, Run, takes
 from rnnlab.cli.progress import counting
-from rnnlab.cli.tables import console, error_line
+from rnnlab.cli.tables import console, err_console, error_line
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, model_for
 from rnnlab.config.commands import EvalConfig, OnARun
 from rnnlab.errors import UserError
@@ -32,36 +32,55 @@ ON_A_RUN: _TakesArgs = {
 }
 
 
+# Whose states and gates visualize and predict draw.
+Layer = Annotated[
+    int | None, typer.Option(help="Whose states and gates to draw, counted from 1 \\[default: the last layer].")
+]
+
+
 @takes(EvalConfig, RuntimeConfig, DataConfig, only=("split", *ON_A_RUN["only"]), defaults=ON_A_RUN["defaults"])
 def visualize_command(
     flags: Flags,
     run: Run,
     index: Annotated[int | None, typer.Option(help="Sample of the split \\[default: 0, or the first --digit].")] = None,
     digit: Annotated[int | None, typer.Option(help="Show the first sample of this class.")] = None,
-    layer: Annotated[
-        int | None,
-        typer.Option(help="Whose states and gates to draw, counted from 1 \\[default: the last layer]."),
-    ] = None,
+    layer: Layer = None,
+    confusion: Annotated[
+        bool,
+        typer.Option(
+            "--confusion",
+            help="Also draw the test set's confusion matrix (confusion_test.png): the model runs on every test "
+            "sample, with a progress bar.",
+        ),
+    ] = False,
     out: Out = None,
 ) -> None:
-    """Draw how the net reads one digit: the image, class probabilities after each step, the hidden (and cell)
-    states and the gate activations of one layer in each direction, training curves and the test confusion matrix.
-    Prints the per-step prediction (a long sequence's summarised; every step in the JSON file written) and the
-    paths it wrote."""
+    """Draw how the net reads one digit: the image beside the steps, the class probabilities after each step, the
+    hidden (and cell) states and the gate activations of one layer in each direction, and the training curves;
+    with --confusion, the test set's confusion matrix. Prints the per-step prediction (a long sequence's
+    summarised; every step in the JSON file written) and the paths it wrote."""
     split = flags.build(EvalConfig).split
     flags.check(RuntimeConfig)  # a bad --device or --engine, before the checkpoint loads
     on = flags.view(OnARun)
     runtime.device.set_threads(on.threads)
     device = runtime.device.resolve_device(on.device)
+    with console.status("loading the run and its data"):
+        opened = look.visualize.open_run(run, on.engine, on.data_dir, device)
     with console.status("computing and drawing"):
-        picture = look.visualize.visualize_run(run, out, index, digit, split, on.engine, on.data_dir, device, layer)
+        picture = look.visualize.draw_sample(opened, out, index, digit, split, layer)
     for warning in picture.warnings:
         error_line(warning, "warning")
+    paths = list(picture.paths)
+    if confusion:
+        total = opened.test_samples
+        err_console.print(f"confusion matrix: the model on each of the {total:,} test samples", highlight=False)
+        with counting(total, 0) as advance:
+            paths.append(look.visualize.draw_confusion(opened, picture.folder, advance))
     probs = picture.probs
     shown, summary = look.probe.shown_steps(probs.argmax(1).tolist())
     what = f"{split} sample {picture.index}"
     console.print(step_table(probs, picture.label, what, picture.step_note, shown, summary))
-    for path in picture.paths:
+    for path in paths:
         console.print(visible(path), highlight=False, soft_wrap=True)
 
 
@@ -74,7 +93,9 @@ IMAGES_HELP = (
 
 
 FIGURE_HELP = (
-    "Also write each image's per-step figure into this folder, named after the image: seven.png -> seven_steps.png, "
+    "Also write each image's per-step figures into this folder, as visualize draws them, named after the image: "
+    "seven.png -> seven_steps.png (P(class) after each step beside what the model read), "
+    "seven_layerK_hidden_states.png, seven_layerK_cell_states.png (LSTM) and seven_layerK_gates.png (of --layer); "
     "a stack's stack.npy -> stack_0_steps.png...; two images of one name and different extensions keep them "
     "(seven.gif, seven.tiff -> seven-gif_steps.png, seven-tiff_steps.png), and two of the same name are numbered."
 )
@@ -86,6 +107,7 @@ def predict_command(
     run: Run,
     images: Annotated[list[Path], typer.Argument(help=IMAGES_HELP, metavar="IMAGE", show_default=False)],
     figure: Annotated[Path | None, typer.Option(help=FIGURE_HELP, metavar="DIR")] = None,
+    layer: Layer = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables (every step's numbers).")
     ] = False,
@@ -97,6 +119,8 @@ def predict_command(
     on = flags.view(OnARun)
     runtime.device.set_threads(on.threads)
     loaded = look.loaded.load(run, on.engine, runtime.device.resolve_device(on.device), on.data_dir)
+    if layer is not None:
+        look.visualize.check_layer(layer, loaded.config.model.layers)
     chunked = look.predict.read_chunked(loaded.preprocessing, images)
     names = look.predict.FigureNames(group[0].file for group in chunked.groups if len(group))
     shown: list[look.predict.Prediction] = []  # the first TABLE_ROWS, for the tables
@@ -109,7 +133,9 @@ def predict_command(
     with counting(chunked.total, look.predict.CHUNK) as advance:
         for k, chunk in enumerate(chunked.run(loaded.model, loaded.preprocessing)):
             if figure:
-                paths += look.predict.write_figures(chunk, figure, loaded.describe(), names)
+                paths += look.predict.write_figures(
+                    chunk, figure, loaded.describe(), names, loaded.model, loaded.preprocessing, layer
+                )
             if as_json:
                 sys.stdout.write(("" if k == 0 else ", ") + ", ".join(json_text(p.to_dict()) for p in chunk))
             shown += chunk[: max(TABLE_ROWS - len(shown), 0)]

@@ -23,6 +23,9 @@ from rnnlab.data.preprocess import Preprocessing
 from rnnlab.errors import UserError
 from rnnlab.look import probe
 from rnnlab.look import step_figures as draw
+from rnnlab.look.layer_figures import layer_figures
+from rnnlab.look.order import Reading
+from rnnlab.look.steps import trace_steps
 from rnnlab.model.classifier import SequenceClassifier
 from rnnlab.runs.folder import output_folder
 
@@ -161,10 +164,11 @@ def step_runs(labels: list[int], names: tuple[str, ...]) -> str:
 
 
 class FigureNames:
-    """A distinct file name per prediction, made from the image file's own name alone (never its folder, so a
-    figure is written only inside the folder named): '<stem>_steps.png', with the index within a stack
-    ('stack_3_steps.png'); where two images share a stem (seven.gif, seven.tiff) their extensions tell them apart
-    ('seven-gif_steps.png'); where two share the whole name (two folders' seven.png), they are numbered."""
+    """A distinct name per prediction for its figures, made from the image file's own name alone (never its folder,
+    so a figure is written only inside the folder named): '<stem>' ('<stem>_steps.png', '<stem>_layerK_gates.png'),
+    with the index within a stack ('stack_3'); where two images share a stem (seven.gif, seven.tiff) their
+    extensions tell them apart ('seven-gif'); where two share the whole name (two folders' seven.png), they are
+    numbered ('seven-2')."""
 
     def __init__(self, files: Iterable[str]) -> None:
         self.suffixes: dict[str, set[str]] = {}
@@ -177,17 +181,17 @@ class FigureNames:
         stem, suffix = _stem(p.file)
         base = f"{stem}-{suffix}" if len(self.suffixes.get(stem, ())) > 1 and suffix else stem
         base += f"_{p.index}" if p.index is not None else ""
-        name, n = f"{base}_steps.png", 1
+        name, n = base, 1
         while name in self.seen:
             n += 1
-            name = f"{base}-{n}_steps.png"
+            name = f"{base}-{n}"
         self.seen.add(name)
         return name
 
 
 def figure_names(predictions: list[Prediction]) -> list[str]:
     names = FigureNames(p.file for p in predictions)
-    return [names(p) for p in predictions]
+    return [f"{names(p)}_steps.png" for p in predictions]
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\ud800-\udfff]")  # controls, separators, bytes that are not UTF-8
@@ -203,12 +207,33 @@ def _stem(file: str) -> tuple[str, str]:
     return stem, _UNSAFE.sub("_", path.suffix.lstrip("."))[:20]
 
 
-def write_figures(predictions: list[Prediction], out: Path, what: str, names: FigureNames | None = None) -> list[Path]:
-    """The per-step figure of each prediction in ``out``; ``names``: the namer of every image the figures are of,
-    where these are one chunk of them."""
+def write_figures(
+    predictions: list[Prediction],
+    out: Path,
+    what: str,
+    names: FigureNames | None = None,
+    model: SequenceClassifier | None = None,
+    preprocessing: Preprocessing | None = None,
+    layer: int | None = None,
+) -> list[Path]:
+    """Each prediction's per-step figures in ``out``, drawn as visualize draws them: P(class) after each step
+    beside what the model read (``<name>_steps.png``), and with ``model`` and ``preprocessing``, the hidden (and
+    cell) states and the gates of ``layer`` (default the last; ``<name>_layerK_...png``). ``names``: the namer of
+    every image the figures are of, where these are one chunk of them."""
     output_folder(out, "--figure")
     names = names or FigureNames(p.file for p in predictions)
-    return [
-        draw.prediction(p.read, p.image.numpy(), p.probs.numpy(), p.class_names, f"{p.source}: {what}", out / names(p))
-        for p in predictions
-    ]
+    paths: list[Path] = []
+    for p in predictions:
+        base = names(p)
+        sequence, seed = (preprocessing.sequence, preprocessing.permute_seed) if preprocessing else ("rows", 0)
+        reading = Reading.of(p.image.numpy(), sequence, seed)
+        note = "" if model is None else f"\n{probe.step_note(model.cfg.bidirectional, model.cfg.readout)}"
+        title = f"P(class) if the image ended after step t: {p.source}\n{what}{note}"
+        paths.append(draw.prediction(p.read, reading, p.probs.numpy(), p.class_names, title, out / f"{base}_steps.png"))
+        if model is not None and preprocessing is not None:
+            sequence_read = preprocessing.to_sequences(p.image[None])[0].to(next(model.parameters()).device)
+            trace = trace_steps(model, probe.batched(model, sequence_read))
+            k = len(trace.layers) if layer is None else layer
+            said = f"{p.source} (predicted {p.name})"
+            paths += layer_figures(trace, k, said, out / base, reading)
+    return paths

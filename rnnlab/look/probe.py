@@ -9,6 +9,7 @@ Every step's states and gates are in look.steps. Legend: T time steps, I feature
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -42,6 +43,15 @@ def step_probabilities_of(
     return torch.stack([torch.softmax(model(prefix(t)), dim=-1) for t in range(seqs.shape[1])], dim=1)
 
 
+def step_note(bidirectional: bool, readout: str) -> str:
+    """What "after step t" means for this model, in one line for a figure or a table."""
+    if bidirectional:
+        return "bidirectional: 'after step t' = the model run anew on steps 1..t only (both directions see that prefix)"
+    if readout == "mean":
+        return "readout mean: 'after step t' = the head applied to the mean of the outputs of steps 1..t"
+    return "'after step t' = the head applied to the state after reading steps 1..t (one pass)"
+
+
 def shown_steps(top: list[int], budget: int = 28) -> tuple[list[int], str | None]:
     """Which steps a printed table shows (0-based), and a line saying so when that is not every step.
 
@@ -70,15 +80,24 @@ def ordinal(n: int) -> str:
 
 @torch.no_grad()
 def confusion_matrix(
-    model: SequenceClassifier, x: Tensor, y: Tensor, batch_size: int, num_classes: int, lengths: Tensor | None = None
+    model: SequenceClassifier,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    num_classes: int,
+    lengths: Tensor | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> Tensor:
-    """(C, C): row = true class, column = predicted class, over every sample of the split."""
+    """(C, C): row = true class, column = predicted class, over every sample of the split (``advance`` is told
+    how many samples each batch held, for a progress bar)."""
     model.eval()
     device = next(model.parameters()).device
     matrix = torch.zeros(num_classes, num_classes, dtype=torch.long)
     for xb, yb, lb in batches(x, y, batch_size, model.layout, device=device, lengths=lengths):
         pred = model(xb, lb).argmax(1).cpu()
         matrix += torch.bincount(yb.cpu() * num_classes + pred, minlength=num_classes**2).view(num_classes, num_classes)
+        if advance is not None:
+            advance(len(yb))
     return matrix
 
 

@@ -1,21 +1,26 @@
 """`rnnlab visualize`: pick a sample of a run's data, compute what the net saw and said, write the figures.
 
-The per-step probabilities are also written as JSON beside the PNGs, so the plotted numbers can be checked.
+The per-step probabilities are also written as JSON beside the PNGs, so the plotted numbers can be checked. The
+test set's confusion matrix is drawn only when asked (draw_confusion): it runs the model on every test sample.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from rnnlab.data import as_image, load_sequences
+from rnnlab.data.sequences import SequenceData
 from rnnlab.errors import UserError
 from rnnlab.look import figures, probe, steps
 from rnnlab.look import step_figures as draw
+from rnnlab.look.layer_figures import layer_figures
+from rnnlab.look.order import Reading
+from rnnlab.look.probe import step_note as step_note  # re-exported: epoch.py (the loggers' figure) takes it here
 from rnnlab.runs.files import atomic_write_text
 from rnnlab.runs.folder import output_folder
 from rnnlab.runs.run import Run
@@ -30,14 +35,20 @@ class Picture:
     layer: int  # whose states and gates were drawn, counted from 1
     paths: list[Path]
     warnings: list[str]  # damaged lines of the run's metrics.jsonl, skipped in the curves
+    folder: Path  # where the figures were written
 
 
-def step_note(bidirectional: bool, readout: str) -> str:
-    if bidirectional:
-        return "bidirectional: 'after step t' = the model run on steps 1..t only (both directions see that prefix)"
-    if readout == "mean":
-        return "readout mean: 'after step t' = the mean of the outputs of steps 1..t"
-    return "'after step t' = the head applied to the state after reading steps 1..t"
+@dataclass(frozen=True)
+class Opened:
+    """A run and its data, loaded once for its figures."""
+
+    run: Run
+    data: SequenceData
+    device: torch.device | str
+
+    @property
+    def test_samples(self) -> int:
+        return len(self.data.test[1])
 
 
 def check_layer(layer: int | None, layers: int) -> int:
@@ -50,26 +61,20 @@ def check_layer(layer: int | None, layers: int) -> int:
     return layer
 
 
-def visualize_run(
-    run: str,
-    out_dir: Path | None,
-    index: int | None = None,
-    digit: int | None = None,
-    split: str = "test",
-    engine: str | None = None,
-    data_dir: str | None = None,
-    device: torch.device | str = "cpu",
-    layer: int | None = None,
-) -> Picture:
+def open_run(
+    run: str, engine: str | None = None, data_dir: str | None = None, device: torch.device | str = "cpu"
+) -> Opened:
     loaded = Run.open(run, engine, device, data_dir)
-    cfg, model = loaded.config, loaded.model
-    layer = check_layer(layer, cfg.model.layers)
-    data = load_sequences(replace(cfg.data, data_dir=data_dir or cfg.data.data_dir, train_subset=0, test_subset=0))
-    names = data.preprocessing.class_names
-    x, y = getattr(data, split)
+    cfg = loaded.config.data
+    return Opened(
+        loaded, load_sequences(replace(cfg, data_dir=data_dir or cfg.data_dir, train_subset=0, test_subset=0)), device
+    )
+
+
+def _pick(y: torch.Tensor, index: int | None, digit: int | None, split: str, classes: int) -> int:
     if digit is not None:
-        if not 0 <= digit < data.num_classes:
-            raise UserError(f"--digit: must be a class from 0 to {data.num_classes - 1}, got {digit}")
+        if not 0 <= digit < classes:
+            raise UserError(f"--digit: must be a class from 0 to {classes - 1}, got {digit}")
         if index is None:
             found = (y == digit).nonzero()
             if not len(found):
@@ -80,29 +85,49 @@ def visualize_run(
         raise UserError(f"--index: the {split} split has {len(y)} samples (0 to {len(y) - 1}); got {index}")
     if digit is not None and int(y[index]) != digit:
         raise UserError(f"--index {index} is a {int(y[index])}, not a {digit}; give one of --index and --digit")
+    return index
+
+
+def draw_sample(
+    opened: Opened,
+    out_dir: Path | None,
+    index: int | None = None,
+    digit: int | None = None,
+    split: str = "test",
+    layer: int | None = None,
+) -> Picture:
+    """One sample's figures: the image, its class probabilities after each step (a grid and a heatmap), one
+    layer's states and gates, and the run's training curves."""
+    loaded, data = opened.run, opened.data
+    cfg, model = loaded.config, loaded.model
+    layer = check_layer(layer, cfg.model.layers)
+    names = data.preprocessing.class_names
+    x, y = getattr(data, split)
+    index = _pick(y, index, digit, split, data.num_classes)
     lengths = data.lengths_of(split)
     seq, label = x[index], int(y[index])
     if lengths is not None:
         seq = seq[: int(lengths[index])]  # the steps this sample has
-    seq = seq.to(device)
+    seq = seq.to(opened.device)
     probs = probe.step_probabilities(model, seq).cpu()
     pred = int(probs[-1].argmax())
     note = step_note(cfg.model.bidirectional, cfg.model.readout)
     out = output_folder(out_dir) if out_dir else output_folder(loaded.folder.figures, own=True)
     stem = f"{split}{index}"
-    image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed)
+    image = as_image(x[index], cfg.data.sequence, data.preprocessing.image_size, cfg.data.permute_seed).numpy()
+    reading = Reading.of(image, cfg.data.sequence, cfg.data.permute_seed, steps=seq.shape[0])
+    what = f"{split} sample {index} (true class {label}, predicted {pred})"
     paths = [
-        draw.digit(image.numpy(), label, pred, float(probs[-1, pred]), out / f"{stem}_digit.png"),
-        draw.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png"),
-        draw.step_heatmap(probs.numpy(), label, note, out / f"{stem}_step_probs_heatmap.png", names),
+        draw.digit(image, label, pred, float(probs[-1, pred]), out / f"{stem}_digit.png", reading.order),
+        draw.step_grid(probs.numpy(), label, note, out / f"{stem}_step_probs_grid.png", reading=reading, names=names),
+        draw.step_heatmap(
+            probs.numpy(), label, f"{what}; {note}", out / f"{stem}_step_probs_heatmap.png", names, reading
+        ),
     ]
-    what = f"{split} sample {index} (true class {label})"
-    paths += layer_figures(steps.trace_steps(model, probe.batched(model, seq)), layer, what, out / stem)
+    paths += layer_figures(steps.trace_steps(model, probe.batched(model, seq)), layer, what, out / stem, reading)
     records = loaded.metrics()
     if records:
         paths.append(figures.curves(records, out / "curves.png"))
-    matrix = probe.confusion_matrix(model, *data.test, 1000, data.num_classes, data.lengths_of("test"))
-    paths.append(figures.confusion(matrix.numpy(), out / "confusion_test.png"))
     numbers = {
         "index": index,
         "split": split,
@@ -113,30 +138,33 @@ def visualize_run(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, probs, note, layer, paths, records.warnings(loaded.folder.metrics))
+    return Picture(index, label, probs, note, layer, paths, records.warnings(loaded.folder.metrics), out)
 
 
-def layer_figures(trace: steps.StepTrace, layer: int, what: str, stem: Path) -> list[Path]:
-    """The hidden (and cell) states and the gates of one layer, every direction, for the first sequence traced."""
-    directions = trace.layer(layer)
-    name = f"{trace.cell.upper()} layer {layer} of {len(trace.layers)}"
-    both = len(directions) > 1
-    label = {"forward": "forward (reads 1..T)", "backward": "backward (reads T..1)"}
-
-    def panels(pick: str) -> list[tuple[str, np.ndarray]]:
-        return [(label[d.direction] if both else "", getattr(d, pick)[:, 0].cpu().numpy()) for d in directions]
-
-    base = stem.with_name(f"{stem.name}_layer{layer}")
-    paths = [draw.states(panels("h"), f"hidden state h after each step, {name}, {what}", _png(base, "hidden_states"))]
-    if directions[0].c is not None:
-        title = f"cell state c after each step, {name}, {what}"
-        paths.append(draw.states(panels("c"), title, _png(base, "cell_states")))
-    if directions[0].gates:
-        gate_values = [(d.direction, {g: v[:, 0].cpu().numpy() for g, v in d.gates.items()}) for d in directions]
-        title = f"gate activations at each step, {name}, {what}"
-        paths.append(draw.gates(gate_values, title, _png(base, "gates")))
-    return paths
+def draw_confusion(opened: Opened, out: Path, advance: Callable[[int], None] | None = None) -> Path:
+    """The test set's confusion matrix (every test sample through the model; ``advance`` is told of each batch)."""
+    data = opened.data
+    matrix = probe.confusion_matrix(
+        opened.run.model, *data.test, 1000, data.num_classes, data.lengths_of("test"), advance=advance
+    )
+    return figures.confusion(matrix.numpy(), out / "confusion_test.png")
 
 
-def _png(base: Path, what: str) -> Path:
-    return base.with_name(f"{base.name}_{what}.png")
+def visualize_run(
+    run: str,
+    out_dir: Path | None,
+    index: int | None = None,
+    digit: int | None = None,
+    split: str = "test",
+    engine: str | None = None,
+    data_dir: str | None = None,
+    device: torch.device | str = "cpu",
+    layer: int | None = None,
+    confusion: bool = False,
+) -> Picture:
+    """open_run, draw_sample, and (``confusion``) draw_confusion."""
+    opened = open_run(run, engine, data_dir, device)
+    picture = draw_sample(opened, out_dir, index, digit, split, layer)
+    if confusion:
+        picture = replace(picture, paths=[*picture.paths, draw_confusion(opened, picture.folder)])
+    return picture
