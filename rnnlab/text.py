@@ -1,5 +1,6 @@
-"""Small pieces of user-facing text that several modules write: sizes in bytes, an error's gist in one line, paths
-shortened for messages, names with their control characters made visible, and JSON that every parser reads."""
+"""Small pieces of user-facing text that several modules write: percentages, losses, sizes in bytes, an error's
+gist in one line, paths shortened for messages, names with their control characters made visible, and JSON that
+every parser reads."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def _escape(char: str) -> str:
 def short_repr(value: object) -> str:
     """repr(value), cut short (a value from a file may be a list of a million items or a string of a megabyte)."""
     return _SHORT.repr(value)
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def number(x: float | None) -> str:
+    """A loss: four decimals, or scientific notation where those would hide it (a diverging run's 3.2e+07)."""
+    if x is None:
+        return "-"
+    return f"{x:.3e}" if x != 0 and not 1e-3 <= abs(x) < 1e5 else f"{x:.4f}"
 
 
 def human_bytes(n: float) -> str:

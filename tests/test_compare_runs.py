@@ -50,7 +50,8 @@ def test_labels_name_only_the_differing_flags_and_numbers_come_from_the_logs(run
         records = read_metrics(runs / name)
         val = [r["val_accuracy"] for r in records if r["kind"] == "epoch"]
         assert row["val_accuracy_by_epoch"] == val and row["epochs"] == 2
-        assert row["best_val_accuracy"] == max(val) and row["best_epoch"] == val.index(max(val)) + 1
+        latest = len(val) - val[::-1].index(max(val))  # best.pt: the latest of equal accuracies
+        assert row["best_val_accuracy"] == max(val) and row["best_epoch"] == latest
         assert row["test_accuracy"] == [r["test_accuracy"] for r in records if r["kind"] == "test"][-1]
         assert row["steps"] == 8  # 2 epochs of 256 * 0.9 samples in batches of 64
     assert json.loads(result.stdout)["figure"] == str(out / "runs-compared.png")

@@ -18,7 +18,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from rnnlab.text import human_bytes, visible
+from rnnlab.runs.best import RULE
+from rnnlab.text import human_bytes, number, pct, visible
 
 if TYPE_CHECKING:
     from rnnlab.runs.evaluation import EvalResult
@@ -75,17 +76,6 @@ def error_line(message: str, label: str = "error") -> None:
     err_console.print(f"rnnlab: {label}: {' '.join(visible(flat).split())}", highlight=False)
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}%"
-
-
-def number(x: float | None) -> str:
-    """A loss: four decimals, or scientific notation where those would hide it (a diverging run's 3.2e+07)."""
-    if x is None:
-        return "-"
-    return f"{x:.3e}" if x != 0 and not 1e-3 <= abs(x) < 1e5 else f"{x:.4f}"
-
-
 def steps(n: int) -> str:
     """'1 step', '1,200 steps'."""
     return f"{n:,} step" + ("" if n == 1 else "s")
@@ -109,8 +99,8 @@ def results_table(result: TrainResult) -> Table:
     resumed = f" (resumed at step {result.first_step:,})" if result.first_step else ""
     table.caption = (
         f"{steps(session)} in this session{resumed}, {result.steps:,} in all: {result.seconds:.1f}s of training "
-        f"(validation included) and {result.eval_seconds:.1f}s of final scoring. `rnnlab eval RUN` scores best.pt"
-        + (f"; {result.stopped_early}" if result.stopped_early else "")
+        f"(validation included) and {result.eval_seconds:.1f}s of final scoring. best.pt holds {RULE}; "
+        "`rnnlab eval RUN` scores it" + (f"; {result.stopped_early}" if result.stopped_early else "")
     )
     return table
 

@@ -14,7 +14,8 @@ import typer
 from rnnlab import look, runs, runtime, train
 from rnnlab.cli.options import Default, Flags, Json, Run, takes
 from rnnlab.cli.progress import RichReporter
-from rnnlab.cli.tables import console, error_line, eval_table, results_table, run_list_table
+from rnnlab.cli.run_tables import run_list_table
+from rnnlab.cli.tables import console, error_line, eval_table, results_table
 from rnnlab.config import (
     DataConfig,
     ModelConfig,
@@ -115,17 +116,21 @@ def train_command(
         run_dir = out or runs.folder.default_run_dir()
         if is_main:
             runs.writer.check_new_run(run_dir, force)
+    reporter = RichReporter()
+    if is_main:
+        reporter.doing("loading PyTorch")  # the seconds before anything else can be said
     try:
         result = train.loop.fit(
             cfg,
             run_dir,
-            RichReporter(),
+            reporter,
             resume=resume is not None,
             command=flags.command,
             force=force,
             epoch_figure=look.epoch.epoch_figure,
         )
     except BaseException:
+        reporter.finish()
         runtime.distributed.shutdown(together=False)  # this rank failed: do not wait for the others
         raise
     if is_main:

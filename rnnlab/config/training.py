@@ -76,7 +76,7 @@ class TrainConfig:
     )
     patience: int = option(
         0,
-        "Stop early once validation accuracy has not improved for N epochs (best.pt keeps the best); 0 = never.",
+        "Stop early once validation accuracy has not risen for N epochs (best.pt keeps the best); 0 = never.",
         TRAINING,
         range=NON_NEGATIVE,
         resumable=True,

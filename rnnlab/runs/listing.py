@@ -12,6 +12,7 @@ from typing import Any
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import UserError, flag_name
+from rnnlab.runs.best import best_index
 from rnnlab.runs.config_file import RunFile, read_run_file, state_of
 from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.metrics import read_metrics
@@ -75,7 +76,10 @@ class RunSummary:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        return max(self.validations, key=lambda r: r["val_accuracy"], default=None)
+        """best.pt's validation (runs.best: the highest accuracy, the latest of equal ones)."""
+        validations = self.validations
+        k = best_index(validations)
+        return None if k is None else validations[k]
 
     def test_accuracy(self, which: str = "last") -> float | None:
         """Of the last parameters, or of the best validation's (best.pt); runs from before the best was scored

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from rnnlab.lazy import submodules
 
 if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
-    from rnnlab.train import loop, memory, optim, parts, results, resume, scoring, signals, state, step  # noqa: F401
+    from rnnlab.train import loop, memory, optim, parts, progress, results, resume, scoring, signals, state, step  # noqa: F401
 
 
 __getattr__, __dir__ = submodules(
-    __name__, ("loop", "step", "state", "parts", "resume", "scoring", "results", "signals", "memory", "optim")
+    __name__,
+    ("loop", "step", "state", "parts", "progress", "resume", "scoring", "results", "signals", "memory", "optim"),
 )

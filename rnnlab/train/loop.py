@@ -35,6 +35,7 @@ from rnnlab.runtime.sharing import SharingWatch
 from rnnlab.train.memory import check_fits, out_of_memory
 from rnnlab.train.optim import lr_at, make_optimizer, set_lr
 from rnnlab.train.parts import TrainerParts
+from rnnlab.train.progress import ProgressBar
 from rnnlab.train.results import Interrupted, NullReporter, Reporter, TrainResult, patience_spent
 from rnnlab.train.resume import resume_into
 from rnnlab.train.scoring import final_scores, keep_if_best, validation_record
@@ -54,12 +55,19 @@ def fit(
     force: bool = False,
     epoch_figure: EpochFigure | None = None,
 ) -> TrainResult:
-    """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt); ``command``
+    """Train ``cfg`` into ``run_dir`` (``resume``: continue the run there from its checkpoint.pt), showing a
+    progress bar (``reporter``: what to tell instead; ``NullReporter()`` for nothing); ``command``
     is recorded in every file it writes (default: this process's command line). A run already in ``run_dir`` is
     replaced only with ``force``, and only once the new one has taken its first step. ``epoch_figure`` draws
     the figure that loggers able to show one (TensorBoard) get at each epoch's end, e.g.
     ``rnnlab.look.epoch.epoch_figure``; without it they get none."""
-    return Trainer(cfg, Path(run_dir), reporter, resume, data, command, force, epoch_figure).run()
+    shown = ProgressBar() if reporter is None else reporter
+    try:
+        trainer = Trainer(cfg, Path(run_dir), shown, resume, data, command, force, epoch_figure)
+    except BaseException:
+        shown.finish()  # what it was doing when it failed is no longer shown
+        raise
+    return trainer.run()
 
 
 class Trainer(TrainerParts):
@@ -89,7 +97,10 @@ class Trainer(TrainerParts):
             engine.check_bf16(cfg.model.cell, self.device)
         check_fits(cfg, self.device)  # what needs the config alone is checked before the data loads
         check_loggers(tc.logger)
+        if data is None:
+            self.reporter.doing(f"reading {cfg.data.dataset}")
         self.data = data or load_sequences(cfg.data)
+        self.reporter.doing("building the model")
         if self.data.input_size != cfg.model.input_size:
             raise UserError(
                 f"the model reads {cfg.model.input_size} features per step but --sequence {cfg.data.sequence} "
@@ -142,6 +153,7 @@ class Trainer(TrainerParts):
         with stop_requests(self.reporter.notice) as stops:
             try:
                 if self.resume:
+                    self.reporter.doing(f"restoring {self.folder.checkpoint}")
                     resume_into(self)
                     first_step = self.st.step
                 self.reporter.start(self.total, self.st.step, self.cfg.train.epochs, self._describe())

@@ -10,12 +10,14 @@ from typing import Any, Protocol
 import torch
 
 from rnnlab.errors import Stopped
+from rnnlab.runs.best import best_index, last_rise
 from rnnlab.runs.evaluation import EvalResult
 
 
 class Reporter(Protocol):
     """What the loop tells the outside world (the CLI draws a progress bar from it)."""
 
+    def doing(self, what: str) -> None: ...  # before the first step: what takes the time now
     def start(self, total_steps: int, done_steps: int, epochs: int, description: str) -> None: ...
     def step(self, step: int, stats: dict[str, float]) -> None: ...
     def epoch(self, record: dict[str, Any], new_best: bool) -> None: ...
@@ -24,6 +26,7 @@ class Reporter(Protocol):
 
 
 class NullReporter:
+    def doing(self, what: str) -> None: ...
     def start(self, total_steps: int, done_steps: int, epochs: int, description: str) -> None: ...
     def step(self, step: int, stats: dict[str, float]) -> None: ...
     def epoch(self, record: dict[str, Any], new_best: bool) -> None: ...
@@ -78,16 +81,18 @@ class TrainResult:
 
 
 def patience_spent(history: list[dict[str, Any]], patience: int) -> str:
-    """Why --patience ends the run now ("" while it goes on): no better validation for ``patience`` epochs."""
+    """Why --patience ends the run now ("" while it goes on): validation accuracy has not risen for ``patience``
+    epochs (a tie is not a rise; best.pt holds the latest of the tied, runs.best)."""
     epochs = [r for r in history if r["kind"] == "epoch"]
-    if not patience or not epochs:
+    rose, best = last_rise(epochs), best_index(epochs)
+    if not patience or rose is None or best is None:
         return ""
-    best = max(range(len(epochs)), key=lambda k: (epochs[k]["val_accuracy"], -k))
-    waited = len(epochs) - 1 - best
+    waited = len(epochs) - 1 - rose
     if waited < patience:
         return ""
-    best_acc = 100 * epochs[best]["val_accuracy"]
+    top = 100 * epochs[rose]["val_accuracy"]
     return (
-        f"stopped early after epoch {len(epochs)}: validation accuracy has not improved for {waited} epochs "
-        f"(--patience {patience}); the best, {best_acc:.2f}% after epoch {best + 1}, is in best.pt"
+        f"stopped early after epoch {len(epochs)}: validation accuracy has not risen above {top:.2f}% (reached "
+        f"after epoch {rose + 1}) for {waited} epochs (--patience {patience}); best.pt holds epoch {best + 1}'s "
+        "parameters, the latest at that accuracy"
     )

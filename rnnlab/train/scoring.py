@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from rnnlab.runs.best import is_best
 from rnnlab.runs.evaluation import EvalResult, evaluate
 from rnnlab.runtime.distributed import all_reduce_sum
 from rnnlab.train.results import Scored
@@ -49,10 +50,10 @@ def validation_record(t: TrainerParts, kind: str, seconds: float) -> dict[str, A
 
 
 def keep_if_best(t: TrainerParts, record: dict[str, Any]) -> bool:
-    """best.pt is the parameters of the best validation, whether measured at an epoch's end or where
+    """best.pt is the parameters of the best validation (runs.best), whether measured at an epoch's end or where
     --max-steps ended the run inside one."""
     st = t.st
-    if not record["val_accuracy"] > st.best_val_accuracy:
+    if not is_best(record["val_accuracy"], st.best_val_accuracy):
         return False
     st.best_val_accuracy = record["val_accuracy"]
     t.save(best=True)
