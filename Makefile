@@ -14,7 +14,7 @@ export RNNLAB_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install test test-fast lint format train clean
+.PHONY: install test test-fast lint format train notebook clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ test: $(STAMP)
 # compiler, the notebook). `make test` runs those too, and CI runs `make test`.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The tutorial in JupyterLab: installs the notebook extra into .venv the first time, then opens the notebook (as
+# root, as in a container, JupyterLab asks for --allow-root)
+notebook: $(STAMP)
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(PIPENV) $(BIN)/pip install --quiet -e '.[notebook]'
+	$(BIN)/jupyter lab docs/tutorial.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # ruff on everything; mypy on rnnlab/ at the strictness pyproject.toml states ([tool.mypy])
 lint: $(STAMP)
