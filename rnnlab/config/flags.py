@@ -65,6 +65,9 @@ class Flag:
     metavar: str | None = None
     resumable: bool = False  # `train --resume RUN` may change it for the run in progress
     cli: bool = True  # False: derived, never typed (ModelConfig.input_size follows from the data)
+    # the value at which the setting does nothing (--max-steps 0: no limit; --clip 0: no clipping): a run's label
+    # leaves the flag out at it (runs.listing); None: every value does something
+    off: Any = None
 
 
 def _bound(x: float) -> str:

@@ -72,9 +72,11 @@ class ModelConfig:
     )
     layers: int = option(2, "Number of stacked recurrent layers.", MODEL, range=POSITIVE)
     dropout: float = option(0.5, "Dropout between layers and on the stack's output, in [0, 1).", MODEL, range=FRACTION)
-    bidirectional: bool = option(False, "Read each sequence both ways and concatenate the two outputs.", MODEL)
+    bidirectional: bool = option(
+        False, "Read each sequence both ways and concatenate the two outputs.", MODEL, off=False
+    )
     proj: int = option(
-        0, "Size of a linear input projection before the first layer; 0 = none.", MODEL, range=NON_NEGATIVE
+        0, "Size of a linear input projection before the first layer; 0 = none.", MODEL, range=NON_NEGATIVE, off=0
     )
     readout: str = option(
         "last",
@@ -97,6 +99,7 @@ class ModelConfig:
         "biases log U(1, N-1), input-gate biases their negatives, in place of --forget-bias. 0 = off.",
         MODEL,
         range=NON_NEGATIVE,
+        off=0,
     )
     zoneout: float = option(
         0.0,
@@ -104,6 +107,7 @@ class ModelConfig:
         "each step; at evaluation it mixes in that share. Not on --engine cudnn or triton. In [0, 1).",
         REGULARISE,
         range=FRACTION,
+        off=0.0,
     )
     zoneout_cell: float = option(
         0.0,
@@ -111,6 +115,7 @@ class ModelConfig:
         "In [0, 1).",
         REGULARISE,
         range=FRACTION,
+        off=0.0,
     )
     recurrent_dropout: float = option(
         0.0,
@@ -118,6 +123,7 @@ class ModelConfig:
         "same at every step of a sequence (the rest scaled by 1/(1-P)). Not on --engine cudnn or triton. In [0, 1).",
         REGULARISE,
         range=FRACTION,
+        off=0.0,
     )
     weight_drop: float = option(
         0.0,
@@ -125,6 +131,7 @@ class ModelConfig:
         "torchrun; the rest scaled by 1/(1-P)); nothing at evaluation. Every engine. In [0, 1).",
         REGULARISE,
         range=FRACTION,
+        off=0.0,
     )
     num_classes: int = option(NUM_CLASSES, "Output classes; follows from --dataset.", MODEL, range=POSITIVE, cli=False)
 
@@ -217,9 +224,9 @@ class DataConfig:
         range=SHARE,
     )
     train_subset: int = option(
-        0, "Train on only the first N images (after the validation split); 0 = all.", DATA, range=NON_NEGATIVE
+        0, "Train on only the first N images (after the validation split); 0 = all.", DATA, range=NON_NEGATIVE, off=0
     )
-    test_subset: int = option(0, "Evaluate on only the first N test images; 0 = all.", DATA, range=NON_NEGATIVE)
+    test_subset: int = option(0, "Evaluate on only the first N test images; 0 = all.", DATA, range=NON_NEGATIVE, off=0)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -29,7 +29,7 @@ class TrainConfig:
 
     epochs: int = option(5, "Passes over the training set.", TRAINING, True, range=POSITIVE, resumable=True)
     max_steps: int = option(
-        0, "Stop after N optimiser steps in all; 0 = no limit.", TRAINING, range=NON_NEGATIVE, resumable=True
+        0, "Stop after N optimiser steps in all; 0 = no limit.", TRAINING, range=NON_NEGATIVE, resumable=True, off=0
     )
     batch_size: int = option(
         128, "Samples per optimiser step (per process under torchrun).", TRAINING, True, range=POSITIVE
@@ -43,7 +43,11 @@ class TrainConfig:
         choices=("constant", "cosine", "linear"),
     )
     warmup: int = option(
-        0, "Raise the rate linearly from --lr/N to --lr over the first N steps; 0 = none.", TRAINING, range=NON_NEGATIVE
+        0,
+        "Raise the rate linearly from --lr/N to --lr over the first N steps; 0 = none.",
+        TRAINING,
+        range=NON_NEGATIVE,
+        off=0,
     )
     final_lr_ratio: float = option(
         0.0, "Where cosine and linear decay end, as a fraction of --lr.", TRAINING, range=UNIT
@@ -54,10 +58,12 @@ class TrainConfig:
         TRAINING,
         choices=("adam", "sgd", "rmsprop"),
     )
-    momentum: float = option(0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE)
-    weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE)
+    momentum: float = option(
+        0.0, "Momentum of sgd and rmsprop (adam keeps its own).", TRAINING, range=NON_NEGATIVE, off=0.0
+    )
+    weight_decay: float = option(0.0, "L2 weight decay.", TRAINING, range=NON_NEGATIVE, off=0.0)
     clip: float = option(
-        0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, True, range=NON_NEGATIVE
+        0.0, "Clip the global gradient norm to this value; 0 = off.", TRAINING, True, range=NON_NEGATIVE, off=0.0
     )
     seed: int = option(
         0,
@@ -66,7 +72,7 @@ class TrainConfig:
         TRAINING,
         range=SEED,
     )
-    bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING)
+    bf16: bool = option(False, "Run forward and backward under bf16 autocast.", TRAINING, off=False)
     on_nan: str = option(
         "stop",
         "On a NaN or infinite loss: stop (keep the last good checkpoint) or skip that batch.",
@@ -80,6 +86,7 @@ class TrainConfig:
         TRAINING,
         range=NON_NEGATIVE,
         resumable=True,
+        off=0,
     )
     log_every: int = option(50, "Write a metrics.jsonl line every N steps.", OUTPUT, range=POSITIVE, resumable=True)
     logger: tuple[str, ...] = option(
