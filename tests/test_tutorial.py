@@ -50,3 +50,16 @@ def test_the_tutorial_runs_end_to_end(tmp_path, monkeypatch) -> None:
         assert float(line.split("max |logits - cudnn's| ")[1].split()[0]) < 1e-4, line
     assert "every check passed: True" in text
     assert images >= 4  # the digit as a sequence, the per-step probabilities (twice), the gates
+
+
+def test_make_notebook_opens_the_tutorial_with_the_notebook_extra() -> None:
+    import shutil
+    import subprocess
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11's")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(req.startswith("jupyterlab") for req in extras["notebook"])
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    plan = subprocess.run(["make", "-n", "notebook"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "jupyter lab docs/tutorial.ipynb" in plan and ".[notebook]" in plan
