@@ -2,13 +2,18 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from rnnlab.cli import app
+from rnnlab.cli.tables import console
 from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
+from rnnlab.errors import UserError
+from rnnlab.lab.compare_runs import figure_folder
 from rnnlab.runs.metrics import read_metrics
 from rnnlab.train.loop import fit
 
@@ -20,6 +25,9 @@ BASE = RunConfig(
 )
 
 
+ONE_EPOCH = replace(BASE.train, epochs=1)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
@@ -28,6 +36,9 @@ def runs(tmp_path_factory):
         "chrono": replace(BASE, model=replace(BASE.model, chrono=64)),
         "chrono-sgd": replace(
             BASE, model=replace(BASE.model, chrono=64), train=replace(BASE.train, optimizer="sgd", lr=0.1)
+        ),
+        "pixels": replace(  # another sequence view: 64 steps of 1 pixel, not 8 rows of 8
+            BASE, model=replace(BASE.model, input_size=1), data=replace(BASE.data, sequence="pixels"), train=ONE_EPOCH
         ),
     }
     for name, cfg in variants.items():
@@ -42,7 +53,7 @@ def test_labels_name_only_the_differing_flags_and_numbers_come_from_the_logs(run
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["runs"]
     assert [r["label"] for r in rows] == [
-        "plain --chrono 0 --lr 0.001 --optimizer adam",
+        "plain --lr 0.001 --optimizer adam",  # --chrono 0 does nothing: left out
         "chrono --chrono 64 --lr 0.001 --optimizer adam",
         "chrono-sgd --chrono 64 --lr 0.1 --optimizer sgd",
     ]
@@ -96,3 +107,61 @@ def test_runs_that_cannot_be_compared_are_left_out_with_a_warning(runs, tmp_path
     assert [r["label"].split()[0] for r in json.loads(result.stdout)["runs"]] == ["plain", "chrono"]
     (warning,) = result.stderr.strip().splitlines()
     assert warning.startswith("rnnlab: warning: ") and "empty" in warning and warning.endswith("left out"), warning
+
+
+def test_the_figure_goes_beside_the_runs_and_the_path_is_said(runs, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not into the current folder unasked
+    result = CliRunner().invoke(app, ["compare-runs", str(runs / "plain"), str(runs / "chrono")])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"wrote {runs / 'runs-compared.png'}"
+    assert (runs / "runs-compared.png").is_file() and not list(tmp_path.iterdir())
+    again = CliRunner().invoke(app, ["compare-runs", *map(str, sorted(runs.iterdir())), "--json"])  # runs/*
+    assert again.exit_code == 0 and "runs-compared.png" not in again.stderr, again.stderr  # its own figure: passed over
+    assert len(json.loads(again.stdout)["runs"]) == 4 and json.loads(again.stdout)["figure"] is None
+
+
+def test_runs_with_no_folder_in_common_need_out() -> None:
+    def at(path: str):
+        return SimpleNamespace(path=Path(path))
+
+    assert figure_folder([at("/x/runs/a"), at("/x/runs/b")]) == Path("/x/runs")
+    assert figure_folder([at("/x/runs/a"), at("/x/other/b")]) == Path("/x")
+    with pytest.raises(UserError, match="--out: these runs have no folder in common but /"):
+        figure_folder([at("/x/a"), at("/y/b")])
+
+
+def test_runs_of_different_sequence_views_are_compared_with_a_warning(runs, tmp_path) -> None:
+    args = ["compare-runs", str(runs / "plain"), str(runs / "pixels"), "--out", str(tmp_path), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning == (
+        "rnnlab: warning: these runs are of different sequence views (rows (8 steps): plain; pixels (64 steps): "
+        "pixels), drawn on the same axes"
+    )
+    labels = [r["label"] for r in json.loads(result.stdout)["runs"]]
+    assert labels == ["plain --sequence rows --epochs 2", "pixels --sequence pixels --epochs 1"]
+
+
+def test_at_80_columns_the_table_reads_whole(runs, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide (captured output has a fixed width)
+    names = ("plain", "chrono", "chrono-sgd", "pixels")
+    result = CliRunner().invoke(app, ["compare-runs", *(str(runs / n) for n in names), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    *lines, wrote = result.stdout.splitlines()  # a warning is one line on stderr, and a path one line: however long
+    assert max(map(len, lines)) <= 80 and "…" not in result.stdout, result.stdout
+    assert wrote == f"wrote {tmp_path / 'runs-compared.png'}"
+    blocks: dict[str, list[str]] = {}
+    for line in lines:
+        first = line.split("  ")[0].strip()  # the run column: its words are one space apart
+        if first in names:
+            blocks[first] = []  # the name, whole, on a line of its own
+        elif first.startswith("--") and blocks:
+            blocks[list(blocks)[-1]].append(first)
+    rows = json.loads(CliRunner().invoke(app, ["compare-runs", *(str(runs / n) for n in names), "--json"]).stdout)
+    assert blocks == {r["name"]: blocks[r["name"]] for r in rows["runs"]}, result.stdout
+    for r in rows["runs"]:  # its flags under it, each flag whole (never wrapped between a flag and its value)
+        assert " ".join(blocks[r["name"]]) == " ".join(r["flags"]), result.stdout
+        assert all(any(flag in line for line in blocks[r["name"]]) for flag in r["flags"]), result.stdout
+    assert "--chrono 0" not in result.stdout

@@ -55,7 +55,7 @@ def test_a_run_stopped_inside_its_first_epoch_has_no_finished_epoch(tmp_path) ->
     (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
     assert (row["epochs"], row["best_epoch"], row["best_step"]) == (0, None, 2)
     table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["runs", str(tmp_path)]).output
-    assert "(step 2)" in table and "0/40" in table  # digits: 40 epochs planned
+    assert "(step 2)" in table and "the run: finished; engine cudnn; 40 epochs planned" in table  # digits: 40
 
 
 def test_a_folder_that_cannot_be_looked_into_is_passed_over_with_a_warning(tmp_path, monkeypatch) -> None:
@@ -97,3 +97,52 @@ def test_steps_count_a_stop_that_fell_between_log_lines(tmp_path) -> None:
     (out / "config.json").write_text(json.dumps(raw))
     (row,) = json.loads(CliRunner().invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
     assert row["steps"] == 60
+
+
+def _at_80_columns(monkeypatch) -> None:
+    """A terminal 80 columns wide: the tables' console (its width is fixed where output is captured) and typer's."""
+    from rnnlab.cli.tables import console
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(console, "width", 80)
+
+
+def test_at_80_columns_names_are_whole_and_only_flags_that_do_something_show(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    runs = {
+        "digits-max-steps-five-a-long-name": ["--epochs", "2", "--max-steps", "5"],
+        "digits-one-epoch-and-no-clipping": ["--epochs", "1", "--clip", "0"],
+    }
+    for name, extra in runs.items():
+        assert CliRunner().invoke(app, ["train", *TINY, *extra, "--out", str(root / name)]).exit_code == 0
+    rows = json.loads(CliRunner().invoke(app, ["runs", str(root), "--json"]).stdout)["runs"]
+    assert [r["flags"] for r in rows] == [
+        ["--epochs 2", "--max-steps 5", "--clip 1.0"],  # digits clips at 1.0
+        ["--epochs 1"],  # no --max-steps 0, no --clip 0.0: those do nothing
+    ]
+    _at_80_columns(monkeypatch)
+    result = CliRunner().invoke(app, ["runs", str(root)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in result.output, result.output
+    for name in runs:
+        assert any(line.split()[:1] == [name] for line in lines), (name, result.output)  # whole, on a line of its own
+    flags = [line.split("  ")[0].strip() for line in lines if line.startswith("--")]
+    assert flags == ["--epochs 2 --max-steps 5 --clip 1.0", "--epochs 1"], result.output  # under each name
+    assert "--max-steps 0" not in result.output and "--clip 0" not in result.output
+    assert "every run: finished; engine cudnn" in result.output  # the same for both: said once, no column
+    assert "engine " not in lines[1] + lines[2] and "status" not in lines[1] + lines[2]  # the headings
+
+
+def test_a_status_that_differs_has_its_column(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "runs"
+    assert CliRunner().invoke(app, ["train", *TINY, "--epochs", "1", "--out", str(root / "a")]).exit_code == 0
+    (root / "b").mkdir()
+    raw = json.loads((root / "a" / "config.json").read_text())
+    (root / "b" / "config.json").write_text(json.dumps({**raw, "status": {"state": "failed", "detail": "nan"}}))
+    _at_80_columns(monkeypatch)
+    result = CliRunner().invoke(app, ["runs", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "status" in result.output and "failed" in result.output and "finished" in result.output
+    assert "every run: engine cudnn; 1 epoch planned" in result.output
+    assert max(map(len, result.output.splitlines())) <= 80

@@ -10,7 +10,8 @@ import typer
 
 from rnnlab import lab, look, runs, runtime
 from rnnlab.cli.options import Default, Flags, Json, Verbose, takes
-from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table, runs_table
+from rnnlab.cli.run_tables import runs_table
+from rnnlab.cli.tables import compare_table, console, error_line, gradcheck_summary, gradcheck_table
 from rnnlab.config import ModelConfig, RuntimeConfig
 from rnnlab.config.commands import CompareConfig, GradcheckConfig, OnADevice
 from rnnlab.errors import CTRL_C, Stopped, UserError
@@ -130,14 +131,17 @@ def compare_runs_command(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(help="Folder for the figure runs-compared.png \\[default: the current folder].", metavar="DIR"),
+        typer.Option(
+            help="Folder for the figure runs-compared.png \\[default: the folder the runs are in].", metavar="DIR"
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
     """Compare runs: validation accuracy per epoch and training loss on shared axes, and a table of best, last
     and test accuracy; each run is labelled by the flags in which it differs from the others.
 
-    With --json the numbers go to stdout and the figure is drawn only where --out asks for it.
+    The figure is written beside the runs (runs/runs-compared.png for runs/a and runs/b) unless --out names another
+    folder; with --json the numbers go to stdout and the figure is drawn only where --out asks for it.
     """
     summaries, left_out = lab.compare_runs.load_runs(run_folders)
     for reason in left_out:
@@ -145,16 +149,19 @@ def compare_runs_command(
     for summary in summaries:
         for warning in summary.warnings:
             error_line(warning, "warning")
+    for warning in lab.compare_runs.mixed(summaries):
+        error_line(warning, "warning")
     figure = None
     if out is not None or not as_json:
-        figure = runs.folder.output_folder(out or Path(".")) / "runs-compared.png"
+        folder = out if out is not None else lab.compare_runs.figure_folder(summaries)
+        figure = runs.folder.output_folder(folder) / lab.compare_runs.FIGURE
         look.figures.runs_compared([(r.label, r.records) for r in summaries], figure)
     rows = [r.to_dict() for r in summaries]
     if as_json:
         print(json_text({"runs": rows, "figure": None if figure is None else str(figure)}))
     else:
         console.print(runs_table(rows))
-        console.print(visible(figure), highlight=False, soft_wrap=True)
+        console.print(f"wrote {visible(figure)}", highlight=False, soft_wrap=True)
 
 
 COMMANDS = {

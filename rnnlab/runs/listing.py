@@ -4,13 +4,15 @@ they differ, so that runs that differ in one setting read as that setting (`rnnl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig
+from rnnlab.config import RunConfig, flag_of
+from rnnlab.config.run import SAVED_IN, SECTIONS
 from rnnlab.errors import UserError, flag_name
 from rnnlab.runs.best import best_index
 from rnnlab.runs.config_file import RunFile, read_run_file, state_of
@@ -36,6 +38,26 @@ def settings_of(cfg: RunConfig) -> dict[str, Any]:
     return {f"{section}.{k}": v for section, values in cfg.to_dict().items() for k, v in values.items()}
 
 
+def _declared_off() -> dict[str, Any]:
+    """The value at which a setting does nothing (Flag.off), by "section.name", for each setting declaring one."""
+    offs = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            flag = flag_of(f)
+            if flag is not None and flag.off is not None:
+                offs[f"{SAVED_IN.get(section, section)}.{f.name}"] = flag.off
+    return offs
+
+
+OFF = _declared_off()
+
+
+def does_something(key: str, value: Any) -> bool:
+    """False where ``value`` is the one at which the setting does nothing (--max-steps 0, --clip 0.0)."""
+    off = OFF.get(key)
+    return off is None or value != off
+
+
 def flag_text(key: str, value: Any) -> str:
     name = flag_name(key.split(".", 1)[1])
     if isinstance(value, bool):
@@ -57,7 +79,12 @@ class RunSummary:
     record: RunFile
     records: list[dict[str, Any]] = field(repr=False)  # metrics.jsonl's good records
     warnings: list[str] = field(default_factory=list)  # its damaged lines, skipped
-    label: str = ""
+    flags: tuple[str, ...] = ()  # the flags in which it differs from the runs it is listed with (labelled)
+
+    @property
+    def label(self) -> str:
+        """Its folder's name and those flags: `lr-high --lr 0.01`."""
+        return " ".join([self.path.name, *self.flags])
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -104,6 +131,8 @@ class RunSummary:
         return {
             "run": str(self.path),
             "label": self.label,
+            "name": self.path.name,
+            "flags": list(self.flags),
             "status": self.state,
             "detail": self.record.status.get("detail", ""),
             "started": self.record.made_by.get("at"),
@@ -130,9 +159,12 @@ def load_run(path: Path, what: str = "RUN") -> RunSummary:
 
 
 def labelled(runs: list[RunSummary]) -> list[RunSummary]:
-    """Each run labelled by its folder's name and the flags in which it differs from the others."""
+    """Each run labelled by its folder's name and the flags in which it differs from the others, those at the value
+    that does nothing left out (of two runs, one with --max-steps 5, the other reads without --max-steps)."""
     keys = differing([r.settings for r in runs]) if runs else []
-    return [replace(r, label=" ".join([r.path.name, *(flag_text(k, r.settings[k]) for k in keys)])) for r in runs]
+    return [
+        replace(r, flags=tuple(flag_text(k, v) for k in keys if does_something(k, v := r.settings[k]))) for r in runs
+    ]
 
 
 def find_runs(root: Path, depth: int = 3, unreadable: list[Path] | None = None) -> list[Path]:
