@@ -112,3 +112,47 @@ def test_a_name_no_config_declares_fails_at_import(how) -> None:
     """A typo in a command's option list would silently drop the option: it fails where the command is declared."""
     with pytest.raises(TypeError, match=r"takes\(\): (epoch|devcie) is no flag of TrainConfig"):
         takes(TrainConfig, **how)
+
+
+def _app_commands() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return group.list_commands(typer.Context(group))
+
+
+def test_the_help_tests_cover_every_command() -> None:
+    assert sorted(COMMANDS) == sorted(_app_commands())
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_help_reads_whole_at_80_columns(command: str) -> None:
+    """No line past 80 columns, nothing cut short (…), every option's every name whole on the page, and the help
+    beside the names at least 40 columns wide (typer's own layout left `train` a word or two a line)."""
+    import re
+
+    import typer.main
+
+    args = [command] if command else []
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in result.output, result.output
+    group = typer.main.get_command(app)
+    cmd = group.get_command(typer.Context(group), command) if command else group
+    for param in cmd.params:
+        for name in [*param.opts, *param.secondary_opts]:
+            if name.startswith("-"):
+                assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", result.output), (command, name)
+    boxed = [line for line in lines if line.startswith("│ ")]
+    starts = {len(line) - len(line[2:].lstrip()) for line in boxed if line[2:].startswith(" ")}  # help columns
+    assert all(80 - start >= 40 for start in starts), (command, sorted(starts))
+
+
+def test_train_help_at_80_columns_is_read_in_one_page_per_panel() -> None:
+    text = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["train", "--help"]).output
+    assert len(text.splitlines()) < 200, len(text.splitlines())  # 294 in typer's layout
+    words = " ".join(text.replace("│", " ").split())  # the panels' borders out of the way
+    assert "One of cudnn|unrolled|bptt|triton." in words  # --engine's choices, whole
+    assert "--reuse-cpu-memory" in text and "--no-reuse-cpu-memory" in text
+    assert "[default: 5; digits: 40]" in text  # a bracketed default is never broken across lines

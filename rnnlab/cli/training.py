@@ -184,12 +184,13 @@ def eval_command(flags: Flags, run: Run, as_json: Json = False) -> None:
 
 def runs_command(
     folder: Annotated[
-        Path, typer.Argument(help="A folder of runs (or one run) \\[default: runs].", metavar="[DIR]")
+        Path,
+        typer.Argument(help="A folder of runs (or one run) \\[default: runs].", metavar="DIR", show_default=False),
     ] = Path("runs"),
     as_json: Json = False,
 ) -> None:
-    """List the runs under a folder: status, epochs, best validation, test accuracy, engine, when each started,
-    and the flags in which they differ."""
+    """List the runs under a folder: status, epochs, best validation, test accuracy, when each started, and the
+    flags in which they differ (what every run shares, such as the engine, said once under the table)."""
     if not folder.is_dir():
         raise UserError(f"DIR: {folder} is not a folder; give the folder your runs are in (rnnlab train writes runs/)")
     summaries: list[runs.listing.RunSummary] = []

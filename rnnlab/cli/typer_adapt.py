@@ -13,6 +13,8 @@ from typing import Any, Protocol, cast
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from rnnlab.cli.typer_help import print_help
+
 TESTED = ("0.12", "0.30")  # typer >= the first, < the second: the bound in pyproject.toml
 
 # Typer vendors click in new releases and imports it in old ones: find its exception base either way.
@@ -59,10 +61,17 @@ class Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return quiet_flags(super().get_params(ctx))
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """rnnlab's help layout (cli.typer_help), in place of typer's: it reads whole at 80 columns."""
+        print_help(self, ctx)
+
 
 class Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return quiet_flags(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        print_help(self, ctx)
 
 
 # typer's value errors (pydantic's words in typer >= 0.24) in the words rnnlab's own checks use
