@@ -148,3 +148,31 @@ def test_a_command_keeps_its_own_default_for_a_setting_datasets_replace(monkeypa
     result = CliRunner().invoke(app, [command])
     assert isinstance(result.exception, _Handed), result.output
     assert result.exception.args[0].model.hidden == hidden
+
+
+def test_compare_cells_table_reads_whole_at_80_columns(monkeypatch) -> None:
+    """A kernel variant's description and an engine's reason for not running are notes under the table, marked on
+    the engine (triton¹): in the engine column they wrapped a word a line, and a reason widened the table."""
+    from rnnlab.cli.tables import console
+
+    real = compare_cells.measure
+    variant = "interpreted: the persistent kernels' code on CPU (TRITON_INTERPRET=1), one launch per step, tf32 dot"
+
+    def measure(cfg, progress):
+        for row in real(cfg, progress):
+            yield row
+            if row["engine"] == "cudnn":  # the same numbers under the names and notes a GPU run or Triton gives
+                yield {**row, "engine": "triton", "variant": variant, "fwd_ms": 123456.7, "peak_memory_bytes": 2**30}
+                yield {"engine": "triton", "layout": row["layout"], "status": "unavailable: needs a CUDA device"}
+
+    monkeypatch.setattr(compare_cells, "measure", measure)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide (captured output has a fixed width)
+    result = CliRunner().invoke(app, ["compare-cells", *TINY, "--engines", "cudnn,bptt"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in result.output, result.output
+    words = " ".join(result.output.split())
+    assert f"¹ {variant}" in words and "² unavailable: needs a CUDA device" in words, result.output
+    assert sum("triton¹" in line for line in lines) == 2 and sum("triton²" in line for line in lines) == 2  # layouts
+    assert sum(line.split()[:1] == ["│", "bptt"] or "│ bptt " in line for line in lines) == 2

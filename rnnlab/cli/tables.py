@@ -128,44 +128,68 @@ def eval_table(source: str, which: str, engine: str, result: EvalResult, plain: 
 
 def _timed(row: dict[str, Any], key: str) -> str | Text:
     """'12.34' over '±8%': the median and, where the row has them, half the range of its repeats, as a share."""
-    spread = row.get(f"{key}_spread")
-    if not spread or not row[key]:
-        return f"{row[key]:.2f}"
-    return Text.assemble(f"{row[key]:.2f}\n", (f"±{50 * (spread[1] - spread[0]) / row[key]:.0f}%", "dim"))
+    spread, ms = row.get(f"{key}_spread"), row[key]
+    shown = _short(ms)
+    if not spread or not ms:
+        return shown
+    return Text.assemble(f"{shown}\n", (f"±{50 * (spread[1] - spread[0]) / ms:.0f}%", "dim"))
+
+
+def _short(x: float) -> str:
+    """12.34, 12,345 or 1.2e+05: at most 7 wide, so that compare-cells' table fits 80 columns."""
+    return f"{x:.2f}" if abs(x) < 1000 else f"{x:,.0f}" if abs(x) < 1e5 else f"{x:.1e}"
 
 
 def _sci(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
 
 
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """One row per engine and layout. A kernel variant's description and why an engine did not run are notes under
+    the table, each said once and marked on its engine (triton¹): in a cell, a sentence wrapped a word a line."""
     table = Table(title=title)
-    # two-line headings and a wrapping engine column: the table fits an 80-column terminal whole
+    # two-line headings, and an engine column that may wrap: the table fits an 80-column terminal whole
     columns = ("max|Δ|\nout", "max|Δ|\ngrad", "fwd\nms", "fwd+bwd\nms", "×\ncudnn", "memory")
-    table.add_column("engine", min_width=8)
+    table.add_column("engine", min_width=8, overflow="fold")
     table.add_column("layout", min_width=6, no_wrap=True)
     for col in columns:
         table.add_column(col, justify="right", no_wrap=True)
+    notes: dict[str, int] = {}
+
+    def engine(r: dict[str, Any], note: str) -> Text:
+        if not note:
+            return Text(visible(r["engine"]))
+        mark = str(notes.setdefault(visible(note), len(notes) + 1)).translate(SUPERSCRIPT)
+        return Text.assemble(visible(r["engine"]), (mark, "yellow" if r["status"] != "ok" else "dim"))
+
     for r in rows:
         if r["status"] != "ok":
-            table.add_row(r["engine"], r["layout"], styled(r["status"], "yellow"), *[""] * 5)
+            why = r["status"].partition(": ")[2]  # 'unavailable: needs a CUDA device': said in a note
+            table.add_row(engine(r, r["status"] if why else ""), r["layout"], styled("not run", "yellow"), *[""] * 5)
             continue
         ratio = r.get("ratio_to_cudnn")
         table.add_row(
-            Text.assemble(visible(r["engine"]), (f" ({visible(r['variant'])})" if r.get("variant") else "", "dim")),
+            engine(r, r.get("variant") or ""),
             r["layout"],
             _sci(r["max_abs_diff_output"]),
             _sci(r["max_abs_diff_grad"]),
             _timed(r, "fwd_ms"),
             _timed(r, "fwdbwd_ms"),
-            "-" if ratio is None else f"{ratio:.2f}",
-            human_bytes(r["peak_memory_bytes"]),
+            "-" if ratio is None else _short(ratio),
+            human_bytes(r["peak_memory_bytes"]).replace(" ", "\n"),  # '29.5' over 'KiB'
         )
     kinds = sorted({r["memory_kind"] for r in rows if r["status"] == "ok"})
     table.caption = (
-        "differences against the unrolled engine in float64 on the same parameters; times are medians of repeats the"
-        " engines take in turns (± half their range)"
-    ) + (f"; memory = {', '.join(kinds)}" if kinds else "")
+        (
+            "differences against the unrolled engine in float64 on the same parameters; times are medians of repeats "
+            "the engines take in turns (± half their range)"
+        )
+        + (f"; memory = {', '.join(kinds)}" if kinds else "")
+        + "".join(f"\n{str(k).translate(SUPERSCRIPT)} {note}" for note, k in notes.items())
+    )
     return table
 
 
