@@ -76,15 +76,12 @@ def step_grid(
     cols = 4
     rows = math.ceil(len(steps) / cols)
     fig = Figure(figsize=(12 if reading else 10, 1.45 * rows + 1.0), layout="constrained")
-    ratios = [0.62, 2.0] * cols if reading else [1.0] * cols
+    ratios = [0.75, 2.0] * cols if reading else [1.0] * cols
     grid = fig.subplots(rows, len(ratios), squeeze=False, width_ratios=ratios)
     colors = _bar_colors(C, label, pred)
     for k in range(rows * cols):
-        thumb, bars = (
-            (grid[k // cols, 2 * (k % cols)], grid[k // cols, 2 * (k % cols) + 1])
-            if reading
-            else (None, grid[k // cols, k % cols])
-        )
+        row, col = divmod(k, cols)
+        thumb, bars = (grid[row, 2 * col], grid[row, 2 * col + 1]) if reading else (None, grid[row, col])
         if k >= len(steps):
             bars.set_axis_off()
             if thumb is not None:
@@ -95,7 +92,7 @@ def step_grid(
         bars.bar(range(C), probs[t], color=colors)
         bars.set_ylim(0, 1)
         bars.set_xticks(range(C), shown if C <= 12 else None)
-        bars.tick_params(labelsize=7)
+        bars.tick_params(labelsize=7, labelrotation=90 if max(map(len, shown)) > 2 else 0)
         bars.set_title(f"after step {t + 1}: top {shown[top]} ({100 * probs[t, top]:.0f}%)", fontsize=8)
         if thumb is not None and reading is not None:
             thumb.imshow(reading.shown_at(t), interpolation="nearest")
@@ -142,7 +139,7 @@ def draw_probabilities(
     if strip is not None and reading is not None:
         draw_strip(strip, reading, down, at=settle if reading.along else None)
         what = "rows" if reading.along == "rows" else "columns"
-        read = f"{what} 1-{settle + 1} bright: read by step {settle + 1}" if settle else "read by step 1"
+        read = f"{what} 1-{settle + 1} bright: read by step {settle + 1}" if settle else f"{what[:-1]} 1 bright"
         if reading.along:
             strip.set_title(f"the image, {reading.order.split(':')[0]}\n{read}", fontsize=8)
         else:
