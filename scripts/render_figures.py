@@ -2,7 +2,8 @@
 
     python scripts/render_figures.py RUN [--index N]
 
-The README's figures come from the default model (`rnnlab train`, MNIST rows, 5 epochs), test sample 0 (a 7).
+The README's figures come from the default model (`rnnlab train`, MNIST rows, 5 epochs), test sample 0 (a 7): the
+per-step figures of `rnnlab visualize`, the training curves and the test set's confusion matrix (`--confusion`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0, help="test sample to draw")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "figures")
     args = parser.parse_args()
-    picture = visualize_run(args.run, args.out, index=args.index)
+    picture = visualize_run(args.run, args.out, index=args.index, confusion=True)
     for path in picture.paths:
         if path.suffix == ".json" or not any(k in path.name for k in (*KEEP, "curves", "confusion")):
             path.unlink()
