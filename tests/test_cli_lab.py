@@ -176,3 +176,14 @@ def test_compare_cells_table_reads_whole_at_80_columns(monkeypatch) -> None:
     assert f"¹ {variant}" in words and "² unavailable: needs a CUDA device" in words, result.output
     assert sum("triton¹" in line for line in lines) == 2 and sum("triton²" in line for line in lines) == 2  # layouts
     assert sum(line.split()[:1] == ["│", "bptt"] or "│ bptt " in line for line in lines) == 2
+
+
+def test_gradcheck_tables_read_whole_at_80_columns(monkeypatch) -> None:
+    from rnnlab.cli.tables import console
+
+    monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide (captured output has a fixed width)
+    for verbose in ([], ["--verbose"]):
+        result = CliRunner().invoke(app, ["gradcheck", "--cell", "rnn", "--layers", "2", *SMALL[4:], *verbose])
+        assert result.exit_code == 0, result.output
+        assert max(map(len, result.output.splitlines())) <= 80 and "…" not in result.output, result.output
+        assert "recurrent-dropout," in result.output and ("weight_hh_l0" in result.output or not verbose)

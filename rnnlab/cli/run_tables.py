@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from rnnlab.cli.tables import Table
+from rnnlab.cli.tables import LISTING, Table
 from rnnlab.text import pct, visible
 
 STATE_STYLE = {"running": "cyan", "finished": "green", "stopped": "yellow", "failed": "red"}
@@ -90,11 +89,8 @@ def _started(at: str | None) -> str:
 
 
 def _table(title: str, caption: str) -> Table:
-    """A table whose run column takes the width the others leave (each of them no_wrap); no vertical lines, which
-    would take 8 of 80 columns from it."""
-    table = Table(
-        title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0, 0, 1)
-    )
+    """A table whose run column takes the width the others leave (each of them no_wrap), in a listing's look."""
+    table = Table(title=title, caption=caption, **LISTING)
     table.add_column("run", min_width=3)
     return table
 

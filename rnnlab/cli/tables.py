@@ -12,6 +12,7 @@ import sys
 from copy import copy
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich import table as rich_table
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -68,6 +69,11 @@ class Table(rich_table.Table):
         yield from bare.__rich_console__(console, options)
         if self.caption:
             yield from console.render(console.render_str(str(self.caption), style="table.caption"), wide)
+
+
+# A long listing's look: no vertical lines (they took 8 of 80 columns), two spaces between columns, a rule under
+# the headings: runs, compare-runs and gradcheck fit 80 columns with every name whole
+LISTING: dict[str, Any] = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "padding": (0, 0, 0, 1)}
 
 
 def error_line(message: str, label: str = "error") -> None:
@@ -193,13 +199,23 @@ def compare_table(rows: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
+def _stacked(text: str) -> str:
+    """What a gradcheck row names, a line a part, so that its table fits 80 columns: 'zoneout, recurrent-dropout'
+    a regulariser a line, a parameter 'rnns.1.weight_hh_l0_reverse' as its module over its name."""
+    if ", " in text:
+        return text.replace(", ", ",\n")
+    module, _, name = text.rpartition(".")
+    return f"{module}\n{name}" if module else text
+
+
 def gradcheck_table(rows: list[Any], engine: str) -> Table:
-    table = Table(title=f"{engine}: gradients against autograd and finite differences (float64)")
-    for col in ("cell", "regularisers", "layout", "parameter", f"max |{engine} - autograd|", "ok"):
-        table.add_column(col, justify="right" if col.startswith("max") else "left")
+    table = Table(title=f"{engine}: gradients against autograd and finite differences (float64)", **LISTING)
+    heads = ("cell\nlayout", "regularisers", "parameter", f"max |{engine}\n- autograd|", "ok")
+    for col in heads:
+        table.add_column(col, justify="right" if col.startswith("max") else "left", no_wrap=True)
     for r in rows:
-        diff = "finite differences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
-        table.add_row(r.cell, r.regularisers, r.layout, r.name, diff, _yes(r.ok))
+        diff = "finite\ndifferences" if r.name == "gradcheck" else f"{r.max_abs_diff:.2e}"
+        table.add_row(f"{r.cell}\n{r.layout}", _stacked(r.regularisers), _stacked(r.name), diff, _yes(r.ok))
     return table
 
 
@@ -208,10 +224,11 @@ def _yes(ok: bool) -> Text:
 
 
 def gradcheck_summary(rows: list[Any], engine: str) -> Table:
-    """One line per cell and layout: finite differences passed or not, and the worst parameter (--verbose: all)."""
-    table = Table(title=f"{engine}: gradients in float64", caption="every parameter's row: --verbose")
-    for col in ("cell", "regularisers", "layout", "finite differences", "parameters", "worst |diff| to autograd", "ok"):
-        table.add_column(col, justify="right" if col.startswith(("worst", "param")) else "left")
+    """One row per cell and layout: finite differences passed or not, and the worst parameter (--verbose: all)."""
+    table = Table(title=f"{engine}: gradients in float64", caption="every parameter's row: --verbose", **LISTING)
+    heads = ("cell\nlayout", "regularisers", "finite\ndifferences", "parameters", "worst |diff|\nto autograd", "ok")
+    for col in heads:
+        table.add_column(col, justify="right" if col.startswith("param") else "left", no_wrap=True)
     groups: dict[tuple[str, str, str], list[Any]] = {}
     for r in rows:
         groups.setdefault((r.cell, r.regularisers, r.layout), []).append(r)
@@ -221,12 +238,11 @@ def gradcheck_summary(rows: list[Any], engine: str) -> Table:
         worst = max(params, key=lambda r: r.max_abs_diff)
         ok = all(r.ok for r in group)
         table.add_row(
-            cell,
-            regularisers,
-            layout,
+            f"{cell}\n{layout}",
+            _stacked(regularisers),
             "passed" if all(r.ok for r in fd) else styled("FAILED", "red"),
             str(len(params)),
-            f"{worst.max_abs_diff:.2e} ({worst.name})",
+            f"{worst.max_abs_diff:.2e}\n{_stacked(worst.name)}",
             _yes(ok),
         )
     return table
