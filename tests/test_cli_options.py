@@ -156,3 +156,11 @@ def test_train_help_at_80_columns_is_read_in_one_page_per_panel() -> None:
     assert "One of cudnn|unrolled|bptt|triton." in words  # --engine's choices, whole
     assert "--reuse-cpu-memory" in text and "--no-reuse-cpu-memory" in text
     assert "[default: 5; digits: 40]" in text  # a bracketed default is never broken across lines
+
+
+def test_compare_cells_help_names_every_engine() -> None:
+    from rnnlab.cells import ENGINES
+
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["compare-cells", "--help"])
+    engines = " ".join(result.output.split("--engines", 1)[1].split("--repeats", 1)[0].replace("│", " ").split())
+    assert f"of {', '.join(ENGINES)}" in engines, engines

@@ -44,8 +44,8 @@ class CompareConfig:
     dtype: str = option("float32", "The dtype of parameters and inputs.", MEASURE, choices=DTYPES)
     engines: tuple[str, ...] = option(
         (),
-        "Comma-separated engines \\[default: every engine that runs compiled here; an interpreted one runs only "
-        "when named].",
+        f"Comma-separated engines, of {', '.join(ENGINES)} \\[default: every engine that runs compiled here; "
+        "an interpreted one runs only when named].",
         MEASURE,
         parse=parse_names,
         show=show_names,

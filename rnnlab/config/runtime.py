@@ -29,7 +29,7 @@ class RuntimeConfig:
         choices=tuple(ENGINES),
         resumable=True,
     )
-    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", RUNTIME)
+    deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", RUNTIME, off=False)
     threads: int = option(
         0, "CPU threads for PyTorch, up to 1024; 0 = PyTorch's default.", RUNTIME, range=THREADS, resumable=True
     )
