@@ -74,7 +74,7 @@ def visualize_command(
     if confusion:
         total = opened.test_samples
         err_console.print(f"confusion matrix: the model on each of the {total:,} test samples", highlight=False)
-        with counting(total, 0) as advance:
+        with counting(total, 0, "confusion matrix") as advance:
             paths.append(look.visualize.draw_confusion(opened, picture.folder, advance))
     probs = picture.probs
     shown, summary = look.probe.shown_steps(probs.argmax(1).tolist())

@@ -20,12 +20,12 @@ class RichReporter(ProgressBar):
 
 
 @contextlib.contextmanager
-def counting(total: int, least: int) -> Iterator[Callable[[int], None]]:
+def counting(total: int, least: int, what: str = "predicting") -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr for ``total`` items, where there are more than ``least`` (none for a few), gone when
-    done; it leaves stdout alone (rich would otherwise route it through the bar, JSON and all)."""
+    done, labelled ``what``; it leaves stdout alone (rich would otherwise route it through the bar, JSON and all)."""
     shown = total > least
     with Progress(
         console=err_console, transient=True, disable=not shown, redirect_stdout=False, redirect_stderr=False
     ) as bar:
-        task = bar.add_task("predicting", total=total)
+        task = bar.add_task(what, total=total)
         yield lambda n: bar.advance(task, n)
