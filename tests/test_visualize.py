@@ -134,10 +134,11 @@ def test_the_confusion_matrix_is_computed_only_when_asked_with_a_bar(run_dir, tm
     counted: list[tuple[int, list[int]]] = []
     real_counting = look_cli.counting
 
-    def counting(total, least):
+    def counting(total, least, what="predicting"):
         steps: list[int] = []
         counted.append((total, steps))
-        with real_counting(total, least) as advance:
+        assert what == "confusion matrix"
+        with real_counting(total, least, what) as advance:
             yield lambda n: (steps.append(n), advance(n))
 
     import contextlib
@@ -177,6 +178,16 @@ def test_units_are_ordered_by_the_step_of_their_largest_change() -> None:
     assert sorted(order.tolist()) == list(range(64))  # a permutation
     when = np.abs(np.diff(random, axis=0, prepend=0)).argmax(0)[order]
     assert np.all(np.diff(when) >= 0)  # the rule holds: the step of the largest change never goes back
+
+
+def test_a_gates_units_are_drawn_by_their_level() -> None:
+    from rnnlab.look.units import level_order
+
+    gate = np.array([[0.9, 0.1, 0.5, 0.5], [0.9, 0.3, 0.5, 0.7]])  # (T, H): means 0.9, 0.2, 0.5, 0.6
+    assert level_order(gate).tolist() == [1, 2, 3, 0]
+    random = np.random.default_rng(1).uniform(size=(28, 64))
+    order = level_order(random)
+    assert sorted(order.tolist()) == list(range(64)) and np.all(np.diff(random.mean(0)[order]) >= 0)
 
 
 def test_the_colour_range_shows_the_typical_unit_not_the_largest() -> None:

@@ -22,7 +22,7 @@ from rnnlab.look import steps
 from rnnlab.look.figures import save
 from rnnlab.look.order import Reading
 from rnnlab.look.step_axes import StepAxes, beside_rows, draw_strip, over_steps, step_axes
-from rnnlab.look.units import ORDER_RULE, RANGE_PERCENTILE, change_order, robust_limit
+from rnnlab.look.units import LEVEL_RULE, ORDER_RULE, RANGE_PERCENTILE, change_order, level_order, robust_limit
 
 GATE_TITLES = {
     "i": "input gate i",
@@ -121,7 +121,8 @@ def states(directions: Sequence[Direction], key: str, title: str, path: Path, re
 
 
 def gates(directions: Sequence[Direction], title: str, path: Path, reading: Reading | None = None) -> Path:
-    """A heatmap per gate and direction, each (T, H) activation in the direction's unit order."""
+    """A heatmap per gate and direction, each (T, H) activation with its units by their level (look.units): a gate's
+    units each hold their own level, so in any one order shared with the states they read as stripes."""
     names = [k for k in directions[0].values if k in GATE_TITLES]
     T, H = directions[0].values[names[0]].shape
     size, strip = _layout(reading, len(directions), len(names), T, H)
@@ -131,13 +132,14 @@ def gates(directions: Sequence[Direction], title: str, path: Path, reading: Read
     for g, (d, panels) in enumerate(zip(directions, axes.panels)):
         for ax, name in zip(panels, names):
             tanh = name in CANDIDATES
-            image = over_steps(ax, d.sorted(name).T, "RdBu_r" if tanh else "viridis", -1 if tanh else 0, 1, axes.down)
+            values = d.values[name][:, level_order(d.values[name])]
+            image = over_steps(ax, values.T, "RdBu_r" if tanh else "viridis", -1 if tanh else 0, 1, axes.down)
             ax.set_title(GATE_TITLES[name] + (f", {d.name}" if d.name else ""), fontsize=9)
             axes.unit_label(ax, f"{H} units" if axes.down else f"{H} units, sorted")
             if g == len(directions) - 1:
                 fig.colorbar(image, ax=ax, location="bottom" if axes.down else "right", fraction=0.05, shrink=0.8)
     axes.step_label(f"step t (1 to {T})" + (", beside row t" if axes.down else ""))
-    fig.suptitle(f"{title}\n{passes(directions, T)}; units {ORDER_RULE}, as in the states figures{order}", fontsize=9)
+    fig.suptitle(f"{title}\n{passes(directions, T)}; units {LEVEL_RULE}{order}", fontsize=9)
     return save(fig, path)
 
 

@@ -3,7 +3,7 @@
 Units in storage order read as a barcode: neighbours share nothing. Sorted by *when* each unit's hidden state
 changes most, a layer's units form a band that follows the sequence: the units that react to the first strokes
 on top, those that react last at the bottom. One order per direction, computed from h and used for its cell
-state and every gate too, so that row k is the same unit in each of a layer's figures.
+state too, so that row k is the same unit in both. A gate's units are drawn by their level instead (level_order).
 Legend: T time steps, H hidden units.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 
 ORDER_RULE = "sorted by the step at which h changes most"  # what change_order does, for figures to say
+LEVEL_RULE = "of each gate sorted by their mean over the steps, lowest first (each panel its own order)"
 RANGE_PERCENTILE = 99.0
 
 
@@ -29,6 +30,15 @@ def change_order(
     when = np.abs(change).argmax(axis=0)
     at = change[when, np.arange(read.shape[1])]
     return np.lexsort((-np.abs(at), at < 0, when))
+
+
+def level_order(
+    values: np.ndarray,  # (T, H): one gate's activation after each step
+) -> np.ndarray:  # (H,): unit indices, the lowest mean first
+    """A gate's units by their mean over the steps. Each unit of a gate sits at a level of its own (a forget gate
+    near 1 remembers, near 0 forgets); side by side in any other order those levels read as a barcode, and the
+    changes over the steps, which are what the figure is for, drown in them."""
+    return np.argsort(values.mean(axis=0), kind="stable")
 
 
 def robust_limit(values: Iterable[np.ndarray], percentile: float = RANGE_PERCENTILE) -> float:
