@@ -7,10 +7,12 @@ Each measurement is a process of its own (libgomp reads how its threads wait onl
 default MNIST model's step (LSTM 256 x2, batch 128, 28 steps) and the digits default's (LSTM 128 x2, batch 32,
 8 steps). The settings: one thread; every core with libgomp's own long spin (PyTorch's default); every core with
 the spin `rnnlab` sets (GOMP_SPINCOUNT=1000, rnnlab.runtime.openmp); every core with OMP_WAIT_POLICY=PASSIVE.
-"Busy" = that many processes spinning in a Python loop beside it, started before the measurements and stopped
-after. The settings take turns in each round, so a slow spell of the machine hits all of them. Each row also
-gives the share of time the worker's threads waited for a core (rnnlab.runtime.sharing), the figure that
-`rnnlab train` turns into its "the CPU is shared" notice.
+Each figure is the median over the rounds of a round's median step; `mean_ms`, of its mean step, shows the
+long tail a median hides (an epoch takes the sum). "Busy" = that many processes spinning in a Python loop beside
+it, started before the measurements and stopped after. The settings take turns in each round, so a slow spell of
+the machine hits all of them. Each row also gives the share of time the worker's threads waited for a core
+(rnnlab.runtime.sharing), the figure that `rnnlab train` turns into its "the CPU is shared" line, and marks the
+setting `rnnlab train` takes for that model when --threads is not given.
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ def settings() -> dict[str, tuple[int, dict[str, str]]]:
     }
 
 
+def rnnlab_default(shape: tuple[int, ...], names: list[str]) -> str:
+    """The setting `rnnlab train` takes for this model at --threads 0: one thread for a small one
+    (rnnlab.runtime.device.training_threads), else every core with rnnlab's spin."""
+    from rnnlab.runtime.device import training_threads
+
+    batch, _, _, hidden, _, _ = shape
+    return names[0] if training_threads("lstm", batch, hidden) == 1 else names[2]
+
+
 def worker(shape: list[int], threads: int) -> None:
     """One measurement, in this process: the median step and the share of time spent waiting for a core."""
     import torch
@@ -84,7 +95,8 @@ def worker(shape: list[int], threads: int) -> None:
     if before and after and (after[0] - before[0]) + (after[1] - before[1]):
         ran, waited = after[0] - before[0], after[1] - before[1]
         share = waited / (ran + waited)
-    print(json.dumps({"median_ms": 1000 * statistics.median(times), "wait_share": share}))
+    median, mean = 1000 * statistics.median(times), 1000 * statistics.fmean(times)
+    print(json.dumps({"median_ms": median, "mean_ms": mean, "wait_share": share}))
 
 
 def measure(shape: tuple[int, ...], threads: int, env: dict[str, str]) -> dict[str, float | None]:
@@ -130,15 +142,20 @@ def main() -> None:
         for model in models:
             medians = {name: statistics.median(r["median_ms"] or 0.0 for r in got[model, name]) for name in chosen}
             best = min(medians.values())
+            default = rnnlab_default(models[model], list(chosen))
             for name in chosen:
                 shares = [r["wait_share"] for r in got[model, name] if r["wait_share"] is not None]
+                mean = statistics.median(r["mean_ms"] or 0.0 for r in got[model, name])  # a long tail shows here
                 rows.append({
                     "model": model, "busy": busy, "setting": name, "median_ms": medians[name],
-                    "x_best": medians[name] / best, "wait_share": statistics.median(shares) if shares else None,
+                    "x_best": medians[name] / best, "mean_ms": mean,
+                    "wait_share": statistics.median(shares) if shares else None,
+                    "rnnlab_default": name == default,
                 })  # fmt: skip
                 share = f"{100 * rows[-1]['wait_share']:.0f}%" if shares else "-"
-                print(f"{model:15} busy {busy}  {name:28} {medians[name]:9.1f} ms  x{medians[name] / best:4.2f}"
-                      f"  waited {share}", flush=True)  # fmt: skip
+                print(f"{model:15} busy {busy}  {name:28} {medians[name]:9.1f} ms  x{medians[name] / best:4.2f}  "
+                      f"mean {mean:9.1f} ms"
+                      f"  waited {share}{'  <- rnnlab default' if name == default else ''}", flush=True)  # fmt: skip
     if args.out:
         import torch
 

@@ -28,7 +28,7 @@ def _terminal() -> tuple[Console, io.StringIO]:
 def test_fit_shows_its_progress_unless_told_not_to(tmp_path: Path, digits, capsys) -> None:
     fit(TINY, tmp_path / "shown", data=digits)
     shown = capsys.readouterr().out
-    assert "training lstm x1 on digits (cudnn, cpu): 12 steps." in shown
+    assert "training lstm x1 on digits (cudnn, cpu, 1 thread): 12 steps." in shown
     assert "epoch 1/2 (step 6): train loss" in shown and "epoch 2/2 (step 12)" in shown
     fit(TINY, tmp_path / "quiet", NullReporter(), data=digits)
     assert capsys.readouterr().out == ""

@@ -223,4 +223,5 @@ def test_bench_threads_quick_times_every_setting_beside_a_busy_process(tmp_path:
     assert any("rnnlab's spin" in r["setting"] for r in rows) and {r["model"] for r in rows} == {"tiny"}
     assert all(r["median_ms"] > 0 and r["x_best"] >= 1.0 for r in rows)
     assert min(r["x_best"] for r in rows) == 1.0 and any(r["wait_share"] is not None for r in rows)
+    assert [r["setting"] for r in rows if r["rnnlab_default"]] == ["1 thread"]  # a tiny model: one thread
     assert report["meta"]["cores"] >= 1

@@ -27,9 +27,25 @@ def set_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def configure_torch(rt: RuntimeConfig, device: torch.device) -> None:
+# Elements of one step's gate activations (batch x gates*hidden) below which a training step on CPU runs faster on
+# one thread than on several: PyTorch runs element-wise work under 32,768 elements (ATen's grain size) on one
+# thread anyway, and what is left to share, small products, gains less than the threads cost to wake. Measured in
+# scripts/bench_threads.py (digits' LSTM-128 at batch 32: 16,384, one thread 1.0-1.3x the best setting, idle or
+# busy; two threads 1.5-2x).
+SMALL_STEP = 32_768
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def training_threads(cell: str, batch: int, hidden: int) -> int:
+    """What --threads 0 means for training on CPU: one thread for a model whose steps are too small to share,
+    else PyTorch's default (every core)."""
+    return 1 if batch * GATES.get(cell, 4) * hidden < SMALL_STEP else 0
+
+
+def configure_torch(rt: RuntimeConfig, device: torch.device, default_threads: int = 0) -> None:
+    """``default_threads``: what --threads 0 stands for here (0: PyTorch's default)."""
     cpu_memory.keep_freed_memory_on(device.type, rt.reuse_cpu_memory)
-    set_threads(rt.threads)
+    set_threads(rt.threads or default_threads)
     if rt.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what PyTorch documents for cuBLAS
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -29,7 +29,7 @@ from rnnlab.runs.config_file import made_by
 from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.loggers import check_loggers
 from rnnlab.runs.writer import RunWriter
-from rnnlab.runtime.device import configure_torch, resolve_device
+from rnnlab.runtime.device import configure_torch, resolve_device, training_threads
 from rnnlab.runtime.distributed import init_distributed
 from rnnlab.runtime.sharing import SharingWatch
 from rnnlab.train.memory import check_fits, out_of_memory
@@ -90,7 +90,8 @@ class Trainer(TrainerParts):
         self.info = init_distributed(resolve_device(rt.device).type)
         self.device = resolve_device(rt.device, self.info)
         self.reporter: Reporter = reporter if reporter is not None and self.info.is_main else NullReporter()
-        configure_torch(rt, self.device)
+        small = training_threads(cfg.model.cell, tc.batch_size, max(cfg.model.hidden_sizes))
+        configure_torch(rt, self.device, small if self.device.type == "cpu" else 0)
         engine = get_engine(rt.engine, self.device)
         engine.check_model(cfg.model.cell, cfg.data.lengths == "random", cfg.model.regularisers)
         if tc.bf16 and self.device.type == "cpu":  # a GPU's bf16 is checked by scripts/gpu_check.py (command B)
@@ -138,14 +139,16 @@ class Trainer(TrainerParts):
     # ---- training ---------------------------------------------------------------------------------------------------
 
     def _describe(self) -> str:
-        """`lstm x2 on mnist (cudnn, cpu)`, naming the kernel variant of an engine that has several."""
+        """`lstm x2 on mnist (cudnn, cpu, 2 threads)`, naming the kernel variant of an engine that has several."""
         m, tc = self.cfg.model, self.cfg.train
         dtype = torch.bfloat16 if tc.bf16 else torch.float32
         engine = get_engine(self.cfg.runtime.engine)
         variants = {engine.variant(m.cell, tc.batch_size, h, dtype, self.device) for h in set(m.hidden_sizes)}
         named = "; ".join(sorted(v for v in variants if v))
         how = f"{engine.name}: {named}" if named else engine.name
-        return f"{m.cell} x{m.layers} on {self.cfg.data.dataset} ({how}, {self.device})"
+        n = torch.get_num_threads()
+        where = f"{self.device}, {n} thread{'s' if n != 1 else ''}" if self.device.type == "cpu" else str(self.device)
+        return f"{m.cell} x{m.layers} on {self.cfg.data.dataset} ({how}, {where})"
 
     def run(self) -> TrainResult:
         began = time.perf_counter()
