@@ -245,7 +245,7 @@ def test_predicts_figures_draw_the_models_own_states_in_the_order_visualize_uses
     h = load(digits_run).trace(good).layer(1)[0].h[:, 0].numpy()  # (T, H): the model's own steps
     np.testing.assert_allclose(direction.values["h"], h, rtol=0, atol=1e-6)
     assert np.array_equal(direction.order, change_order(h))
-    assert drawn["c"][0].order is direction.order  # one order for the layer's states and gates
+    assert drawn["c"][0].order is direction.order  # one order for the layer's h and c
     bad = _invoke(str(digits_run), str(good), "--figure", str(tmp_path / "no"), "--layer", "2")
     assert bad.exit_code == 2 and bad.stdout == "" and not (tmp_path / "no").exists()
     assert bad.stderr == "rnnlab: error: --layer: this model has 1 layer (1 to 1); got 2\n"

@@ -183,7 +183,7 @@ def test_results_name_the_last_and_the_best_parameters(run) -> None:
     assert "checkpoint.pt" in result.output and "best.pt" in result.output and "final scoring" in result.output
     tests = {r["which"]: r for r in read_metrics(run) if r["kind"] == "test"}
     epochs = [r for r in read_metrics(run) if r["kind"] == "epoch"]
-    best_epoch = max(range(len(epochs)), key=lambda k: (epochs[k]["val_accuracy"], -k))
+    best_epoch = max(range(len(epochs)), key=lambda k: (epochs[k]["val_accuracy"], k))  # the latest of equals
     best = load_checkpoint(run / "best.pt")
     assert best["step"] == tests["best"]["step"] == epochs[best_epoch]["step"]
     assert tests["last"]["step"] == load_checkpoint(run / "checkpoint.pt")["step"] == 9

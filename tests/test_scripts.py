@@ -221,7 +221,7 @@ def test_bench_threads_quick_times_every_setting_beside_a_busy_process(tmp_path:
     rows = report["rows"]
     assert {r["busy"] for r in rows} == {1} and len(rows) == 4
     assert any("rnnlab's spin" in r["setting"] for r in rows) and {r["model"] for r in rows} == {"tiny"}
-    assert all(r["median_ms"] > 0 and r["x_best"] >= 1.0 for r in rows)
-    assert min(r["x_best"] for r in rows) == 1.0 and any(r["wait_share"] is not None for r in rows)
+    assert all(r["median_ms"] > 0 and r["mean_ms"] > 0 for r in rows)
+    assert any(r["wait_share"] is not None and r["wait_share"] > 0 for r in rows)  # a thread waited beside it
     assert [r["setting"] for r in rows if r["rnnlab_default"]] == ["1 thread"]  # a tiny model: one thread
     assert report["meta"]["cores"] >= 1

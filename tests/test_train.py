@@ -179,7 +179,9 @@ def test_patience_stops_when_validation_stops_improving(tmp_path, digits) -> Non
     assert len(epochs) == 3 and result.steps == 3 * 41  # the top reached after epoch 1, then 2 epochs of no rise
     assert len({r["val_accuracy"] for r in epochs}) == 1  # every epoch ties: best.pt holds the latest of them
     assert result.stopped_early.startswith("stopped early after epoch 3: validation accuracy has not risen above")
-    assert "(reached after epoch 1) for 2 epochs (--patience 2); best.pt holds epoch 3's" in result.stopped_early
+    assert "(reached after epoch 1) for 2 epochs (--patience 2); best.pt holds the parameters of the latest" in (
+        result.stopped_early
+    )
     assert result.best.epoch == 3 and load_checkpoint(tmp_path / "best.pt")["epoch"] == 3
     status = json.loads((tmp_path / "config.json").read_text())["status"]
     assert status["state"] == "finished" and "--patience 2" in status["detail"]

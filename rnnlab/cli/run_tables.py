@@ -18,7 +18,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from rnnlab.cli.tables import LISTING, Table
+from rnnlab.cli.tables import LISTING, Table, steps
 from rnnlab.text import pct, visible
 
 STATE_STYLE = {"running": "cyan", "finished": "green", "stopped": "yellow", "failed": "red"}
@@ -97,7 +97,7 @@ def _table(title: str, caption: str) -> Table:
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     """compare-runs: epochs, steps, best and last validation, test accuracy of the last and the best, s per epoch."""
-    same = shared(rows, {"epochs": _epochs, "steps": lambda n: f"{n:,} steps"})
+    same = shared(rows, {"epochs": _epochs, "steps": steps})
     names = run_names(rows)
     table = _table(
         "runs compared",

@@ -31,7 +31,12 @@ class RuntimeConfig:
     )
     deterministic: bool = option(False, "Deterministic cuDNN/cuBLAS kernels (slower on a GPU).", RUNTIME, off=False)
     threads: int = option(
-        0, "CPU threads for PyTorch, up to 1024; 0 = PyTorch's default.", RUNTIME, range=THREADS, resumable=True
+        0,
+        "CPU threads for PyTorch, up to 1024; 0 = rnnlab's choice: training takes 1 thread for a model under "
+        "32,768 gate activations a step and every core otherwise; the other commands, PyTorch's default.",
+        RUNTIME,
+        range=THREADS,
+        resumable=True,
     )
     reuse_cpu_memory: bool = option(
         True,

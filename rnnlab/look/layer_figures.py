@@ -1,12 +1,12 @@
 """Figures of one layer's work on one sequence: its hidden (and cell) states after each step, its gates at each.
 
-The units of each direction are drawn in one order (look.units.change_order, from its h) in every figure of the
-layer, so that row k is the same unit in the states and in each gate. States take a colour range that shows the
-typical unit (the 99th percentile of |value|; beyond it, the end colour); gates keep their own ranges (sigmoids
-[0, 1], candidates [-1, 1]). The image stands beside the step axis (look.step_axes). These states are one pass
-over the whole sequence per direction; each title says so, for a bidirectional model's probability figure is
-something else (the model run anew on each prefix).
-Legend: T time steps, H hidden units, D directions.
+The units of each direction are drawn in one order (look.units.change_order, from its h) in both state figures, so
+that row k is the same unit in h and c; each gate panel sorts its units by their mean (look.units.level_order).
+States take a colour range that shows the typical unit (the 99th percentile of |value|; beyond it, the end colour);
+gates keep their own ranges (sigmoids [0, 1], candidates [-1, 1]). The image stands beside the step axis
+(look.step_axes). These states are one pass over the whole sequence per direction; each title says so, for a
+bidirectional model's probability figure is something else (the model run anew on each prefix). Legend: T time
+steps, H hidden units, D directions.
 """
 
 from __future__ import annotations

@@ -103,8 +103,13 @@ class RunSummary:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        """best.pt's validation (runs.best: the highest accuracy, the latest of equal ones)."""
+        """best.pt's validation: the one its test record names (what the trainer kept, whichever rule it had), else
+        by runs.best's rule (the highest accuracy, the latest of equal ones) while the run goes on."""
         validations = self.validations
+        scored = [r for r in self.records if r["kind"] == "test" and r.get("which") == "best"]
+        kept = [v for v in validations if scored and v["step"] == scored[-1].get("step")]
+        if kept:
+            return kept[-1]
         k = best_index(validations)
         return None if k is None else validations[k]
 

@@ -30,8 +30,8 @@ def set_threads(threads: int) -> int:
 # Elements of one step's gate activations (batch x gates*hidden) below which a training step on CPU runs faster on
 # one thread than on several: PyTorch runs element-wise work under 32,768 elements (ATen's grain size) on one
 # thread anyway, and what is left to share, small products, gains less than the threads cost to wake. Measured in
-# scripts/bench_threads.py (digits' LSTM-128 at batch 32: 16,384, one thread 1.0-1.3x the best setting, idle or
-# busy; two threads 1.5-2x).
+# scripts/bench_threads.py (digits' LSTM-128 at batch 32, 16,384: one thread 1.43x the best setting on a free
+# machine and the best beside busy processes, where two threads with rnnlab's spin were 1.6-1.8x).
 SMALL_STEP = 32_768
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 

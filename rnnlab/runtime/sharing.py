@@ -62,6 +62,11 @@ def busy_notice(share: float, threads: int) -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     load = f" (load average {os.getloadavg()[0]:.1f} on {cores} cores)" if hasattr(os, "getloadavg") else ""
     plural = "s" if threads != 1 else ""
+    if threads > cores:  # its own threads are what is waiting
+        return (
+            f"this run's {threads} threads waited for a free core {100 * share:.0f}% of the time: there are "
+            f"{cores} cores{load}; --threads {cores} or fewer lets them run"
+        )
     return (
         f"the CPU is shared with other work: this run's {threads} thread{plural} waited for a free core "
         f"{100 * share:.0f}% of the time{load}, so its steps take about {1 / max(1 - share, 0.01):.1f}x as long as "

@@ -62,12 +62,16 @@ def fit(
     the figure that loggers able to show one (TensorBoard) get at each epoch's end, e.g.
     ``rnnlab.look.epoch.epoch_figure``; without it they get none."""
     shown = ProgressBar() if reporter is None else reporter
+    threads = torch.get_num_threads()  # the process's, given back: a notebook's next cell keeps its own
     try:
-        trainer = Trainer(cfg, Path(run_dir), shown, resume, data, command, force, epoch_figure)
-    except BaseException:
-        shown.finish()  # what it was doing when it failed is no longer shown
-        raise
-    return trainer.run()
+        try:
+            trainer = Trainer(cfg, Path(run_dir), shown, resume, data, command, force, epoch_figure)
+        except BaseException:
+            shown.finish()  # what it was doing when it failed is no longer shown
+            raise
+        return trainer.run()
+    finally:
+        torch.set_num_threads(threads)
 
 
 class Trainer(TrainerParts):

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import torch
 
 from rnnlab.errors import Stopped
-from rnnlab.runs.best import best_index, last_rise
+from rnnlab.runs.best import last_rise
 from rnnlab.runs.evaluation import EvalResult
 
 
@@ -84,8 +84,8 @@ def patience_spent(history: list[dict[str, Any]], patience: int) -> str:
     """Why --patience ends the run now ("" while it goes on): validation accuracy has not risen for ``patience``
     epochs (a tie is not a rise; best.pt holds the latest of the tied, runs.best)."""
     epochs = [r for r in history if r["kind"] == "epoch"]
-    rose, best = last_rise(epochs), best_index(epochs)
-    if not patience or rose is None or best is None:
+    rose = last_rise(epochs)
+    if not patience or rose is None:
         return ""
     waited = len(epochs) - 1 - rose
     if waited < patience:
@@ -93,6 +93,6 @@ def patience_spent(history: list[dict[str, Any]], patience: int) -> str:
     top = 100 * epochs[rose]["val_accuracy"]
     return (
         f"stopped early after epoch {len(epochs)}: validation accuracy has not risen above {top:.2f}% (reached "
-        f"after epoch {rose + 1}) for {waited} epochs (--patience {patience}); best.pt holds epoch {best + 1}'s "
-        "parameters, the latest at that accuracy"
+        f"after epoch {rose + 1}) for {waited} epochs (--patience {patience}); best.pt holds the parameters of the "
+        "latest validation at the highest accuracy"
     )
