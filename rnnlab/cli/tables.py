@@ -106,7 +106,7 @@ def results_table(result: TrainResult) -> Table:
     table.caption = (
         f"{steps(session)} in this session{resumed}, {result.steps:,} in all: {result.seconds:.1f}s of training "
         f"(validation included) and {result.eval_seconds:.1f}s of final scoring. best.pt holds {RULE}; "
-        "`rnnlab eval RUN` scores it" + (f"; {result.stopped_early}" if result.stopped_early else "")
+        "`rnnlab eval RUN` scores it" + (f"; {result.stopped_early}" if result.stopped_early else "") + "."
     )
     return table
 

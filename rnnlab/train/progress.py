@@ -142,7 +142,7 @@ class ProgressBar:
 
     def notice(self, message: str) -> None:
         self._done()
-        self.console.print(Text(visible(message, keep="\n")), soft_wrap=True)
+        self.console.print(Text(visible(message, keep="\n")))  # wrapped between words, as the console is wide
 
     def finish(self) -> None:
         self._done()
