@@ -44,7 +44,7 @@ class CompareConfig:
     dtype: str = option("float32", "The dtype of parameters and inputs.", MEASURE, choices=DTYPES)
     engines: tuple[str, ...] = option(
         (),
-        f"Comma-separated engines, of {', '.join(ENGINES)} \\[default: every engine that runs compiled here; "
+        f"Comma-separated engines, of {', '.join(ENGINES)}. \\[default: every engine that runs compiled here; "
         "an interpreted one runs only when named].",
         MEASURE,
         parse=parse_names,
