@@ -143,6 +143,20 @@ def test_runs_of_different_sequence_views_are_compared_with_a_warning(runs, tmp_
     assert labels == ["plain --sequence rows --epochs 2", "pixels --sequence pixels --epochs 1"]
 
 
+def test_runs_of_different_datasets_get_one_warning() -> None:
+    from types import SimpleNamespace
+
+    from rnnlab.config import DataConfig
+    from rnnlab.lab.compare_runs import mixed
+
+    def run(name: str, dataset: str) -> SimpleNamespace:
+        config = SimpleNamespace(data=DataConfig(dataset=dataset))
+        return SimpleNamespace(path=Path(name), record=SimpleNamespace(config=config))
+
+    (warning,) = mixed([run("m", "mnist"), run("d", "digits")])  # rows of 28 and of 8 steps: said once
+    assert warning == "these runs are of different datasets (mnist: m; digits: d), drawn on the same axes"
+
+
 def test_at_80_columns_the_table_reads_whole(runs, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setattr(console, "width", 80)  # a terminal 80 columns wide (captured output has a fixed width)

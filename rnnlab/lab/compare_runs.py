@@ -40,18 +40,19 @@ def load_runs(paths: list[Path]) -> tuple[list[RunSummary], list[str]]:
 
 
 def mixed(runs: list[RunSummary]) -> list[str]:
-    """A warning for each way the runs are not of one task: different datasets, or different sequence views (their
-    step counts differ), whose accuracies and losses the figure and table still put side by side."""
+    """A warning for the way the runs are not of one task: different datasets, or else different sequence views
+    (their step counts differ), whose accuracies and losses the figure and table still put side by side. Runs of
+    different datasets are said to be so once (their step counts follow)."""
     views = {
         "datasets": [d.dataset for d in _data(runs)],
         "sequence views": [f"{d.sequence} ({sequence_shape(d.dataset, d.sequence)[0]} steps)" for d in _data(runs)],
     }
-    warnings = []
+    warnings: list[str] = []
     for what, values in views.items():
         groups: dict[str, list[str]] = {}
         for run, value in zip(runs, values):
             groups.setdefault(value, []).append(run.path.name)
-        if len(groups) > 1:
+        if len(groups) > 1 and not warnings:
             listed = "; ".join(f"{value}: {', '.join(names)}" for value, names in groups.items())
             warnings.append(f"these runs are of different {what} ({listed}), drawn on the same axes")
     return warnings
