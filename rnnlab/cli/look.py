@@ -134,7 +134,7 @@ def predict_command(
         for k, chunk in enumerate(chunked.run(loaded.model, loaded.preprocessing)):
             if figure:
                 paths += look.predict.write_figures(
-                    chunk, figure, loaded.describe(), names, loaded.model, loaded.preprocessing, layer
+                    chunk, figure, loaded.describe(), loaded.preprocessing, names, loaded.model, layer
                 )
             if as_json:
                 sys.stdout.write(("" if k == 0 else ", ") + ", ".join(json_text(p.to_dict()) for p in chunk))

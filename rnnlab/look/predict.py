@@ -211,26 +211,25 @@ def write_figures(
     predictions: list[Prediction],
     out: Path,
     what: str,
+    preprocessing: Preprocessing,  # how the model reads an image: the step axis follows it
     names: FigureNames | None = None,
     model: SequenceClassifier | None = None,
-    preprocessing: Preprocessing | None = None,
     layer: int | None = None,
 ) -> list[Path]:
     """Each prediction's per-step figures in ``out``, drawn as visualize draws them: P(class) after each step
-    beside what the model read (``<name>_steps.png``), and with ``model`` and ``preprocessing``, the hidden (and
-    cell) states and the gates of ``layer`` (default the last; ``<name>_layerK_...png``). ``names``: the namer of
-    every image the figures are of, where these are one chunk of them."""
+    beside what the model read (``<name>_steps.png``), and with ``model``, the hidden (and cell) states and the
+    gates of ``layer`` (default the last; ``<name>_layerK_...png``). ``names``: the namer of every image the
+    figures are of, where these are one chunk of them."""
     output_folder(out, "--figure")
     names = names or FigureNames(p.file for p in predictions)
     paths: list[Path] = []
     for p in predictions:
         base = names(p)
-        sequence, seed = (preprocessing.sequence, preprocessing.permute_seed) if preprocessing else ("rows", 0)
-        reading = Reading.of(p.image.numpy(), sequence, seed)
+        reading = Reading.of(p.image.numpy(), preprocessing.sequence, preprocessing.permute_seed)
         note = "" if model is None else f"\n{probe.step_note(model.cfg.bidirectional, model.cfg.readout)}"
         title = f"P(class) if the image ended after step t: {p.source}\n{what}{note}"
         paths.append(draw.prediction(p.read, reading, p.probs.numpy(), p.class_names, title, out / f"{base}_steps.png"))
-        if model is not None and preprocessing is not None:
+        if model is not None:
             sequence_read = preprocessing.to_sequences(p.image[None])[0].to(next(model.parameters()).device)
             trace = trace_steps(model, probe.batched(model, sequence_read))
             k = len(trace.layers) if layer is None else layer
