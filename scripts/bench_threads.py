@@ -27,16 +27,14 @@ import sys
 import time
 from pathlib import Path
 
+from rnnlab.runtime.sharing import cores
+
 MODELS = {  # name: batch, steps, inputs, hidden, layers, timed steps
     "mnist default": (128, 28, 28, 256, 2, 10),
     "digits default": (32, 8, 8, 128, 2, 60),
 }
 QUICK = {"tiny": (8, 4, 4, 8, 1, 3)}
 WAIT_SETTINGS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def settings() -> dict[str, tuple[int, dict[str, str]]]:
@@ -70,7 +68,7 @@ def worker(shape: list[int], threads: int) -> None:
 
     from rnnlab.config import ModelConfig
     from rnnlab.model.classifier import build_model
-    from rnnlab.runtime.sharing import scheduler_times
+    from rnnlab.runtime.sharing import scheduler_times, wait_share
 
     batch, steps, inputs, hidden, layers, timed = shape
     torch.set_num_threads(threads)
@@ -90,11 +88,7 @@ def worker(shape: list[int], threads: int) -> None:
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    after = scheduler_times()
-    share = None
-    if before and after and (after[0] - before[0]) + (after[1] - before[1]):
-        ran, waited = after[0] - before[0], after[1] - before[1]
-        share = waited / (ran + waited)
+    share = wait_share(before, scheduler_times())
     median, mean = 1000 * statistics.median(times), 1000 * statistics.fmean(times)
     print(json.dumps({"median_ms": median, "mean_ms": mean, "wait_share": share}))
 

@@ -33,6 +33,19 @@ def scheduler_times(tasks: Path = TASKS) -> tuple[int, int] | None:
     return ran, waited
 
 
+def wait_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the time between two scheduler_times that the threads waited for a core (None: not known)."""
+    if before is None or after is None:
+        return None
+    ran, waited = after[0] - before[0], after[1] - before[1]
+    return waited / (ran + waited) if ran + waited else None
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class SharingWatch:
     """Looked at after every step; says once per process, in one line, when the CPU was shared for a window."""
 
@@ -49,9 +62,8 @@ class SharingWatch:
         now = scheduler_times(self.tasks)
         if now is None:
             return ""
-        ran, waited = now[0] - self._times[0], now[1] - self._times[1]
+        share = wait_share(self._times, now) or 0.0
         self._since, self._times = time.monotonic(), now
-        share = waited / (ran + waited) if ran + waited else 0.0
         if share < BUSY_SHARE:
             return ""
         self.told = True
@@ -59,13 +71,13 @@ class SharingWatch:
 
 
 def busy_notice(share: float, threads: int) -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    load = f" (load average {os.getloadavg()[0]:.1f} on {cores} cores)" if hasattr(os, "getloadavg") else ""
+    n = cores()
+    load = f" (load average {os.getloadavg()[0]:.1f} on {n} cores)" if hasattr(os, "getloadavg") else ""
     plural = "s" if threads != 1 else ""
-    if threads > cores:  # its own threads are what is waiting
+    if threads > n:  # its own threads are what is waiting
         return (
             f"this run's {threads} threads waited for a free core {100 * share:.0f}% of the time: there are "
-            f"{cores} cores{load}; --threads {cores} or fewer lets them run"
+            f"{n} cores{load}; --threads {n} or fewer lets them run"
         )
     return (
         f"the CPU is shared with other work: this run's {threads} thread{plural} waited for a free core "
