@@ -20,19 +20,22 @@ def is_best(accuracy: float, best: float) -> bool:
     return accuracy >= best
 
 
+def _tops(validations: Sequence[dict[str, Any]]) -> list[int]:
+    """The indices of the validations at the highest accuracy, in order."""
+    if not validations:
+        return []
+    top = max(record["val_accuracy"] for record in validations)
+    return [k for k, record in enumerate(validations) if record["val_accuracy"] == top]
+
+
 def best_index(validations: Sequence[dict[str, Any]]) -> int | None:
-    """The index of best.pt's validation among ``validations`` (records with val_accuracy), None if there are none."""
-    best: int | None = None
-    for k, record in enumerate(validations):
-        if best is None or is_best(record["val_accuracy"], validations[best]["val_accuracy"]):
-            best = k
-    return best
+    """The index of best.pt's validation among ``validations`` (records with val_accuracy), None if there are none:
+    the latest at the highest accuracy, as is_best keeps it."""
+    tops = _tops(validations)
+    return tops[-1] if tops else None
 
 
 def last_rise(validations: Sequence[dict[str, Any]]) -> int | None:
     """The index of the validation that first reached the highest accuracy (what --patience counts from)."""
-    best: int | None = None
-    for k, record in enumerate(validations):
-        if best is None or record["val_accuracy"] > validations[best]["val_accuracy"]:
-            best = k
-    return best
+    tops = _tops(validations)
+    return tops[0] if tops else None
