@@ -1,7 +1,8 @@
 """The `rnnlab` command line. Thin: parse options -> build configs -> call the library -> draw the result.
 
-The commands live one group per module (training, lab, look) and are merged here; none of them imports this
-module, so there is no cycle. Nothing here or there imports torch before a command runs: `rnnlab --help` is fast.
+The commands live one group per module (training, lab, look, export, playground) and are merged here; none of them
+imports this module, so there is no cycle. Nothing here or there imports torch before a command runs: `rnnlab --help`
+is fast.
 Errors a user can cause end in one line on stderr and exit code 2 (UserError, and Typer's own usage errors).
 """
 
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 import rnnlab
-from rnnlab.cli import lab, look, training
+from rnnlab.cli import export, lab, look, playground, training
 from rnnlab.cli.tables import error_line
 from rnnlab.cli.typer_adapt import CLICK_EXCEPTION, Command, Group, click_message, usage_message
 from rnnlab.errors import CTRL_C, Stopped, UserError
@@ -118,7 +119,7 @@ def _summary(help_text: str) -> str:
     return first if end < 0 else first[: end + 1]
 
 
-for group in (training, lab, look):
+for group in (training, lab, look, export, playground):
     for name, command in group.COMMANDS.items():
         text = _reflowed(command.__doc__ or "")
         app.command(name, cls=Command, help=text, short_help=_summary(text))(command)
