@@ -18,7 +18,7 @@ from rnnlab.lazy import submodules
 from rnnlab.version import __version__ as __version__  # the package's own version, on the ground floor
 
 if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
-    from rnnlab import cells, config, data, errors, lab, look, model, runs, runtime, train  # noqa: F401
+    from rnnlab import cells, config, data, errors, export, lab, look, model, runs, runtime, train  # noqa: F401
     from rnnlab.cells import ENGINES, get_engine  # noqa: F401
     from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig, model_for  # noqa: F401
     from rnnlab.data.preprocess import Preprocessing  # noqa: F401
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the submodules, for the type checker (at run time each load
 
 __getattr__, __dir__ = submodules(
     __name__,
-    ("cells", "config", "data", "errors", "lab", "look", "model", "runs", "runtime", "train"),
+    ("cells", "config", "data", "errors", "export", "lab", "look", "model", "runs", "runtime", "train"),
     exports={
         "load": "look.loaded",
         "Run": "runs.run",

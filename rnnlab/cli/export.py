@@ -1,8 +1,75 @@
-"""The export command: a trained run as ONNX, a torch.export program or a safetensors checkpoint."""
+"""The export command: a trained run as ONNX, a torch.export program or a safetensors checkpoint, and the proof
+that the file is the same model (--check)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-COMMANDS: dict[str, Callable[..., Any]] = {}
+from rnnlab import export, runs, runtime
+from rnnlab.cli.options import Flags, Run, takes
+from rnnlab.cli.tables import console
+from rnnlab.config import DataConfig, RuntimeConfig
+from rnnlab.config.commands import ExportConfig, OnARun
+from rnnlab.errors import UserError
+from rnnlab.text import pct, shown_path, visible
+
+
+def _checkpoint(run: str, chosen: str | None) -> Path:
+    """RUN's best.pt (else checkpoint.pt), or --checkpoint: a file inside RUN, or a path."""
+    if chosen is None:
+        return runs.checkpoint.resolve_checkpoint(run)
+    inside = Path(run) / chosen
+    if Path(run).is_dir() and not Path(chosen).exists() and inside.exists():
+        return runs.checkpoint.resolve_checkpoint(inside)
+    if not Path(chosen).exists():
+        raise UserError(f"--checkpoint: {shown_path(chosen)} does not exist (in {run} or as a path)")
+    return runs.checkpoint.resolve_checkpoint(chosen)
+
+
+@takes(
+    ExportConfig,
+    RuntimeConfig,
+    DataConfig,
+    only=("format", "out", "checkpoint", "check", "force", "threads", "data_dir"),
+)
+def export_command(flags: Flags, run: Run) -> None:
+    """Write a trained model as a file that runs without rnnlab: ONNX (onnxruntime), a torch.export program, or a
+    pickle-free safetensors checkpoint; the preprocessing (image size, mean, std, sequence view, class names) is in
+    the file's metadata. Prints what it wrote and how to run it; with --check, runs the file in its own runtime
+    and compares it with the model.
+
+    A model a format cannot hold is refused in one line naming what it lacks; nothing is written unless the whole
+    file is (an existing --out is kept unless --force)."""
+    chosen = flags.build(ExportConfig)
+    on = flags.view(OnARun)
+    fmt = export.formats.format_of(chosen.format)
+    checkpoint = _checkpoint(run, chosen.checkpoint)
+    out = Path(chosen.out) if chosen.out else export.formats.default_out(checkpoint, fmt)
+    export.formats.check_out(out, fmt, checkpoint, chosen.force)  # before the model loads: nothing to undo
+    runtime.device.set_threads(on.threads)
+    loaded = runs.run.Run.open(checkpoint, "cudnn", "cpu", on.data_dir)
+    with console.status(f"exporting as {fmt.name}"):
+        size = export.formats.export_run(loaded, fmt, out)
+    console.print(visible(export.formats.wrote_line(out, size, loaded)), highlight=False, soft_wrap=True)
+    console.print(f"input: {visible(export.metadata.describe_input(loaded))}", highlight=False, soft_wrap=True)
+    console.print(f"run it: {visible(fmt.how.format(path=out))}", highlight=False, soft_wrap=True)
+    if chosen.check:
+        with console.status(f"checking {out} in {fmt.runtime}"):
+            result = export.check.check_export(loaded, fmt, out, on.data_dir)
+        _print_check(result)
+
+
+def _print_check(result: Any) -> None:
+    console.print(f"check: {result.summary()}", highlight=False, soft_wrap=True)
+    if result.accuracy is not None:
+        console.print(
+            f"accuracy: {pct(result.accuracy)} in {result.runtime}, {pct(result.eval_accuracy)} by rnnlab eval",
+            highlight=False,
+        )
+    if not result.same:
+        raise UserError(f"--check: the exported file is not the same model: {result.summary()}")
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {"export": export_command}

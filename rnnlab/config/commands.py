@@ -111,3 +111,43 @@ class OnADevice:
     device: str = "auto"
     reuse_cpu_memory: bool = True
     threads: int = 0
+
+
+EXPORT = "Export"
+EXPORT_FORMATS = ("onnx", "torch-export", "safetensors")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What `rnnlab export` writes: the format, the file, which checkpoint, and whether to prove it the same model."""
+
+    format: str = option(
+        "onnx",
+        "onnx (for onnxruntime), torch-export (a torch.export program, .pt2) or safetensors (a pickle-free "
+        "checkpoint that rnnlab eval, predict and visualize also read).",
+        EXPORT,
+        choices=EXPORT_FORMATS,
+    )
+    out: str | None = option(
+        None,
+        "The file to write \\[default: beside the checkpoint, named after it: best.onnx, best.pt2, best.safetensors].",
+        EXPORT,
+        metavar="FILE",
+    )
+    checkpoint: str | None = option(
+        None,
+        "Export this checkpoint file instead of RUN's best.pt (a name inside RUN, such as checkpoint.pt, or a path).",
+        EXPORT,
+        metavar="FILE",
+    )
+    check: bool = option(
+        False,
+        "Then run the file in its own runtime on the test set (a sample of random images where the data is "
+        "absent): the largest logit difference and the accuracy beside rnnlab eval's; exit 2 if a prediction "
+        "differs.",
+        EXPORT,
+    )
+    force: bool = option(False, "Replace --out if it exists.", EXPORT)
+
+    def __post_init__(self) -> None:
+        validate(self)

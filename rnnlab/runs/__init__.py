@@ -10,10 +10,34 @@ from typing import TYPE_CHECKING
 from rnnlab.lazy import submodules
 
 if TYPE_CHECKING:  # the submodules, for the type checker (at run time each loads on first use)
-    from rnnlab.runs import checkpoint, config_file, evaluation, files, folder, listing, loggers, metrics, run, writer  # noqa: F401
+    from rnnlab.runs import (  # noqa: F401
+        checkpoint,
+        config_file,
+        evaluation,
+        files,
+        folder,
+        listing,
+        loggers,
+        metrics,
+        run,
+        safetensors_file,
+        writer,
+    )
 
 
 __getattr__, __dir__ = submodules(
     __name__,
-    ("files", "folder", "config_file", "metrics", "checkpoint", "evaluation", "loggers", "writer", "run", "listing"),
+    (
+        "files",
+        "folder",
+        "config_file",
+        "metrics",
+        "checkpoint",
+        "evaluation",
+        "loggers",
+        "writer",
+        "run",
+        "listing",
+        "safetensors_file",
+    ),
 )

@@ -30,6 +30,7 @@ from rnnlab.reading import require_regular, too_deep_object
 from rnnlab.runs.config_file import read_run_file, state_of
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.folder import RunFolder
+from rnnlab.runs.safetensors_file import is_safetensors, read_safetensors
 from rnnlab.runtime.free_memory import check_model_fits
 from rnnlab.text import short_repr
 
@@ -72,16 +73,20 @@ def _why_no_checkpoint(run: Path) -> str:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint file (best.pt, checkpoint.pt, or an exported ``*.safetensors``) or a run folder's, checked."""
     p = resolve_checkpoint(path)
-    try:
-        with warnings.catch_warnings():  # torch's warnings of a file it then refuses: the refusal is the one line
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception:  # torch's reasons ("Weights only load failed", a bare KeyError) mislead more than they tell
-        raise UserError(
-            f"{p} is not a readable checkpoint: torch.load cannot read it, so it is not one written by rnnlab "
-            "(another kind of file, or one cut short)"
-        ) from None
+    if is_safetensors(p):  # `rnnlab export --format safetensors`: the same checkpoint, pickle-free
+        ckpt: Any = read_safetensors(p)
+    else:
+        try:
+            with warnings.catch_warnings():  # torch's warnings of a file it then refuses: the refusal is the one line
+                warnings.simplefilter("ignore")
+                ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception:  # torch's reasons ("Weights only load failed", a bare KeyError) mislead more than they tell
+            raise UserError(
+                f"{p} is not a readable checkpoint: torch.load cannot read it, so it is not one written by rnnlab "
+                "(another kind of file, or one cut short)"
+            ) from None
     problem = too_deep_object(ckpt)  # before anything is printed or walked: repr and json recurse
     if problem:
         raise UserError(f"{p} is not an rnnlab checkpoint: {problem}")

@@ -1,0 +1,97 @@
+"""The export formats by name: the file each writes, what runs it, and how; and the one export call that checks
+the output path before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+from rnnlab.errors import UserError
+from rnnlab.export.onnx import onnx_runner, write_onnx
+from rnnlab.export.program import program_runner, write_program
+from rnnlab.export.safetensors import safetensors_runner, write_safetensors
+from rnnlab.runs.run import Run
+from rnnlab.runs.safetensors_file import SUFFIX as SAFETENSORS
+from rnnlab.text import human_bytes
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str  # of the default output file
+    write: Callable[[Run, Path], None]
+    runner: Callable[[Path], Callable[[Tensor], Tensor]]  # the file in its own runtime: x (B, T, I) -> logits (B, C)
+    runtime: str  # what runs the file, as the check names it
+    how: str  # how to run it, {path} filled in
+
+
+FORMATS = {
+    "onnx": Format(
+        "onnx",
+        ".onnx",
+        write_onnx,
+        onnx_runner,
+        "onnxruntime",
+        'onnxruntime.InferenceSession("{path}").run(None, {{"x": x}})[0] -> logits (batch, classes)',
+    ),
+    "torch-export": Format(
+        "torch-export",
+        ".pt2",
+        write_program,
+        program_runner,
+        "torch.export.load",
+        'torch.export.load("{path}").module()(x) -> logits (batch, classes)',
+    ),
+    "safetensors": Format(
+        "safetensors",
+        SAFETENSORS,
+        write_safetensors,
+        safetensors_runner,
+        "a fresh model from the file",
+        "rnnlab eval {path}; rnnlab predict {path} IMAGE; or safetensors.torch.load_file into nn.LSTM layers",
+    ),
+}
+
+
+def format_of(name: str) -> Format:
+    if name not in FORMATS:
+        raise UserError(f"--format: unknown format {name!r}; choose one of {', '.join(FORMATS)}")
+    return FORMATS[name]
+
+
+def default_out(checkpoint: Path, fmt: Format) -> Path:
+    """Beside the checkpoint, named after it: runs/a/best.pt -> runs/a/best.onnx."""
+    return checkpoint.with_suffix(fmt.suffix)
+
+
+def check_out(out: Path, fmt: Format, checkpoint: Path, force: bool) -> None:
+    """Refuse an output path before anything is built: an existing file (without ``force``), a folder, a missing
+    folder, the checkpoint itself, or a safetensors checkpoint not named ``*.safetensors`` (rnnlab tells it by
+    that)."""
+    if out.is_dir():
+        raise UserError(f"--out: {out} is a folder; give the file to write, such as {out / ('model' + fmt.suffix)}")
+    if not out.parent.is_dir():
+        raise UserError(f"--out: the folder {out.parent} does not exist; make it first, or write elsewhere")
+    if out.exists() and out.resolve() == checkpoint.resolve():
+        raise UserError(f"--out: {out} is the checkpoint being exported; write the export elsewhere")
+    if out.exists() and not force:
+        raise UserError(f"--out: {out} exists; give --force to replace it, or another --out")
+    if fmt.name == "safetensors" and out.suffix != SAFETENSORS:
+        raise UserError(
+            f"--out: a safetensors checkpoint must end in {SAFETENSORS} (rnnlab tells it by that); got {out}"
+        )
+
+
+def export_run(run: Run, fmt: Format, out: Path) -> int:
+    """Write ``run`` in ``fmt`` at ``out`` (atomically: a failure leaves nothing there, or the previous file);
+    returns the file's size in bytes."""
+    fmt.write(run, out)
+    return out.stat().st_size
+
+
+def wrote_line(out: Path, size: int, run: Run) -> str:
+    return f"wrote {out} ({human_bytes(size)}): {run.describe()}, {run.where}"

@@ -1,0 +1,67 @@
+"""A checkpoint as a safetensors file: the model's parameters under PyTorch's own names (``rnns.0.weight_ih_l0``:
+each layer an nn.LSTM / nn.GRU / nn.RNN) and, as the file's metadata (text to text), the format marker, the run's
+config and preprocessing as JSON, and where in training it was saved. No pickle: reading it runs no code.
+
+``rnnlab eval``, ``predict`` and ``visualize`` read it as they read best.pt (runs.checkpoint.load_checkpoint calls
+``read_safetensors`` for a file named ``*.safetensors``); what it says is then checked as a best.pt's is.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import UserError
+from rnnlab.extras import require
+from rnnlab.reading import loads
+
+SUFFIX = ".safetensors"
+JSON_KEYS = ("config", "preprocessing", "saved", "made_by")  # metadata held as JSON text; the rest is plain text
+SAVED = ("epoch", "step", "batch_in_epoch")
+
+
+def is_safetensors(path: Path) -> bool:
+    return path.suffix == SUFFIX
+
+
+def safetensors_payload(ckpt: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A checkpoint (as load_checkpoint returns it) as the tensors and the metadata of a safetensors file."""
+    metadata = {
+        "format": str(ckpt["format"]),
+        "version": str(ckpt["version"]),
+        "config": json.dumps(ckpt["config"]),
+        "preprocessing": json.dumps(ckpt["preprocessing"]),
+        "saved": json.dumps({key: ckpt.get(key) for key in SAVED}),
+        "made_by": json.dumps(ckpt.get("made_by") or {}),
+    }
+    tensors = {name: tensor.detach().contiguous() for name, tensor in ckpt["model"].items()}
+    return tensors, metadata
+
+
+def read_safetensors(path: Path) -> dict[str, Any]:
+    """The checkpoint a safetensors file holds, as torch.load gives a best.pt's (its checks are the caller's)."""
+    safetensors = require("safetensors.torch", "export", f"reading {path}")
+    try:
+        tensors = safetensors.load_file(str(path), device="cpu")
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+    except UserError:
+        raise
+    except Exception:  # the library's reasons (header too large, invalid JSON at byte N) tell less than this
+        raise UserError(f"{path} is not a readable safetensors file (another kind of file, or one cut short)") from None
+    ckpt: dict[str, Any] = {"model": tensors}
+    for key, value in metadata.items():
+        if key in JSON_KEYS:
+            try:
+                ckpt[key] = loads(value)
+            except ValueError:
+                raise UserError(f"{path} is not an rnnlab checkpoint: its {key} metadata is not JSON") from None
+        else:
+            ckpt[key] = value
+    if ckpt.get("version", "").isdigit():
+        ckpt["version"] = int(ckpt["version"])
+    saved = ckpt.pop("saved", None)
+    if isinstance(saved, dict):
+        ckpt.update({key: saved.get(key) for key in SAVED})
+    return ckpt
