@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnlab.cells import ENGINES
-from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, option, parse_names, show_names, validate
+from rnnlab.config.flags import NON_NEGATIVE, POSITIVE, Range, option, parse_names, show_names, validate
 from rnnlab.config.run import ModelConfig
 from rnnlab.errors import ConfigError
 
@@ -151,3 +151,26 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+PLAYGROUND = "Playground"
+PORTS = Range(0, 65535)
+
+
+@dataclass(frozen=True)
+class PlaygroundConfig:
+    """Where `rnnlab playground` serves its page (the run, engine, device and data folder are the run's flags)."""
+
+    host: str = option(
+        "127.0.0.1",
+        "The address to bind: 127.0.0.1 is this machine only; another (0.0.0.0: every interface) lets anyone who "
+        "can reach the port use the page.",
+        PLAYGROUND,
+    )
+    port: int = option(8000, "The port to serve on; 0 = any free one (printed).", PLAYGROUND, range=PORTS)
+    open: bool = option(False, "Open the page in a web browser once it serves.", PLAYGROUND)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if not self.host.strip() or any(c.isspace() for c in self.host):
+            raise ConfigError("host", f"expected an address such as 127.0.0.1, got {self.host!r}")

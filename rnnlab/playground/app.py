@@ -1,0 +1,107 @@
+"""The playground's web app (Starlette): the page and its files, shipped in the package, and the JSON API under it.
+
+    GET  /                 the page
+    GET  /static/<file>    its scripts and styles (only files of the package's static folder)
+    GET  /api/info         the model, its view, classes, the engines that run here, whether test digits are at hand
+    GET  /api/sample       ?index=N or ?class=C[&nth=K]: a test-set image's index and label
+    POST /api/read         {"image" | "pixels" | "sample", "engine"?, "layer"?}: every step's numbers
+
+Every mistake a request can make is a 4xx answer {"error": "..."}; the server keeps serving. The model is computed
+in a worker thread, one request at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from rnnlab.playground.answer import Playground
+from rnnlab.playground.request import MAX_BODY, Refused, read_request
+
+STATIC = Path(__file__).parent / "static"
+
+
+def error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _body(request: Request) -> Any:
+    """The request's JSON, read up to MAX_BODY bytes (a longer one is refused as it comes, not held)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refused(f"the request is {int(declared):,} bytes; the playground takes up to {MAX_BODY:,}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Refused(f"the request is over {MAX_BODY:,} bytes, the most the playground takes", 413)
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        raise Refused("the request body is not JSON") from None
+
+
+def build_app(playground: Playground) -> Starlette:
+    """The app serving ``playground`` (a run already loaded)."""
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def info(request: Request) -> Response:
+        return JSONResponse(playground.info())
+
+    async def sample(request: Request) -> Response:
+        query = request.query_params
+        unknown = [k for k in query if k not in ("index", "class", "nth")]
+        if unknown:
+            raise Refused(f"unknown parameter {unknown[0][:40]!r}; give index=N, or class=C (and nth=K)")
+        numbers = {}
+        for name in ("index", "class", "nth"):
+            text = query.get(name)
+            if text is not None:
+                if not text.isdigit() or len(text) > 9:
+                    raise Refused(f"{name}: expected a whole number >= 0, got {text[:20]!r}")
+                numbers[name] = int(text)
+        return JSONResponse(
+            await run_in_threadpool(
+                playground.sample, numbers.get("index"), numbers.get("class"), numbers.get("nth", 0)
+            )
+        )
+
+    async def read(request: Request) -> Response:
+        body = await _body(request)
+        asked = read_request(body, playground.size, playground.loaded.config.model.layers)
+        return JSONResponse(await run_in_threadpool(playground.read, asked))
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return error(str(exc), exc.status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error(f"no such page: {request.url.path[:80]}", 404)
+        return error(str(exc.detail), exc.status_code)
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)  # the browser asks for one; the page has none
+
+    routes = [
+        Route("/", page),
+        Route("/favicon.ico", no_icon),
+        Route("/api/info", info),
+        Route("/api/sample", sample),
+        Route("/api/read", read, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error})

@@ -1,0 +1,65 @@
+"""`rnnlab playground RUN`: the app served by uvicorn on a socket bound here (so a port of 0 is a free one, known
+before the first request), the page's address printed once it serves, a browser opened on it when asked.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+
+from rnnlab.errors import UserError
+from rnnlab.playground.answer import Playground, Samples
+
+LOCAL = ("127.0.0.1", "localhost", "::1")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port`` (0: a free port), or one line saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"--host {host} --port {port}: cannot serve there ({exc.strerror or exc})") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+def serve(playground: Playground, sock: socket.socket, say: Callable[[str], None], open_browser: bool = False) -> None:
+    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line)."""
+    import uvicorn
+
+    from rnnlab.playground.app import build_app
+
+    config = uvicorn.Config(build_app(playground), log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    url = url_of(sock)
+
+    def when_serving() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            say(url)
+            if open_browser:
+                webbrowser.open(url)
+
+    threading.Thread(target=when_serving, daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def open_playground(run: str, engine: str | None, device: str, data_dir: str | None) -> Playground:
+    """The run loaded (a run that cannot be is one line, before anything serves) with its test digits' folder."""
+    from rnnlab.look.loaded import load
+
+    loaded = load(run, engine, device, data_dir)
+    return Playground(loaded, Samples(loaded.preprocessing.dataset, data_dir or loaded.config.data.data_dir))
