@@ -9,9 +9,13 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rnnlab.errors import UserError
 from rnnlab.playground.answer import Playground, Samples
+
+if TYPE_CHECKING:
+    import uvicorn
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -35,14 +39,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
-def serve(playground: Playground, sock: socket.socket, say: Callable[[str], None], open_browser: bool = False) -> None:
-    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line)."""
+def make_server(playground: Playground) -> uvicorn.Server:
+    """A uvicorn server of the playground's app, quiet but for errors (run it with ``.run(sockets=[sock])``)."""
     import uvicorn
 
     from rnnlab.playground.app import build_app
 
     config = uvicorn.Config(build_app(playground), log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
+    return uvicorn.Server(config)
+
+
+def serve(playground: Playground, sock: socket.socket, say: Callable[[str], None], open_browser: bool = False) -> None:
+    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line)."""
+    server = make_server(playground)
     url = url_of(sock)
 
     def when_serving() -> None:

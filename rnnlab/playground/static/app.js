@@ -5,6 +5,8 @@
   const $ = function (id) { return document.getElementById(id); };
   const api = window.rnnApi, charts = window.rnnCharts;
   const state = { info: null, answer: null, input: null, step: 1, timer: null, asked: 0, nth: 0 };
+  window.rnnPage = state;  // what the page shows, for the browser test and the curious
+  const DRAWING = "your drawing";
   const WHOLE = 100;  // a model of up to this many steps gets every layer at once; a longer one, the layer shown
 
   function say(text, isError) {
@@ -24,6 +26,7 @@
     const got = await api.info();
     if (!got.ok) { say(got.data.error, true); return; }
     const info = state.info = got.data;
+    state.readyAt = performance.now();  // the page has the model: what the benchmark reads
     const m = info.model;
     $("model").textContent = (m.bidirectional ? "bidirectional " : "") + m.cell.toUpperCase() + " " + m.layers +
       " × " + m.hidden.join("/") + " reading " + info.dataset + " " + info.view + ": " + info.steps + " steps of " +
@@ -61,6 +64,8 @@
     if (!got.ok) { say(got.data.error, true); return; }
     say("");
     state.answer = got.data;
+    $("source").textContent = "— " + what;
+    if (what !== DRAWING) pad.clear();  // the pad shows only what is read
     $("timing").textContent = "answered in " + Math.round(performance.now() - started) + " ms (" +
       got.data.engine + ")";
     stop();
@@ -145,12 +150,12 @@
   }
 
   const pad = window.rnnDraw($("draw"), function () {
-    read({ image: pad.picture() }, "your drawing");
+    read({ image: pad.picture() }, DRAWING);
   });
   $("clear").addEventListener("click", function () {
     pad.clear(); say("Cleared: draw a digit.");
   });
-  $("read").addEventListener("click", function () { read({ image: pad.picture() }, "your drawing"); });
+  $("read").addEventListener("click", function () { read({ image: pad.picture() }, DRAWING); });
   $("upload").addEventListener("change", function () {
     const file = $("upload").files[0];
     if (!file) return;
