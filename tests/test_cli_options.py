@@ -16,7 +16,9 @@ from rnnlab.config import DataConfig, ModelConfig, TrainConfig, flag_of
 from rnnlab.errors import flag_name
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "eval", "runs", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect", "predict")
+COMMANDS = (
+    "train", "eval", "runs", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect", "predict", "export",
+)  # fmt: skip
 
 
 def _help(*args: str) -> str:

@@ -49,7 +49,7 @@ def export_command(flags: Flags, run: Run) -> None:
     out = Path(chosen.out) if chosen.out else export.formats.default_out(checkpoint, fmt)
     export.formats.check_out(out, fmt, checkpoint, chosen.force)  # before the model loads: nothing to undo
     runtime.device.set_threads(on.threads)
-    loaded = runs.run.Run.open(checkpoint, "cudnn", "cpu", on.data_dir)
+    loaded = export.formats.open_for_export(checkpoint, fmt, on.data_dir)
     with console.status(f"exporting as {fmt.name}"):
         size = export.formats.export_run(loaded, fmt, out)
     console.print(visible(export.formats.wrote_line(out, size, loaded)), highlight=False, soft_wrap=True)

@@ -12,8 +12,10 @@ from torch import Tensor
 
 from rnnlab.errors import UserError
 from rnnlab.export.onnx import onnx_runner, write_onnx
+from rnnlab.export.plain import reference_engine, refuse_unplain
 from rnnlab.export.program import program_runner, write_program
 from rnnlab.export.safetensors import safetensors_runner, write_safetensors
+from rnnlab.runs.checkpoint import config_of, load_checkpoint
 from rnnlab.runs.run import Run
 from rnnlab.runs.safetensors_file import SUFFIX as SAFETENSORS
 from rnnlab.text import human_bytes
@@ -84,6 +86,14 @@ def check_out(out: Path, fmt: Format, checkpoint: Path, force: bool) -> None:
         raise UserError(
             f"--out: a safetensors checkpoint must end in {SAFETENSORS} (rnnlab tells it by that); got {out}"
         )
+
+
+def open_for_export(checkpoint: Path, fmt: Format, data_dir: str | None = None) -> Run:
+    """The checkpoint's run on the CPU, once its model is known to be one ``fmt`` can hold."""
+    cfg = config_of(load_checkpoint(checkpoint))
+    if fmt.name != "safetensors":
+        refuse_unplain(cfg.model, fmt.name)
+    return Run.open(checkpoint, reference_engine(cfg.model), "cpu", data_dir)
 
 
 def export_run(run: Run, fmt: Format, out: Path) -> int:

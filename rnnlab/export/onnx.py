@@ -10,9 +10,11 @@ Legend: T time steps, I input features, C classes.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,7 @@ def onnx_proto(module: PlainClassifier, x: Tensor) -> Any:
     """The ONNX ModelProto of ``module`` traced on ``x``; an exporter failure is one line naming the operation."""
     onnx = require("onnx", "export", "--format onnx")
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporters' notes on their own internals
+        with quiet_exporter():
             if DYNAMO:
                 batch = torch.export.Dim("batch", min=1)
                 program = torch.onnx.export(
@@ -96,7 +97,26 @@ def exporter_failure(fmt: str, exc: BaseException) -> str:
     text = " ".join(str(e) for e in chain)
     found = re.search(r"\b(aten[.:]{1,2}[A-Za-z_][\w.]*|torch\.ops\.[\w.]+|onnx::\w+)", text)
     what = found.group(1) if found else "the model"
-    return f"--format {fmt}: the exporter could not export {what} ({type(exc).__name__}: {first_line(exc, 200)})"
+    reason = _ANSI.sub("", first_line(exc, 200))
+    return f"--format {fmt}: the exporter could not export {what} ({type(exc).__name__}: {reason})"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the exporters colour their messages
+
+
+@contextmanager
+def quiet_exporter() -> Iterator[None]:
+    """The exporters' warnings and torch's logged graphs kept off the terminal: an export ends in what it wrote,
+    or in one line."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def onnx_metadata(path: Path) -> dict[str, str]:

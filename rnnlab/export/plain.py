@@ -46,6 +46,12 @@ def refuse_unplain(cfg: ModelConfig, fmt: str) -> None:
         )
 
 
+def reference_engine(cfg: ModelConfig) -> str:
+    """The engine the run's model is computed by beside its export: PyTorch's own layers (cudnn), or for a zoneout
+    model the CPU engine that computes zoneout's evaluation rule (unrolled)."""
+    return "unrolled" if "zoneout" in cfg.regularisers else "cudnn"
+
+
 def plain_model(model: SequenceClassifier, fmt: str) -> PlainClassifier:
     """``model`` (in eval mode, on the CPU, float32) as the module to export in ``fmt``."""
     refuse_unplain(model.cfg, fmt)

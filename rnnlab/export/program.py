@@ -15,7 +15,7 @@ from torch import Tensor
 
 from rnnlab.errors import UserError
 from rnnlab.export.metadata import export_metadata
-from rnnlab.export.onnx import example_input, exporter_failure
+from rnnlab.export.onnx import example_input, exporter_failure, quiet_exporter
 from rnnlab.export.plain import PlainClassifier, plain_model
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.run import Run
@@ -27,8 +27,7 @@ SUFFIX = ".pt2"
 def exported_program(module: PlainClassifier, x: Tensor) -> torch.export.ExportedProgram:
     """``module`` traced on ``x`` with its batch dimension dynamic (any batch from 1 up)."""
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with quiet_exporter():
             batch = torch.export.Dim("batch", min=1)
             return torch.export.export(module, (x,), dynamic_shapes={"x": {0: batch}}, strict=False)
     except Exception as exc:

@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from rnnlab.export.metadata import export_metadata
+from rnnlab.export.plain import reference_engine
 from rnnlab.extras import require
-from rnnlab.runs.checkpoint import FORMAT, VERSION, load_checkpoint, model_from_checkpoint
+from rnnlab.runs.checkpoint import FORMAT, VERSION, config_of, load_checkpoint, model_from_checkpoint
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.run import Run
 from rnnlab.runs.safetensors_file import SUFFIX, safetensors_payload
@@ -40,9 +41,10 @@ def write_safetensors(run: Run, out: Path) -> None:
 
 
 def safetensors_runner(path: Path) -> Callable[[Tensor], Tensor]:
-    """A fresh model (the cudnn engine: PyTorch's own layers) built from the safetensors file alone:
+    """A fresh model (PyTorch's own layers, export.plain.reference_engine) built from the safetensors file alone:
     x (B, T, I) -> logits (B, C)."""
-    model = model_from_checkpoint(load_checkpoint(path), "cudnn", "batch").eval()
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt, reference_engine(config_of(ckpt).model), "batch").eval()
 
     def run(x: Tensor) -> Tensor:
         with torch.no_grad():

@@ -1,0 +1,172 @@
+"""`rnnlab export`: each format written from a trained run and checked in its own runtime; the safetensors file a
+checkpoint that eval, predict and visualize read; bad input one line, exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnlab.cli import app
+from rnnlab.config import DataConfig, ModelConfig, RunConfig, RuntimeConfig, TrainConfig
+from rnnlab.export.plain import PlainClassifier
+from rnnlab.train.loop import fit
+from tests.conftest import assert_one_error_line, file_hashes
+
+TINY = RunConfig(
+    ModelConfig(input_size=8, hidden=(16,), layers=1, dropout=0.0, bidirectional=True),
+    DataConfig(dataset="digits"),
+    TrainConfig(epochs=3, batch_size=64, lr=1e-2),
+    RuntimeConfig(device="cpu"),
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("export-cli") / "run"
+    fit(TINY, out)
+    return out
+
+
+def _export(*args: str):
+    return CliRunner().invoke(app, ["export", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    "fmt,suffix,runtime", [("onnx", ".onnx", "onnxruntime"), ("torch-export", ".pt2", "torch.export.load")]
+)
+def test_export_writes_the_file_says_how_to_run_it_and_checks_it(trained, tmp_path, fmt, suffix, runtime) -> None:
+    out = tmp_path / f"m{suffix}"
+    result = _export(trained, "--format", fmt, "--out", out, "--check")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"wrote {out} (") and "best.pt (bidirectional LSTM 1 x 16 on digits" in lines[0]
+    assert lines[1].startswith("input: x: float32 (batch, 8, 8): an image's pixels in [0, 1]")
+    assert lines[2].startswith("run it: ") and str(out) in lines[2]
+    assert lines[3].startswith(f"check: {runtime} on the test set (359 samples, batches of 1, 7, 351)")
+    assert "all 359 predictions the same" in lines[3]
+    diff = float(lines[3].split("max |logit diff| ")[1].split(",")[0])
+    assert diff < 1e-5
+    accuracy = [part.split("%")[0] for part in lines[4].removeprefix("accuracy: ").split(", ")]
+    assert len(accuracy) == 2 and accuracy[0] == accuracy[1], lines[4]
+    scored = json.loads(CliRunner().invoke(app, ["eval", str(trained), "--json"]).stdout)
+    assert f"{100 * scored['accuracy']:.2f}" == accuracy[0]  # beside rnnlab eval's own figure
+
+
+@pytest.mark.slow
+def test_a_safetensors_export_is_a_checkpoint_eval_predict_and_visualize_read(trained, tmp_path) -> None:
+    out = tmp_path / "model.safetensors"
+    result = _export(trained, "--format", "safetensors", "--out", out, "--check")
+    assert result.exit_code == 0, result.output
+    assert "all 359 predictions the same" in result.stdout and "max |logit diff| 0.00e+00" in result.stdout
+    assert b"pickle" not in out.read_bytes()[:8] and out.read_bytes()[8:9] == b"{"  # a safetensors header
+    ours = json.loads(CliRunner().invoke(app, ["eval", str(out), "--json"]).stdout)
+    theirs = json.loads(CliRunner().invoke(app, ["eval", str(trained), "--json"]).stdout)
+    assert ours["accuracy"] == theirs["accuracy"] and ours["loss"] == theirs["loss"]
+    assert (ours["epoch"], ours["step"]) == (theirs["epoch"], theirs["step"])
+    image = tmp_path / "four.npy"
+    np.save(image, np.random.default_rng(0).random((8, 8), dtype=np.float32))
+    predicted = [
+        json.loads(CliRunner().invoke(app, ["predict", str(path), str(image), "--json"]).stdout)["images"][0]
+        for path in (out, trained)
+    ]
+    assert predicted[0]["probabilities_after_each_step"] == predicted[1]["probabilities_after_each_step"]
+    drawn = CliRunner().invoke(app, ["visualize", str(out), "--out", str(tmp_path / "figures")])
+    assert drawn.exit_code == 0, drawn.output
+    assert (tmp_path / "figures" / "test0_step_probs.json").is_file()
+
+
+def test_an_existing_out_is_refused_unless_force(trained, tmp_path) -> None:
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(b"keep me")
+    assert_one_error_line(_export(trained, "--format", "safetensors", "--out", out), "exists; give --force")
+    assert out.read_bytes() == b"keep me"
+    assert _export(trained, "--format", "safetensors", "--out", out, "--force").exit_code == 0
+    assert out.read_bytes()[8:9] == b"{"
+
+
+@pytest.mark.parametrize(
+    "args,expect",
+    [
+        (["--format", "tflite"], "--format: unknown value 'tflite'; choose from onnx, torch-export, safetensors"),
+        (["--format", "safetensors", "--out", "{tmp}/m.pt"], "a safetensors checkpoint must end in .safetensors"),
+        (["--out", "{tmp}"], "is a folder; give the file to write"),
+        (["--out", "{tmp}/no/such/m.onnx"], "does not exist; make it first"),
+        (["--out", "{run}/best.pt", "--force"], "is the checkpoint being exported"),
+        (["--checkpoint", "nothing.pt"], "--checkpoint: nothing.pt does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(trained, tmp_path, args, expect) -> None:
+    before, here = file_hashes(trained), file_hashes(tmp_path)
+    filled = [a.format(tmp=tmp_path, run=trained) for a in args]
+    assert_one_error_line(_export(trained, *filled), expect)
+    assert file_hashes(trained) == before and file_hashes(tmp_path) == here
+
+
+def test_a_run_with_no_checkpoint_is_one_line(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert_one_error_line(_export(tmp_path / "empty"), "holds no best.pt or checkpoint.pt")
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_checkpoint_picks_another_file_of_the_run(trained, tmp_path) -> None:
+    out = tmp_path / "last.safetensors"
+    result = _export(trained, "--checkpoint", "checkpoint.pt", "--format", "safetensors", "--out", out)
+    assert result.exit_code == 0 and "checkpoint.pt" in result.stdout.splitlines()[0], result.output
+
+
+def test_a_model_a_format_cannot_hold_is_refused_naming_what(trained, tmp_path) -> None:
+    from rnnlab.runs.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(trained)
+    ckpt["config"]["model"]["zoneout"] = 0.1  # a zoneout model: its evaluation is no nn.LSTM operation
+    save_checkpoint(tmp_path / "zoneout.pt", {k: v for k, v in ckpt.items() if k != "path"})
+    for fmt in ("onnx", "torch-export"):
+        assert_one_error_line(
+            _export(tmp_path / "zoneout.pt", "--format", fmt, "--out", tmp_path / "z.out"),
+            f"--format {fmt}: cannot hold this model's zoneout",
+        )
+    assert not (tmp_path / "z.out").exists()
+    assert (
+        _export(tmp_path / "zoneout.pt", "--format", "safetensors", "--out", tmp_path / "z.safetensors").exit_code == 0
+    )
+
+
+def test_an_exporter_failure_names_the_operation_and_writes_nothing(trained, tmp_path, monkeypatch) -> None:
+    def unexportable(self, x):  # an operation the ONNX exporter has no translation for
+        return torch.special.zeta(x, x).sum((1, 2)).unsqueeze(1).expand(-1, 10)
+
+    monkeypatch.setattr(PlainClassifier, "forward", unexportable)
+    assert_one_error_line(
+        _export(trained, "--out", tmp_path / "m.onnx"),
+        "--format onnx: the exporter could not export torch.ops.prims.zeta",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_is_not_the_model_fails_the_check_in_one_line(trained, tmp_path, monkeypatch) -> None:
+    """The planted bug in the command: the exported graph reverses the classes, so predictions differ."""
+    forward = PlainClassifier.forward
+    monkeypatch.setattr(PlainClassifier, "forward", lambda self, x: forward(self, x).flip(1))
+    result = _export(trained, "--format", "torch-export", "--out", tmp_path / "m.pt2", "--check")
+    line = assert_one_error_line(result, "--check: the exported file is not the same model")
+    assert "predictions differ" in line
+
+
+def test_without_the_export_extra_one_line_says_how_to_install(trained, tmp_path, monkeypatch) -> None:
+    for module in ("onnx", "safetensors.torch"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed: its import fails
+    assert_one_error_line(
+        _export(trained, "--out", tmp_path / "m.onnx"),
+        "needs onnx, which is not installed: pip install 'rnnlab[export]'",
+    )
+    assert_one_error_line(
+        _export(trained, "--format", "safetensors", "--out", tmp_path / "m.safetensors"),
+        "needs safetensors, which is not installed: pip install 'rnnlab[export]'",
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,137 @@
+"""Each export format is the same model: the file in its own runtime (onnxruntime, torch.export.load, a fresh model
+from the safetensors file) gives the run's logits within float32 rounding and the same predictions, for every
+architecture the CLI trains, in batches of 1 and 7 (the batch axis is dynamic); a perturbed weight makes the check
+fail, so its tolerance bites.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from rnnlab.config import DataConfig, ModelConfig, RunConfig
+from rnnlab.data import SequenceData, load_sequences
+from rnnlab.data.views import pixel_permutation
+from rnnlab.export.check import ATOL, RTOL, check_export, compare, reference_logits
+from rnnlab.export.formats import FORMATS
+from rnnlab.export.program import load_program
+from rnnlab.model.classifier import build_model
+from rnnlab.runs.run import Run
+from tests.conftest import assert_close
+
+# every cell, one and two layers, bidirectional, per-layer sizes, --proj, the three readouts, both layouts, the views
+ARCHITECTURES = {
+    "lstm-2-bi-state-proj": ({"cell": "lstm", "layers": 2, "bidirectional": True, "readout": "state", "proj": 5}, {}),
+    "gru-2-bi-mean-time": (
+        {"cell": "gru", "layers": 2, "hidden": (6, 4), "bidirectional": True, "readout": "mean"},
+        {"layout": "time"},
+    ),
+    "rnn-last-cols-proj": ({"cell": "rnn", "proj": 3}, {"sequence": "cols"}),
+}
+SHARED = ({"cell": "lstm", "readout": "mean"}, {"sequence": "permuted", "permute_seed": 3})  # the fixture's, also
+
+
+def make_run(tmp_path: Path, model: dict, data: dict, seed: int = 0) -> Run:
+    """A run of random (seeded) weights on the digits set: every architecture without training one."""
+    data_cfg = DataConfig(dataset="digits", **data)
+    steps, features = data_cfg.shape
+    defaults = {"hidden": (6,), "layers": 1, "dropout": 0.0}
+    cfg = RunConfig(ModelConfig(input_size=features, **{**defaults, **model}), data_cfg)
+    net = build_model(cfg.model, "cudnn", data_cfg.layout, seed=seed).eval()
+    return Run(net, cfg, load_sequences(data_cfg).preprocessing, tmp_path / "best.pt", {"epoch": 1, "step": 1})
+
+
+def _exported(run: Run, fmt: str, folder: Path) -> Path:
+    out = folder / f"model{FORMATS[fmt].suffix}"
+    FORMATS[fmt].write(run, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> tuple[Run, dict[str, Path]]:
+    """One run exported in every format, for the tests that need a file and not a new architecture."""
+    folder = tmp_path_factory.mktemp("export")
+    run = make_run(folder, *SHARED)
+    return run, {fmt: _exported(run, fmt, folder) for fmt in FORMATS}
+
+
+def _same_model(name: str, run: Run, files: dict[str, Path]) -> None:
+    for fmt, out in files.items():
+        runner = FORMATS[fmt].runner(out)
+        x = load_sequences(run.config.data).test[0][:8]  # (8, T, I): batch 1, then 7
+        got, want, seen = compare(run, runner, x, batch_size=7)
+        assert seen == [1, 7]
+        assert_close(got, want, atol=ATOL, rtol=RTOL, what=f"{name} as {fmt}")
+        assert torch.equal(got.argmax(1), want.argmax(1))
+        for batch in (1, 7):  # and the file's own runtime on one batch of each size
+            xb = x[:batch]
+            assert_close(runner(xb), reference_logits(run, xb), atol=ATOL, rtol=RTOL, what=f"{name}, B={batch}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_every_architecture_exports_as_the_same_model(name, tmp_path) -> None:
+    run = make_run(tmp_path, *ARCHITECTURES[name])
+    _same_model(name, run, {fmt: _exported(run, fmt, tmp_path) for fmt in FORMATS})
+
+
+def test_a_one_layer_lstm_read_pixel_by_pixel_exports_as_the_same_model(shared) -> None:
+    _same_model("lstm-mean-permuted", *shared)
+
+
+def test_the_check_scores_the_whole_test_set_beside_eval(shared, digits: SequenceData) -> None:
+    run, files = shared
+    result = check_export(run, FORMATS["onnx"], files["onnx"])
+    assert result.same and result.samples == len(digits.test[1]) and result.where == "the test set"
+    assert result.batches == (1, 7, len(digits.test[1]) - 8)
+    assert result.max_diff < 1e-5 and result.accuracy == result.eval_accuracy == run.evaluate("test").accuracy
+    assert "all 359 predictions the same" in result.summary()
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_a_perturbed_weight_fails_the_check(fmt, shared, tmp_path) -> None:
+    """The planted bug: the file holds the weights, the run's model its recurrent weights nudged by 1e-3."""
+    run, out = make_run(tmp_path, *SHARED), shared[1][fmt]  # the shared run's weights, in a model of its own
+    assert check_export(run, FORMATS[fmt], out).same
+    with torch.no_grad():
+        run.model.rnns[0].weight_hh_l0 += 1e-3
+    result = check_export(run, FORMATS[fmt], out)
+    assert not result.same and result.out_of_tolerance > 0, result.summary()
+    assert result.max_diff > ATOL and "beyond float32 rounding" in result.summary()
+
+
+def test_without_the_data_the_check_runs_on_random_images(shared, monkeypatch) -> None:
+    run, files = shared
+    out = files["safetensors"]
+    monkeypatch.setattr("rnnlab.export.check.dataset_at_hand", lambda dataset, where: False)
+    result = check_export(run, FORMATS["safetensors"], out)
+    assert result.same and result.samples == 64 and "random images" in result.where
+    assert result.accuracy is None and result.eval_accuracy is None
+
+
+def test_the_onnx_file_says_its_preprocessing(shared) -> None:
+    run, files = shared
+    proto = onnx.load(str(files["onnx"]))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    p = run.preprocessing
+    assert float(meta["mean"]) == p.mean and float(meta["std"]) == p.std
+    assert json.loads(meta["image_size"]) == [8, 8] and meta["sequence"] == "permuted"
+    assert json.loads(meta["class_names"]) == list(p.class_names) and meta["permute_seed"] == "3"
+    assert json.loads(meta["pixel_order"]) == pixel_permutation(64, 3).tolist()
+    assert RunConfig.from_dict(json.loads(meta["config"])) == run.config
+    [x] = proto.graph.input
+    dims = x.type.tensor_type.shape.dim
+    assert x.name == "x" and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [64, 1]  # batch: dynamic
+    assert [o.name for o in proto.graph.output] == ["logits"]
+
+
+def test_the_program_file_carries_its_metadata(shared) -> None:
+    run, files = shared
+    program, extra = load_program(files["torch-export"], ("mean", "config", "input"))
+    assert float(extra["mean"]) == run.preprocessing.mean and "pixel by pixel in the fixed order" in extra["input"]
+    assert RunConfig.from_dict(json.loads(extra["config"])) == run.config
+    assert program.module()(torch.zeros(3, 64, 1)).shape == (3, 10)  # a batch size it was not traced with
