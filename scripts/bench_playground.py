@@ -84,8 +84,8 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure_reads(url: str, pictures: list[str], warmup: int) -> dict[str, Any]:
-    bodies = [json.dumps({"image": p, "layer": "all"}).encode() for p in pictures]
+def measure_reads(url: str, pictures: list[str], warmup: int, layer: str) -> dict[str, Any]:
+    bodies = [json.dumps({"image": p, "layer": layer if layer == "all" else int(layer)}).encode() for p in pictures]
     for body in bodies[:warmup]:
         post(url, body)
     times, sizes, computes = [], [], []
@@ -164,6 +164,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="CPU cores (and PyTorch threads) of the server")
     parser.add_argument("--opens", type=int, default=3, help="fresh page loads for the paint times (0: none)")
+    parser.add_argument(
+        "--layer",
+        default="all",
+        help="whose states and gates: all (the full answer), last, or a number (what the page asks of a model "
+        "past 100 steps: the layer it shows)",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny digits model trained here, few digits")
     parser.add_argument("--out", type=Path, default=Path("playground_bench.json"))
     args = parser.parse_args()
@@ -181,7 +187,8 @@ def main() -> None:
         try:
             info = json.loads(urllib.request.urlopen(url + "api/info", timeout=30).read())
             row = {"run": run, "model": info["describe"], "view": info["view"], "steps": info["steps"]}
-            row.update(measure_reads(url, pictures, args.warmup))
+            layer = args.layer if args.layer != "last" else str(info["model"]["layers"])
+            row.update(layer=layer, **measure_reads(url, pictures, args.warmup, layer))
             row["paint"] = measure_paint(url, args.opens) if args.opens else None
             rows.append(row)
         finally:
@@ -198,11 +205,14 @@ def main() -> None:
         "server_cores": args.threads,
         "command": " ".join(["python", "scripts/bench_playground.py", *sys.argv[1:]]),
     }
-    print(f"{'model':<58} {'steps':>5} {'median':>8} {'p90':>8} {'compute':>8} {'KiB':>6} {'paint':>6} {'ready':>6}")
+    print(
+        f"{'model':<58} {'steps':>5} {'layer':>5} {'median':>8} {'p90':>8} {'compute':>8} {'KiB':>6} "
+        f"{'paint':>6} {'ready':>6}"
+    )
     for r in rows:
         paint = r["paint"] or {}
         print(
-            f"{r['model'][-58:]:<58} {r['steps']:>5} {r['median_ms']:>6.1f}ms {r['p90_ms']:>6.1f}ms "
+            f"{r['model'][-58:]:<58} {r['steps']:>5} {r['layer']:>5} {r['median_ms']:>6.1f}ms {r['p90_ms']:>6.1f}ms "
             f"{r['compute_median_ms']:>6.1f}ms {r['response_kib']:>6.0f} {paint.get('first_paint_ms', '-'):>6} "
             f"{paint.get('ready_ms', '-'):>6}"
         )

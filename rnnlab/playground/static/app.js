@@ -125,8 +125,8 @@
       const units = item[1][0].length;
       h3.textContent = item[0] + " ";
       const small = document.createElement("span");
-      small.textContent = units + " units, steps 1–" + state.step + (item[2] === "state" && scale > 1 ?
-        ", colour ±" + scale.toFixed(1) : "");
+      small.textContent = units + " units · steps 1–" + state.step + (item[2] === "state" && scale > 1 ?
+        " · ±" + scale.toFixed(1) : "");
       h3.appendChild(small);
     });
   }

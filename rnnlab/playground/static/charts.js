@@ -116,16 +116,18 @@ window.rnnCharts = (function () {
       }
       ctx.stroke();
     });
-    let last = -Infinity;
+    // the labels at the lines' ends, 13 px apart at least, kept inside the plot
+    const placed = labelled.map(function (k) { return { k: k, at: y(now[k]) + 4 }; })
+      .sort(function (a, b) { return a.at - b.at; });
+    placed.forEach(function (label, i) { if (i > 0) label.at = Math.max(label.at, placed[i - 1].at + 13); });
+    for (let i = placed.length - 1, floor = top + h + 4; i >= 0; i--, floor -= 13) {
+      placed[i].at = Math.min(placed[i].at, floor);
+    }
     ctx.textAlign = "left"; ctx.font = "bold 12px system-ui, sans-serif";
-    labelled.map(function (k) { return { k: k, at: y(now[k]) + 4 }; })
-      .sort(function (a, b) { return a.at - b.at; })
-      .forEach(function (label) {
-        const at = Math.max(label.at, last + 13);
-        ctx.fillStyle = colour(label.k);
-        ctx.fillText(shorten(names[label.k], right - 6), left + w + 6, at);
-        last = at;
-      });
+    placed.forEach(function (label) {
+      ctx.fillStyle = colour(label.k);
+      ctx.fillText(shorten(names[label.k], right - 6), x(t) + 6, label.at);
+    });
   }
 
   // One map: rows are units, columns steps 1..T; the columns after step t left blank. kind: "state" (diverging,
