@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnlab.cells import ENGINES, Engine, available_engines, get_engine, reference, register
-from rnnlab.cells.bptt import GRUFunction, LSTMFunction, RNNFunction
+from rnnlab.cells import ENGINES, Engine, available_engines, bptt, get_engine, reference, register
 from rnnlab.config import ModelConfig
 from rnnlab.errors import UserError
 from rnnlab.lab.compare_cells import engine_results, max_abs_diffs
@@ -96,15 +95,15 @@ def test_reference_steps_match_pytorch_cells(cell, torch_cell) -> None:
 @pytest.mark.parametrize(
     ("name", "fn", "shapes"),
     [
-        ("lstm", LSTMFunction, [(5, 3, 4), (3, 2), (3, 2), (8, 4), (8, 2), (8,), (8,)]),
-        ("gru", GRUFunction, [(5, 3, 4), (3, 2), (6, 4), (6, 2), (6,), (6,)]),
-        ("rnn", RNNFunction, [(5, 3, 4), (3, 2), (2, 4), (2, 2), (2,), (2,)]),
+        ("lstm", bptt.lstm, [(5, 3, 4), (3, 2), (3, 2), (8, 4), (8, 2), (8,), (8,)]),
+        ("gru", bptt.gru, [(5, 3, 4), (3, 2), (6, 4), (6, 2), (6,), (6,)]),
+        ("rnn", bptt.rnn, [(5, 3, 4), (3, 2), (2, 4), (2, 2), (2,), (2,)]),
     ],
 )
 @pytest.mark.parametrize("masks", ["none", "lengths", "zoneout", "dropout", "all"])
 def test_bptt_passes_gradcheck(name, fn, shapes, masks) -> None:
-    """Each Function's backward against finite differences, with padding, zoneout's shares (any in [0, 1], not
-    only its 0/1 draws) and a recurrent dropout mask."""
+    """Each cell's op (rnnlab::bptt_<cell>: its backward, the one written by hand) against finite differences, with
+    padding, zoneout's shares (any in [0, 1], not only its 0/1 draws) and a recurrent dropout mask."""
     g = torch.Generator().manual_seed(3)
     inputs = tuple(torch.randn(s, dtype=torch.float64, generator=g, requires_grad=True) for s in shapes)
     T, B = shapes[0][:2]
@@ -116,7 +115,7 @@ def test_bptt_passes_gradcheck(name, fn, shapes, masks) -> None:
     drop = torch.rand(B, H, dtype=torch.float64, generator=g) * 2 if masks in ("dropout", "all") else None
     keep_c = None if keep is None else keep.flip(2)  # an LSTM's c has a share of its own: here another one
     extra = (valid, keep, keep_c, drop) if name == "lstm" else (valid, keep, drop)
-    assert torch.autograd.gradcheck(lambda *a: fn.apply(*a, *extra), inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
+    assert torch.autograd.gradcheck(lambda *a: fn(*a, *extra), inputs, eps=1e-6, atol=1e-7, rtol=1e-5), name
 
 
 # ---- the tolerances above catch real bugs: plant one and see it fail ------------------------------------------

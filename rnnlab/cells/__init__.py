@@ -16,7 +16,10 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -49,7 +52,22 @@ class Engine:
 
     def module(self) -> Any:
         impl = self.implementation
-        return importlib.import_module(impl) if isinstance(impl, str) else impl
+        if not isinstance(impl, str):
+            return impl
+        if impl not in _LOADED:  # imported once, so that a compiled model finds it without an import (a graph break)
+            _LOADED[impl] = importlib.import_module(impl)
+        return _LOADED[impl]
+
+    def compilable(self) -> AbstractContextManager[Any]:
+        """Where ``torch.compile`` traces a model run by this engine: dynamo refuses to hold an nn.LSTM / GRU / RNN
+        module unless ``allow_rnn`` is set, and an engine that only reads their parameters (every engine but one that
+        runs the module itself) lets it, for that trace alone. Not for ``cudnn``: traced, nn.LSTM fails to compile on
+        CPU (torch 2.14: aten.mkldnn_rnn_layer), and left alone dynamo runs it eagerly, as upstream does."""
+        if hasattr(self.module(), "run_layer") or "torch._dynamo" not in sys.modules:  # not loaded: nothing compiles
+            return contextlib.nullcontext()
+        import torch._dynamo
+
+        return torch._dynamo.config.patch(allow_rnn=True)
 
     def run(
         self,
@@ -128,6 +146,7 @@ class Engine:
 
 
 ENGINES: dict[str, Engine] = {}
+_LOADED: dict[str, ModuleType] = {}  # engine modules by dotted name, once imported
 
 
 def register(engine: Engine) -> Engine:

@@ -6,7 +6,7 @@ Legend: T time steps, B batch, I input features, H hidden units, D directions (1
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -133,14 +133,14 @@ def input_product(x: Tensor, w_ih: Tensor, bias: Tensor) -> Tensor:
 
 
 def param_grads(
-    ctx: Any, dpre: Tensor, dpre_hh: Tensor, x: Tensor, h_in: Tensor, w_ih: Tensor
+    need_dx: bool, dpre: Tensor, dpre_hh: Tensor, x: Tensor, h_in: Tensor, w_ih: Tensor
 ) -> tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]:
-    """dx, dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul each; ``h_in`` (T, B,
-    H) is the state each step fed to W_hh."""
+    """dx (None unless ``need_dx``), dW_ih, dW_hh, db_ih, db_hh from the per-step pre-activation gradients, one matmul
+    each; ``h_in`` (T, B, H) is the state each step fed to W_hh."""
     T, B, GH = dpre.shape
     flat = dpre.reshape(T * B, GH)
     flat_hh = flat if dpre_hh is dpre else dpre_hh.reshape(T * B, GH)
-    dx = (flat @ w_ih).view(T, B, -1) if ctx.needs_input_grad[0] else None
+    dx = (flat @ w_ih).view(T, B, -1) if need_dx else None
     dw_ih = flat.t() @ x.reshape(T * B, -1)
     dw_hh = flat_hh.t() @ h_in.reshape(T * B, -1)
     return dx, dw_ih, dw_hh, flat.sum(0), flat_hh.sum(0)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells import Engine, get_engine
 from rnnlab.cells.common import State
+from rnnlab.cells.ops import UntracedFrame
 from rnnlab.config import ModelConfig
 from rnnlab.model.dropout import Dropout
 from rnnlab.model.init import init_chrono, init_recurrent, init_ugi
@@ -101,6 +102,17 @@ class SequenceClassifier(nn.Module):
             for name, p in rnn.named_parameters():
                 if name.startswith("bias_ih"):
                     p[rnn.hidden_size : 2 * rnn.hidden_size] += value  # gate order i, f, g, o
+
+    def _call(self, *args: Any, **kwargs: Any) -> Any:
+        """nn.Module's call in the engine's ``compilable`` context, which lets ``torch.compile(model)`` trace the whole
+        forward as one graph (dynamo skips this frame alone and compiles the call inside it; a strict torch.export,
+        which traces this frame too, sets what it needs itself)."""
+        if torch.compiler.is_compiling():
+            return nn.Module.__call__(self, *args, **kwargs)
+        with self._engine.compilable():
+            return nn.Module.__call__(self, *args, **kwargs)
+
+    __call__ = UntracedFrame(_call)
 
     def forward(
         self,

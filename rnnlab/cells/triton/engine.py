@@ -2,7 +2,9 @@
 
 The input products (x W_ih^T for all steps) and the weight gradients are single large matmuls done by PyTorch,
 as in ``bptt``, whose helpers this reuses; the kernels do what is sequential, in the variant ``variants.plan``
-picks (``variant()`` names it). float32 runs the recurrent dot in TF32 where PyTorch allows TF32 for cuDNN (its
+picks (``variant()`` names it). Each cell's forward and backward are ``torch.library`` custom ops
+(``rnnlab::triton_lstm``, ``rnnlab::triton_lstm_backward``; see ``cells.ops``), so that ``torch.compile`` takes a
+direction as one node. float32 runs the recurrent dot in TF32 where PyTorch allows TF32 for cuDNN (its
 default), else in IEEE fp32; bfloat16 (inputs, or bf16 autocast) feeds bf16 operands to the dot and keeps fp32
 accumulation and state; float64 stays float64.
 Legend: T time steps, B batch, I input features, H hidden units.
@@ -17,6 +19,7 @@ from torch import Tensor
 
 from rnnlab.cells import ENGINES
 from rnnlab.cells.common import Masks, Params, autocast_on, input_product, param_grads
+from rnnlab.cells.ops import define
 from rnnlab.errors import UserError
 
 
@@ -64,104 +67,142 @@ def _check(cell: str, variable_lengths: bool = False, regularisers: tuple[str, .
     ENGINES["triton"].check_model(cell, variable_lengths, regularisers)
 
 
-class TritonLSTM(torch.autograd.Function):
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: Tensor,  # (T, B, I), already in processing order
-        h0: Tensor,  # (B, H)
-        c0: Tensor,  # (B, H)
-        w_ih: Tensor,  # (4H, I)
-        w_hh: Tensor,  # (4H, H)
-        b_ih: Tensor,  # (4H,)
-        b_hh: Tensor,  # (4H,)
-        op_dtype: torch.dtype,  # the recurrent dot's operands
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        from rnnlab.cells.triton.launch import run
-        from rnnlab.cells.triton.lstm_kernels import lstm_forward
-
-        T, B, _ = x.shape
-        H = w_hh.shape[1]
-        state_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), (b_ih + b_hh).to(op_dtype)).to(state_dtype).contiguous()
-        whh = w_hh.to(op_dtype).contiguous()
-        hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
-        cs = torch.empty_like(hs)
-        hs[0], cs[0] = h0, c0
-        acts = torch.empty_like(xw)  # (T, B, 4H)
-        p = _plan("lstm", B, H, op_dtype, x.device)
-        _, ctx.plan = run(lstm_forward, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
-        ctx.save_for_backward(x, w_ih, whh, acts, hs, cs)
-        return hs[1:], hs[T].clone(), cs[T].clone()
-
-    @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor, dc_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells.triton.launch import run
-        from rnnlab.cells.triton.lstm_kernels import lstm_backward
-
-        x, w_ih, whh, acts, hs, cs = ctx.saved_tensors
-        T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dh = dout.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (T, B, H)
-        dh[T - 1] += dh_T
-        dgates = torch.empty(T + 1, B, 4 * H, device=hs.device, dtype=hs.dtype)
-        dgates[T] = 0  # nothing flows back from past the last step
-        dc = dc_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H): dc_T in, dc_0 out
-        run(lstm_backward, ctx.plan, (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
-        dgates = dgates[:T]
-        dh0 = dgates[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dgates, dgates, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
-        cast = _caster(x.dtype)
-        return cast(dx), cast(dh0), cast(dc), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
+# The kernels' launch plan for a shape, as the forward ran it (stepwise where a cooperative launch was refused):
+# what its backward launches, (cell, B, H, operand dtype, device) -> Plan
+_RAN: dict[tuple[str, int, int, torch.dtype, str], Any] = {}
 
 
-class TritonGRU(torch.autograd.Function):
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: Tensor,  # (T, B, I), already in processing order
-        h0: Tensor,  # (B, H)
-        w_ih: Tensor,  # (3H, I)
-        w_hh: Tensor,  # (3H, H)
-        b_ih: Tensor,  # (3H,)
-        b_hh: Tensor,  # (3H,)
-        op_dtype: torch.dtype,
-    ) -> tuple[Tensor, Tensor]:
-        from rnnlab.cells.triton.gru_kernels import gru_forward
-        from rnnlab.cells.triton.launch import run
+def _state_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
-        T, B, _ = x.shape
-        H = w_hh.shape[1]
-        state_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), b_ih.to(op_dtype)).to(state_dtype).contiguous()
-        whh = w_hh.to(op_dtype).contiguous()
-        hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
-        hs[0] = h0
-        gates = torch.empty_like(xw)  # (T, B, 3H)
-        hwn = torch.empty(T, B, H, device=x.device, dtype=state_dtype)
-        p = _plan("gru", B, H, op_dtype, x.device)
-        bhh = b_hh.to(state_dtype).contiguous()
-        _, ctx.plan = run(gru_forward, p, (xw, whh, bhh, hs, gates, hwn), T, B, H, backward=False)
-        ctx.save_for_backward(x, w_ih, whh, gates, hwn, hs)
-        return hs[1:], hs[T].clone()
 
-    @staticmethod
-    def backward(ctx: Any, dout: Tensor, dh_T: Tensor) -> tuple[Tensor | None, ...]:
-        from rnnlab.cells.triton.gru_kernels import gru_backward
-        from rnnlab.cells.triton.launch import run
+def lstm_forward(
+    x: Tensor,  # (T, B, I), already in processing order
+    h0: Tensor,  # (B, H)
+    c0: Tensor,  # (B, H)
+    w_ih: Tensor,  # (4H, I)
+    w_hh: Tensor,  # (4H, H)
+    b_ih: Tensor,  # (4H,)
+    b_hh: Tensor,  # (4H,)
+    op_dtype: torch.dtype,  # the recurrent dot's operands
+) -> tuple[Tensor, ...]:  # out, h_T, c_T (the state dtype); kept: acts (T, B, 4H), hs, cs (T+1, B, H)
+    from rnnlab.cells.triton.launch import run
+    from rnnlab.cells.triton.lstm_kernels import lstm_forward as kernel
 
-        x, w_ih, whh, gates, hwn, hs = ctx.saved_tensors
-        T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-        dpre_x = torch.empty_like(gates)
-        dpre_h = torch.empty(T + 1, B, 3 * H, device=hs.device, dtype=hs.dtype)
-        dpre_h[T] = 0
-        carry = dh_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H)
-        args = (dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h)
-        run(gru_backward, ctx.plan, args, T, B, H, backward=True)
-        dpre_h = dpre_h[:T]
-        dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
-        dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(ctx, dpre_x, dpre_h, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
-        cast = _caster(x.dtype)
-        return cast(dx), cast(dh0), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh), None
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    state_dtype = _state_dtype(x)
+    xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), (b_ih + b_hh).to(op_dtype)).to(state_dtype).contiguous()
+    whh = w_hh.to(op_dtype).contiguous()
+    hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
+    cs = torch.empty_like(hs)
+    hs[0], cs[0] = h0, c0
+    acts = torch.empty_like(xw)  # (T, B, 4H)
+    p = _plan("lstm", B, H, op_dtype, x.device)
+    _, _RAN["lstm", B, H, op_dtype, str(x.device)] = run(kernel, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
+    return hs[1:].clone(), hs[T].clone(), cs[T].clone(), acts, hs, cs
+
+
+def _lstm_fake(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, *rest: Any) -> tuple[Tensor, ...]:
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    e = lambda *shape: x.new_empty(shape, dtype=_state_dtype(x))  # noqa: E731
+    return e(T, B, H), e(B, H), e(B, H), e(T, B, 4 * H), e(T + 1, B, H), e(T + 1, B, H)
+
+
+def lstm_backward(
+    grads: tuple[Tensor, ...], inputs: tuple[Any, ...], kept: tuple[Tensor, ...], need_dx: bool
+) -> tuple[Tensor | None, ...]:
+    from rnnlab.cells.triton.launch import run
+    from rnnlab.cells.triton.lstm_kernels import lstm_backward as kernel
+
+    dout, dh_T, dc_T = grads
+    x, _, _, w_ih, w_hh, _, _, op_dtype = inputs
+    acts, hs, cs = kept
+    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    whh = w_hh.to(op_dtype).contiguous()
+    dh = dout.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (T, B, H)
+    dh[T - 1] += dh_T
+    dgates = torch.empty(T + 1, B, 4 * H, device=hs.device, dtype=hs.dtype)
+    dgates[T] = 0  # nothing flows back from past the last step
+    dc = dc_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H): dc_T in, dc_0 out
+    run(kernel, _ran("lstm", B, H, op_dtype, x), (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
+    dgates = dgates[:T]
+    dh0 = dgates[0] @ whh.to(hs.dtype)
+    dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(need_dx, dgates, dgates, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
+    cast = _caster(x.dtype)
+    return cast(dx), cast(dh0), cast(dc), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh)
+
+
+def gru_forward(
+    x: Tensor,  # (T, B, I), already in processing order
+    h0: Tensor,  # (B, H)
+    w_ih: Tensor,  # (3H, I)
+    w_hh: Tensor,  # (3H, H)
+    b_ih: Tensor,  # (3H,)
+    b_hh: Tensor,  # (3H,)
+    op_dtype: torch.dtype,
+) -> tuple[Tensor, ...]:  # out, h_T (the state dtype); kept: gates (T, B, 3H), hwn (T, B, H), hs (T+1, B, H)
+    from rnnlab.cells.triton.gru_kernels import gru_forward as kernel
+    from rnnlab.cells.triton.launch import run
+
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    state_dtype = _state_dtype(x)
+    xw = input_product(x.to(op_dtype), w_ih.to(op_dtype), b_ih.to(op_dtype)).to(state_dtype).contiguous()
+    whh = w_hh.to(op_dtype).contiguous()
+    hs = torch.empty(T + 1, B, H, device=x.device, dtype=state_dtype)
+    hs[0] = h0
+    gates = torch.empty_like(xw)  # (T, B, 3H)
+    hwn = torch.empty(T, B, H, device=x.device, dtype=state_dtype)
+    p = _plan("gru", B, H, op_dtype, x.device)
+    bhh = b_hh.to(state_dtype).contiguous()
+    args = (xw, whh, bhh, hs, gates, hwn)
+    _, _RAN["gru", B, H, op_dtype, str(x.device)] = run(kernel, p, args, T, B, H, backward=False)
+    return hs[1:].clone(), hs[T].clone(), gates, hwn, hs
+
+
+def _gru_fake(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, *rest: Any) -> tuple[Tensor, ...]:
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    e = lambda *shape: x.new_empty(shape, dtype=_state_dtype(x))  # noqa: E731
+    return e(T, B, H), e(B, H), e(T, B, 3 * H), e(T, B, H), e(T + 1, B, H)
+
+
+def gru_backward(
+    grads: tuple[Tensor, ...], inputs: tuple[Any, ...], kept: tuple[Tensor, ...], need_dx: bool
+) -> tuple[Tensor | None, ...]:
+    from rnnlab.cells.triton.gru_kernels import gru_backward as kernel
+    from rnnlab.cells.triton.launch import run
+
+    dout, dh_T = grads
+    x, _, w_ih, w_hh, _, _, op_dtype = inputs
+    gates, hwn, hs = kept
+    T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    whh = w_hh.to(op_dtype).contiguous()
+    dpre_x = torch.empty_like(gates)
+    dpre_h = torch.empty(T + 1, B, 3 * H, device=hs.device, dtype=hs.dtype)
+    dpre_h[T] = 0
+    carry = dh_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H)
+    args = (dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h)
+    run(kernel, _ran("gru", B, H, op_dtype, x), args, T, B, H, backward=True)
+    dpre_h = dpre_h[:T]
+    dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
+    dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(need_dx, dpre_x, dpre_h, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
+    cast = _caster(x.dtype)
+    return cast(dx), cast(dh0), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh)
+
+
+def _ran(cell: str, B: int, H: int, op_dtype: torch.dtype, x: Tensor) -> Any:
+    """The plan the forward ran for this shape (a backward op run alone, as opcheck does, plans afresh)."""
+    return _RAN.get((cell, B, H, op_dtype, str(x.device))) or _plan(cell, B, H, op_dtype, x.device)
+
+
+_ARGS = ("Tensor w_ih", "Tensor w_hh", "Tensor b_ih", "Tensor b_hh", "ScalarType op_dtype")
+# (out, h_T[, c_T]) = lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, op_dtype), in the state dtype; gru alike, without c
+lstm = define("triton_lstm", ("Tensor x", "Tensor h0", "Tensor c0", *_ARGS), 7, (3, 3), lstm_forward, _lstm_fake,
+              lstm_backward)  # fmt: skip
+gru = define("triton_gru", ("Tensor x", "Tensor h0", *_ARGS), 6, (2, 3), gru_forward, _gru_fake, gru_backward)
 
 
 def _bf16_autocast(device_type: str) -> bool:
@@ -224,8 +265,8 @@ def direction(
     with torch.autocast(device_type=x.device.type, enabled=False):
         if cell == "lstm":
             assert c is not None  # an LSTM's state is always (h, c)
-            out, h_n, c_n = TritonLSTM.apply(x, h.to(x.dtype), c.to(x.dtype), *p, op_dtype)
+            out, h_n, c_n = lstm(x, h.to(x.dtype), c.to(x.dtype), *p, op_dtype)
         else:
-            (out, h_n), c_n = TritonGRU.apply(x, h.to(x.dtype), *p, op_dtype), None
+            (out, h_n), c_n = gru(x, h.to(x.dtype), *p, op_dtype), None
     out = out.to(x.dtype)
     return (out.flip(0) if reverse else out), h_n.to(x.dtype), None if c_n is None else c_n.to(x.dtype)
