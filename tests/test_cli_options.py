@@ -18,6 +18,7 @@ from rnnlab.errors import flag_name
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = (
     "train", "eval", "runs", "compare-cells", "gradcheck", "compare-runs", "visualize", "inspect", "predict", "export",
+    "playground",
 )  # fmt: skip
 
 

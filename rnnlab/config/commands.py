@@ -166,8 +166,11 @@ class PlaygroundConfig:
         "The address to bind: 127.0.0.1 is this machine only; another (0.0.0.0: every interface) lets anyone who "
         "can reach the port use the page.",
         PLAYGROUND,
+        metavar="ADDRESS",
     )
-    port: int = option(8000, "The port to serve on; 0 = any free one (printed).", PLAYGROUND, range=PORTS)
+    port: int = option(
+        8000, "The port to serve on; 0 = any free one (printed).", PLAYGROUND, range=PORTS, metavar="PORT"
+    )
     open: bool = option(False, "Open the page in a web browser once it serves.", PLAYGROUND)
 
     def __post_init__(self) -> None:
