@@ -112,6 +112,8 @@
     if (!layer) return;
     const d = layer.directions.find(function (x) { return x.direction === $("direction").value; }) ||
       layer.directions[0];
+    $("direction-note").textContent = d.direction === "backward" ? "Backward: it reads the sequence from the " +
+      "last step, so its state at step t has already read steps t to " + state.info.steps + "." : "";
     const shown = [["hidden state h", d.h, "state"]];
     if (d.c) shown.push(["cell state c", d.c, "state"]);
     Object.keys(d.gates).forEach(function (g) {
