@@ -54,7 +54,7 @@ FORMATS = {
         write_safetensors,
         safetensors_runner,
         "a fresh model from the file",
-        "rnnlab eval {path}; rnnlab predict {path} IMAGE; or safetensors.torch.load_file into nn.LSTM layers",
+        "rnnlab eval {path}; rnnlab predict {path} IMAGE; or safetensors.torch.load_file into PyTorch's own layers",
     ),
 }
 
