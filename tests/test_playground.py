@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -265,9 +266,11 @@ def test_help_imports_neither_torch_nor_the_web_server() -> None:
 
 
 @pytest.mark.slow
-def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(run_dir: Path) -> None:
-    command = [sys.executable, "-m", "rnnlab", "playground", str(run_dir), "--port", "0", "--host", "0.0.0.0"]
-    env = {**os.environ, "COLUMNS": "300"}
+def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(run_dir: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "rnnlab", "playground", str(run_dir), "--port", "0", "--host", "0.0.0.0", "--open"]
+    opened = tmp_path / "opened.txt"  # --open: the browser Python's webbrowser starts ($BROWSER) is handed the URL
+    browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
+    env = {**os.environ, "COLUMNS": "300", "BROWSER": browser}
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
@@ -281,6 +284,11 @@ def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(ru
         )
         answer = json.loads(urllib.request.urlopen(request, timeout=10).read())
         assert len(answer["probabilities_after_each_step"]) == 8
+        for _ in range(200):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.05)
+        assert opened.read_text() == url
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=15)
     finally:
