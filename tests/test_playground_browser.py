@@ -35,6 +35,9 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -110,10 +113,23 @@ def answered(driver: Any, act: Any) -> None:
     )
 
 
-def draw_stroke(driver: Any) -> None:
+STROKE = [(-70, -80), (-20, -82), (40, -84), (75, -85), (55, -30), (30, 20), (10, 70), (0, 100)]  # a 7
+
+
+def draw_stroke(driver: Any, touch: bool = False) -> None:
+    """One stroke across the canvas, with the mouse or (``touch``) a finger."""
     canvas = driver.find_element(By.ID, "draw")
-    chain = ActionChains(driver).move_to_element_with_offset(canvas, -70, -80).click_and_hold()
-    for x, y in [(-20, -82), (40, -84), (75, -85), (55, -30), (30, 20), (10, 70), (0, 100)]:
+    (x0, y0), rest = STROKE[0], STROKE[1:]
+    if touch:
+        finger = ActionBuilder(driver, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"))
+        finger.pointer_action.move_to(canvas, x0, y0).pointer_down()
+        for x, y in rest:
+            finger.pointer_action.move_to(canvas, x, y)
+        finger.pointer_action.pointer_up()
+        finger.perform()
+        return
+    chain = ActionChains(driver).move_to_element_with_offset(canvas, x0, y0).click_and_hold()
+    for x, y in rest:
         chain.move_to_element_with_offset(canvas, x, y)
     chain.release().perform()
 
@@ -199,7 +215,7 @@ def test_a_test_digit_by_class(page: Any, server: str) -> None:
     assert page.execute_script("return rnnPage.answer.sample") == {"index": index, "label": 4}
 
 
-def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, tmp_path: Path) -> None:
+def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, server: str, tmp_path: Path) -> None:
     bad = tmp_path / "notes.png"
     bad.write_text("these are notes, not a picture")
     answered(page, lambda: page.find_element(By.ID, "upload").send_keys(str(bad)))
@@ -209,5 +225,10 @@ def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, tm
     page.find_element(By.ID, "clear").click()
     answered(page, lambda: page.find_element(By.ID, "read").click())
     assert message.get_attribute("class") == "error" and "holds no digit" in message.text, message.text
-    answered(page, lambda: draw_stroke(page))
+    page.find_element(By.ID, "clear").click()
+    answered(page, lambda: draw_stroke(page, touch=True))  # a finger draws as the mouse does
     assert message.text == "" and page.execute_script("return rnnPage.answer.prediction")
+    picture = page.execute_script("return document.getElementById('draw').toDataURL('image/png')")
+    assert (
+        page.execute_script("return rnnPage.answer.probabilities") == api(server, {"image": picture})["probabilities"]
+    )
