@@ -74,6 +74,7 @@ class SequenceClassifier(nn.Module):
     @engine.setter
     def engine(self, name: str) -> None:
         self._engine: Engine = get_engine(name)
+        self._engine.module()  # imported now: an import inside a compiled call would be traced (graph breaks)
 
     def _engine_on(self, device: torch.device, regularisers: tuple[str, ...]) -> Engine:
         """The engine, asked whether it can run on ``device`` and compute ``regularisers`` once per engine, device and
@@ -109,6 +110,8 @@ class SequenceClassifier(nn.Module):
         which traces this frame too, sets what it needs itself)."""
         if torch.compiler.is_compiling():
             return nn.Module.__call__(self, *args, **kwargs)
+        if args and isinstance(args[0], Tensor):  # what trace() asks, outside the trace
+            self._engine_on(args[0].device, self.active_regularisers())
         with self._engine.compilable():
             return nn.Module.__call__(self, *args, **kwargs)
 
@@ -124,7 +127,9 @@ class SequenceClassifier(nn.Module):
     def trace(self, x: Tensor, lengths: Tensor | None = None, watch: Watch | None = None) -> Trace:
         """The forward pass, keeping every layer's final state; ``watch(stage, tensors)`` sees each stage."""
         see: Watch = watch or (lambda stage, value: None)
-        engine = self._engine_on(x.device, self.active_regularisers())
+        # asked in the call before a compiled forward (a set the trace changed would make it compile twice)
+        compiling = torch.compiler.is_compiling()
+        engine = self._engine if compiling else self._engine_on(x.device, self.active_regularisers())
         generator = None if self.mask_seed is None else torch.Generator().manual_seed(self.mask_seed)
         see(f"input ({self.layout}-major)", x)
         if self.layout == "batch":
