@@ -135,3 +135,15 @@ def test_the_program_file_carries_its_metadata(shared) -> None:
     assert float(extra["mean"]) == run.preprocessing.mean and "pixel by pixel in the fixed order" in extra["input"]
     assert RunConfig.from_dict(json.loads(extra["config"])) == run.config
     assert program.module()(torch.zeros(3, 64, 1)).shape == (3, 10)  # a batch size it was not traced with
+
+
+@pytest.mark.skipif(not hasattr(torch.onnx, "utils"), reason="this torch has no TorchScript ONNX exporter")
+def test_the_torchscript_exporter_of_torch_before_2_6_makes_the_same_model(tmp_path, monkeypatch) -> None:
+    """torch 2.4 and 2.5 export by the TorchScript exporter (dynamic_axes); this torch still has it, so the
+    path those versions take is checked here."""
+    monkeypatch.setattr("rnnlab.export.onnx.DYNAMO", False)
+    run = make_run(tmp_path, {"cell": "lstm", "bidirectional": True, "readout": "state", "proj": 3}, {})
+    out = _exported(run, "onnx", tmp_path)
+    result = check_export(run, FORMATS["onnx"], out)
+    assert result.same and result.batches == (1, 7, 351), result.summary()
+    assert "LSTM" in {node.op_type for node in onnx.load(str(out)).graph.node}

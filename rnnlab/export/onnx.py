@@ -29,7 +29,8 @@ from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.run import Run
 from rnnlab.text import first_line
 
-DYNAMO = tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2]) >= (2, 6)
+TORCH = tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2])
+DYNAMO = TORCH >= (2, 6)
 EXAMPLE_BATCH = 2  # the traced batch: 1 would be specialised to, and the batch axis would not be dynamic
 
 
@@ -71,6 +72,7 @@ def onnx_proto(module: PlainClassifier, x: Tensor) -> Any:
                 assert program is not None
                 return program.model_proto
             buffer = io.BytesIO()
+            legacy: dict[str, Any] = {"dynamo": False} if TORCH >= (2, 5) else {}  # 2.9 on, dynamo is the default
             torch.onnx.export(  # the TorchScript exporter (torch 2.4, 2.5) writes to a file object too
                 module,
                 (x,),
@@ -78,6 +80,7 @@ def onnx_proto(module: PlainClassifier, x: Tensor) -> Any:
                 input_names=[INPUT],
                 output_names=[OUTPUT],
                 dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                **legacy,
             )
             return onnx.load_from_string(buffer.getvalue())
     except UserError:
