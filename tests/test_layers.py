@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnnlab"
 # bottom first; packages on one floor never import each other
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("errors", "lazy", "text", "version"),
-    ("reading",),
+    ("reading", "extras"),
     ("cells",),
     ("config",),
     ("data", "model"),
