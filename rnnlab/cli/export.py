@@ -35,10 +35,13 @@ def _checkpoint(run: str, chosen: str | None) -> Path:
     only=("format", "out", "checkpoint", "check", "force", "threads", "data_dir"),
 )
 def export_command(flags: Flags, run: Run) -> None:
-    """Write a trained model as a file that runs without rnnlab: ONNX (onnxruntime), a torch.export program, or a
-    pickle-free safetensors checkpoint; the preprocessing (image size, mean, std, sequence view, class names) is in
-    the file's metadata. Prints what it wrote and how to run it; with --check, runs the file in its own runtime
-    and compares it with the model.
+    """Write a trained model as a file that runs without rnnlab: ONNX, a torch.export program or a safetensors
+    checkpoint.
+
+    ONNX runs in onnxruntime; the torch.export program in PyTorch alone; the safetensors file is a pickle-free
+    checkpoint that rnnlab eval, predict and visualize also read. The preprocessing (image size, mean, std, sequence
+    view, class names) is in the file's metadata. Prints what it wrote and how to run it; with --check, runs the
+    file in its own runtime and compares it with the model.
 
     A model a format cannot hold is refused in one line naming what it lacks; nothing is written unless the whole
     file is (an existing --out is kept unless --force)."""
