@@ -16,23 +16,23 @@ import torch
 from rnnlab.config import DataConfig, ModelConfig, RunConfig
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.data.views import pixel_permutation
-from rnnlab.export.check import ATOL, RTOL, check_export, compare, reference_logits
+from rnnlab.export.check import ATOL, RTOL, check_export, compare
 from rnnlab.export.formats import FORMATS
 from rnnlab.export.program import load_program
 from rnnlab.model.classifier import build_model
 from rnnlab.runs.run import Run
 from tests.conftest import assert_close
 
-# every cell, one and two layers, bidirectional, per-layer sizes, --proj, the three readouts, both layouts, the views
+# with SHARED: every cell, one and two layers, bidirectional, per-layer sizes, --proj, the three readouts, both
+# layouts, a view of many steps
 ARCHITECTURES = {
     "lstm-2-bi-state-proj": ({"cell": "lstm", "layers": 2, "bidirectional": True, "readout": "state", "proj": 5}, {}),
     "gru-2-bi-mean-time": (
         {"cell": "gru", "layers": 2, "hidden": (6, 4), "bidirectional": True, "readout": "mean"},
         {"layout": "time"},
     ),
-    "rnn-last-cols-proj": ({"cell": "rnn", "proj": 3}, {"sequence": "cols"}),
 }
-SHARED = ({"cell": "lstm", "readout": "mean"}, {"sequence": "permuted", "permute_seed": 3})  # the fixture's, also
+SHARED = ({"cell": "rnn", "proj": 3}, {"sequence": "permuted", "permute_seed": 3})  # the fixture's, the third
 
 
 def make_run(tmp_path: Path, model: dict, data: dict, seed: int = 0) -> Run:
@@ -67,9 +67,6 @@ def _same_model(name: str, run: Run, files: dict[str, Path]) -> None:
         assert seen == [1, 7]
         assert_close(got, want, atol=ATOL, rtol=RTOL, what=f"{name} as {fmt}")
         assert torch.equal(got.argmax(1), want.argmax(1))
-        for batch in (1, 7):  # and the file's own runtime on one batch of each size
-            xb = x[:batch]
-            assert_close(runner(xb), reference_logits(run, xb), atol=ATOL, rtol=RTOL, what=f"{name}, B={batch}")
 
 
 @pytest.mark.slow
@@ -79,8 +76,8 @@ def test_every_architecture_exports_as_the_same_model(name, tmp_path) -> None:
     _same_model(name, run, {fmt: _exported(run, fmt, tmp_path) for fmt in FORMATS})
 
 
-def test_a_one_layer_lstm_read_pixel_by_pixel_exports_as_the_same_model(shared) -> None:
-    _same_model("lstm-mean-permuted", *shared)
+def test_a_one_layer_rnn_read_in_a_fixed_pixel_order_exports_as_the_same_model(shared) -> None:
+    _same_model("rnn-last-proj-permuted", *shared)
 
 
 def test_the_check_scores_the_whole_test_set_beside_eval(shared, digits: SequenceData) -> None:
