@@ -111,6 +111,21 @@ def test_cudnn_under_compile_breaks_at_nn_lstm_and_runs_eagerly() -> None:
     _assert_same(got, eager, rtol=0, atol=0)
 
 
+def test_without_allow_rnn_for_its_trace_a_bptt_model_breaks_too(monkeypatch) -> None:
+    """What the model's call does for bptt, taken away: dynamo meets the nn.LSTM modules that hold the parameters
+    and breaks there, as for cudnn (so the one-graph test above depends on it, and its counter would catch a loss)."""
+    import contextlib
+
+    from rnnlab.cells import Engine
+
+    monkeypatch.setattr(Engine, "compilable", lambda self: contextlib.nullcontext())
+    model = _model("lstm")
+    x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(2))
+    compiled, graphs, counters = _compiled(model)
+    _step(compiled, model, x)
+    assert any("LSTM" in reason for reason in counters["graph_break"]), dict(counters["graph_break"])
+
+
 _MASKS = ["none", "all"]
 
 
