@@ -124,8 +124,10 @@ class UntracedFrame:
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if not self.registered and "torch._dynamo" in sys.modules:
-            from torch._dynamo.eval_frame import skip_code
-
-            skip_code(self.fn.__code__)
             self.registered = True
+            try:  # dynamo's own, not public: where a torch lacks it, the frame is traced (a graph break, same numbers)
+                from torch._dynamo.eval_frame import skip_code
+            except ImportError:
+                return self.fn.__get__(obj, owner)
+            skip_code(self.fn.__code__)
         return self.fn.__get__(obj, owner)
