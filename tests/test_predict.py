@@ -297,12 +297,17 @@ def test_a_blank_array_is_refused_as_a_blank_page_is(digits_run, tmp_path) -> No
     digits = np.random.default_rng(0).integers(0, 256, (3, 8, 8)).astype(np.uint8)
     digits[1] = 0
     np.save(stack, digits)
-    result = _invoke(str(digits_run), str(zeros), str(flat), str(stack))
+    black, white = tmp_path / "black.png", tmp_path / "white.png"  # at the model's size: taken as it is, unframed
+    Image.new("L", (8, 8), 0).save(black)
+    Image.new("L", (8, 8), 255).save(white)
+    result = _invoke(str(digits_run), str(zeros), str(flat), str(stack), str(black), str(white))
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
         f"rnnlab: error: {zeros}: holds no digit (every pixel is nearly the same shade)",
         f"rnnlab: error: {flat}: holds no digit (every pixel is nearly the same shade)",
         f"rnnlab: error: {stack}: 1 of its 3 images holds no digit (every pixel nearly the same shade): index 1",
+        f"rnnlab: error: {black}: holds no digit (every pixel is nearly the same shade)",
+        f"rnnlab: error: {white}: holds no digit (every pixel is nearly the same shade)",
     ]
 
 

@@ -202,6 +202,8 @@ def _picture(source: str, picture: Any, dataset: str, size: tuple[int, int]) -> 
     image = light_on_dark(gray)
     if image.shape != size:
         image = frame(image, size, FRAMINGS.get(dataset, FRAMINGS["mnist"]), source)
+    elif float(np.ptp(image)) < BLANK:  # taken as it is, so framing's own check never sees it
+        raise UserError(f"{source}: holds no digit (every pixel is nearly the same shade)")
     return ReadImage(source, _for_showing(gray), image.astype(np.float32))
 
 
