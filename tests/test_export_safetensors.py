@@ -94,6 +94,50 @@ def test_a_file_that_is_no_safetensors_is_one_line(tmp_path) -> None:
     assert_one_error_line(CliRunner().invoke(app, ["eval", str(bare)]), "no 'rnnlab-checkpoint' marker")
 
 
+def test_a_file_cut_short_is_one_line_in_eval(exported, tmp_path) -> None:
+    data = exported[1].read_bytes()
+    for cut in (len(data) - 100, 20):  # in the tensors, in the header
+        path = tmp_path / f"cut{cut}.safetensors"
+        path.write_bytes(data[:cut])
+        assert_one_error_line(CliRunner().invoke(app, ["eval", str(path)]), "is not a readable safetensors file")
+
+
+def test_a_foreign_file_is_refused_by_its_metadata_before_a_tensor_is_read(exported, tmp_path, monkeypatch) -> None:
+    """One opening of the file, its metadata first: a file without the marker has no tensor read (any size)."""
+    import safetensors.torch
+
+    opened, read = [], []
+
+    class Spy:
+        def __init__(self, *args, **kwargs):
+            self.inner = safe_open(*args, **kwargs)
+            opened.append(args[0])
+
+        def __enter__(self):
+            self.f = self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.inner.__exit__(*exc)
+
+        def metadata(self):
+            return self.f.metadata()
+
+        def keys(self):
+            return self.f.keys()
+
+        def get_tensor(self, name):
+            read.append(name)
+            return self.f.get_tensor(name)
+
+    monkeypatch.setattr(safetensors.torch, "safe_open", Spy)
+    foreign = _edited(tmp_path, exported, format="something-else")
+    assert_one_error_line(CliRunner().invoke(app, ["eval", str(foreign)]), "no 'rnnlab-checkpoint' marker")
+    assert opened == [str(foreign)] and read == []
+    Run.open(exported[1])  # an rnnlab file: opened once more, and every tensor read
+    assert opened == [str(foreign), str(exported[1])] and "head.bias" in read
+
+
 def test_without_safetensors_installed_eval_says_how_to_install(exported, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)
     result = CliRunner().invoke(app, ["eval", str(exported[1])])

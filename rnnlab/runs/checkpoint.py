@@ -76,7 +76,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A checkpoint file (best.pt, checkpoint.pt, or an exported ``*.safetensors``) or a run folder's, checked."""
     p = resolve_checkpoint(path)
     if is_safetensors(p):  # `rnnlab export --format safetensors`: the same checkpoint, pickle-free
-        ckpt: Any = read_safetensors(p)
+        ckpt: Any = read_safetensors(p, FORMAT)
     else:
         try:
             with warnings.catch_warnings():  # torch's warnings of a file it then refuses: the refusal is the one line

@@ -39,15 +39,17 @@ def safetensors_payload(ckpt: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     return tensors, metadata
 
 
-def read_safetensors(path: Path) -> dict[str, Any]:
-    """The checkpoint a safetensors file holds, as torch.load gives a best.pt's (its checks are the caller's)."""
+def read_safetensors(path: Path, marker: str) -> dict[str, Any]:
+    """The checkpoint a safetensors file holds, as torch.load gives a best.pt's (its checks are the caller's). The
+    file is opened once and its metadata read first: one without ``marker`` as its format is returned without its
+    tensors, never read (a foreign file may be any size), for the caller to refuse as it refuses a best.pt."""
     safetensors = require("safetensors.torch", "export", f"reading {path}")
     try:
-        tensors = safetensors.load_file(str(path), device="cpu")
         with safetensors.safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-    except UserError:
-        raise
+            if metadata.get("format") != marker:
+                return {"format": metadata.get("format")}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except Exception:  # the library's reasons (header too large, invalid JSON at byte N) tell less than this
         raise UserError(f"{path} is not a readable safetensors file (another kind of file, or one cut short)") from None
     ckpt: dict[str, Any] = {"model": tensors}
