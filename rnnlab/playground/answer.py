@@ -26,7 +26,7 @@ from rnnlab.look.order import Reading
 from rnnlab.look.predict import model_inputs, run_images
 from rnnlab.look.probe import batched, step_note
 from rnnlab.look.steps import trace_steps
-from rnnlab.playground.request import ReadRequest, Refused, refused
+from rnnlab.playground.request import MAX_FILE, ReadRequest, Refused, refused
 
 GATE_NAMES = {
     "i": "input",
@@ -83,16 +83,22 @@ class Samples:
                 self.images, self.labels = pixels.numpy().astype(np.float32), data.test.labels.numpy()
             return self.images, self.labels
 
-    def pick(self, index: int | None, label: int | None, nth: int = 0) -> int:
+    def pick(self, index: int | None, label: int | None, nth: int = 0, field: str = "index") -> int:
+        """A test image by its index (``field``: the request's name for it), or the ``nth`` of class ``label``."""
         images, labels = self.load()
         if label is not None:
             found = np.nonzero(labels == label)[0]
             if not len(found):
                 raise Refused(f"class: the test set has no image of class {label}", 404)
-            return int(found[nth % len(found)])
+            if not 0 <= nth < len(found):
+                raise Refused(
+                    f"nth: the test set has {len(found)} images of class {label} (0 to {len(found) - 1}); got {nth}",
+                    404,
+                )
+            return int(found[nth])
         index = 0 if index is None else index
         if not 0 <= index < len(images):
-            raise Refused(f"index: the test set has images 0 to {len(images) - 1}; got {index}", 404)
+            raise Refused(f"{field}: the test set has images 0 to {len(images) - 1}; got {index}", 404)
         return index
 
 
@@ -136,6 +142,7 @@ class Playground:
             "engine": self.default_engine,
             "engines": {name: {"runs": r is None, "reason": r} for name, r in self.reasons.items()},
             "samples": {"available": self.samples.reason is None, "reason": self.samples.reason},
+            "max_upload_bytes": MAX_FILE,  # the page names a larger file's size before sending it
         }
 
     @property
@@ -145,20 +152,24 @@ class Playground:
         return names if len(names) == classes else tuple(str(k) for k in range(classes))
 
     def sample(self, index: int | None, label: int | None, nth: int) -> dict[str, Any]:
-        k = self.samples.pick(index, label, nth)
-        images, labels = self.samples.load()
-        return {"index": k, "label": int(labels[k]), "class": self.class_names[int(labels[k])]}
+        return self._sample(self.samples.pick(index, label, nth))
+
+    def _sample(self, k: int) -> dict[str, Any]:
+        """Test image ``k``: "class" its label's number and "class_name" its name, as predict's "class" and
+        "prediction" are."""
+        label = int(self.samples.load()[1][k])
+        return {"index": k, "class": label, "class_name": self.class_names[label]}
 
     def read(self, request: ReadRequest) -> dict[str, Any]:
         """Every step's prediction, the image as read and the order it is read in, and the states and gates."""
-        engine = request.engine or self.default_engine
+        engine = self.default_engine if request.engine is None else request.engine
         if engine not in self.reasons:
             raise Refused(f"engine: unknown engine {engine[:40]!r}; choose one of {', '.join(self.reasons)}")
         if self.reasons[engine]:
             raise Refused(f"engine: {engine} cannot read this model here: {self.reasons[engine]}")
         source: Any = request.value
         if request.kind == "sample":
-            source = self.samples.load()[0][self.samples.pick(request.value, None)]
+            source = self.samples.load()[0][self.samples.pick(request.value, None, field="sample")]
         elif request.kind == "pixels":
             source = np.asarray(request.value, dtype=np.float64)
         p = self.loaded.preprocessing
@@ -185,7 +196,7 @@ class Playground:
             compute_ms=round(1000 * (time.perf_counter() - started), 2),
         )
         if request.kind == "sample":
-            answer["sample"] = {"index": request.value, "label": int(self.samples.load()[1][request.value])}
+            answer["sample"] = self._sample(request.value)
         return answer
 
 

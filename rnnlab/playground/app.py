@@ -3,7 +3,7 @@
     GET  /                 the page
     GET  /static/<file>    its scripts and styles (only files of the package's static folder)
     GET  /api/info         the model, its view, classes, the engines that run here, whether test digits are at hand
-    GET  /api/sample       ?index=N or ?class=C[&nth=K]: a test-set image's index and label
+    GET  /api/sample       ?index=N or ?class=C[&nth=K]: a test-set image's index, class and class_name
     POST /api/read         {"image" | "pixels" | "sample", "engine"?, "layer"?}: every step's numbers
 
 Every mistake a request can make is a 4xx answer {"error": "..."}; the server keeps serving. The model is computed
@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from rnnlab.playground.answer import Playground
-from rnnlab.playground.request import MAX_BODY, Refused, read_request
+from rnnlab.playground.request import MAX_BODY, MAX_FILE, WHOLE, Refused, megabytes, read_request, whole_number
 
 STATIC = Path(__file__).parent / "static"
 
@@ -37,13 +37,17 @@ def error(message: str, status: int) -> JSONResponse:
 async def _body(request: Request) -> Any:
     """The request's JSON, read up to MAX_BODY bytes (a longer one is refused as it comes, not held)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise Refused(f"the request is {int(declared):,} bytes; the playground takes up to {MAX_BODY:,}", 413)
+    if WHOLE.fullmatch(declared) and int(declared) > MAX_BODY:
+        raise Refused(
+            f"the request is {megabytes(int(declared))}; the playground takes up to {megabytes(MAX_BODY)} (a "
+            f"picture file of up to {megabytes(MAX_FILE)}, sent as base64)",
+            413,
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise Refused(f"the request is over {MAX_BODY:,} bytes, the most the playground takes", 413)
+            raise Refused(f"the request is over {megabytes(MAX_BODY)}, the most the playground takes", 413)
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks))
@@ -65,13 +69,11 @@ def build_app(playground: Playground) -> Starlette:
         unknown = [k for k in query if k not in ("index", "class", "nth")]
         if unknown:
             raise Refused(f"unknown parameter {unknown[0][:40]!r}; give index=N, or class=C (and nth=K)")
-        numbers = {}
-        for name in ("index", "class", "nth"):
-            text = query.get(name)
-            if text is not None:
-                if not text.isdigit() or len(text) > 9:
-                    raise Refused(f"{name}: expected a whole number >= 0, got {text[:20]!r}")
-                numbers[name] = int(text)
+        numbers = {k: whole_number(query[k], k) for k in ("index", "class", "nth") if k in query}
+        if "index" in numbers and ("class" in numbers or "nth" in numbers):
+            raise Refused("give index=N, or class=C (and nth=K), not both")
+        if "nth" in numbers and "class" not in numbers:
+            raise Refused("nth: counts the images of one class; give class=C with it")
         return JSONResponse(
             await run_in_threadpool(
                 playground.sample, numbers.get("index"), numbers.get("class"), numbers.get("nth", 0)

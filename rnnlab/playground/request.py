@@ -14,6 +14,7 @@ import base64
 import binascii
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,10 @@ from rnnlab.errors import UserError
 
 MAX_BODY = 8 * 1024 * 1024  # bytes of a request: a photo from a phone fits, base64 and all
 MAX_PIXELS = 4_000_000  # of an uploaded picture, by its header, before it is decoded (a 2000x2000 photo)
+MAX_FILE = MAX_BODY * 3 // 4 - 4096  # bytes of a picture file that fit in a request once sent as base64
 FIELDS = ("image", "pixels", "sample", "engine", "layer")
 IMAGES = ("image", "pixels", "sample")
+WHOLE = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: str.isdigit() takes "²" and "①", int() takes "٣"
 
 
 class Refused(Exception):
@@ -55,8 +58,8 @@ def read_request(body: Any, size: tuple[int, int], layers: int) -> ReadRequest:
     kind = given[0]
     value = {"image": _picture, "pixels": lambda v: _pixels(v, size), "sample": _index}[kind](body[kind])
     engine = body.get("engine")
-    if engine is not None and not isinstance(engine, str):
-        raise Refused("engine: expected an engine's name")
+    if engine is not None and (not isinstance(engine, str) or not engine):
+        raise Refused(f"engine: expected an engine's name, got {_short(engine)}")
     return ReadRequest(kind, value, engine, _layer(body.get("layer", "all"), layers))
 
 
@@ -84,6 +87,8 @@ def _pixels(value: Any, size: tuple[int, int]) -> list[list[float]]:
         for v in row:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise Refused(f"pixels: expected numbers in [0, 1] or [0, 255], got {_short(v)}")
+            if not 0 <= v <= 255:
+                raise Refused(f"pixels: {_short(v)} is out of range; expected numbers in [0, 1] or [0, 255]")
     return value
 
 
@@ -91,6 +96,8 @@ def _picture(value: Any) -> Any:
     """A picture sent as base64 (a data: URL's or bare), opened from memory: its size is checked from its header
     before it is decoded, and nothing is written anywhere."""
     from PIL import Image, UnidentifiedImageError
+
+    from rnnlab.playground.guard import PICTURE_FORMATS, picture_formats
 
     if not isinstance(value, str):
         raise Refused("image: expected a picture as base64 text or a data: URL")
@@ -105,7 +112,7 @@ def _picture(value: Any) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(data))
+            picture = Image.open(io.BytesIO(data), formats=PICTURE_FORMATS)  # never EPS: Ghostscript
             width, height = picture.size
             if width * height > MAX_PIXELS:
                 raise Refused(
@@ -117,11 +124,23 @@ def _picture(value: Any) -> Any:
     except Image.DecompressionBombError:
         raise Refused(f"image: a picture larger than the playground reads ({MAX_PIXELS:,} pixels)", 413) from None
     except UnidentifiedImageError:
-        raise Refused("image: not an image (PNG, JPEG or another format Pillow reads)", 415) from None
+        raise Refused(f"image: not an image the playground opens ({picture_formats()})", 415) from None
     except (OSError, ValueError, SyntaxError) as exc:
         said = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise Refused(f"image: a damaged image ({said})") from None
     return picture
+
+
+def whole_number(text: str, name: str) -> int:
+    """A query parameter's whole number, strictly: ASCII digits with an optional sign, nothing Python's int() also
+    reads (other scripts' digits, underscores, spaces)."""
+    if not WHOLE.fullmatch(text) or int(text) < 0:
+        raise Refused(f"{name}: expected a whole number >= 0, got {text[:20]!r}")
+    return int(text)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _short(value: Any) -> str:
