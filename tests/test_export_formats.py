@@ -7,6 +7,7 @@ fail, so its tolerance bites.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import onnx
@@ -99,6 +100,29 @@ def test_a_perturbed_weight_fails_the_check(fmt, shared, tmp_path) -> None:
     result = check_export(run, FORMATS[fmt], out)
     assert not result.same and result.out_of_tolerance > 0, result.summary()
     assert result.max_diff > ATOL and "beyond float32 rounding" in result.summary()
+
+
+def test_a_nan_logit_fails_the_check(shared, monkeypatch) -> None:
+    """The planted bug: the file's largest logit of each batch's first sample is NaN. NaN > tolerance is false and
+    argmax takes NaN as the largest, so neither the bound nor the predictions alone would catch it."""
+    run, files = shared
+    fmt = FORMATS["safetensors"]
+
+    def planted(path):
+        inner = fmt.runner(path)
+
+        def logits(x):
+            out = inner(x).clone()
+            out[0, out[0].argmax()] = float("nan")
+            return out
+
+        return logits
+
+    monkeypatch.setattr("rnnlab.export.check.dataset_at_hand", lambda dataset, where: False)
+    result = check_export(run, replace(fmt, runner=planted), files["safetensors"])
+    assert result.differing == 0 and result.batches == (1, 7, 56)  # the same predictions, by argmax
+    assert not result.same and result.nonfinite == result.out_of_tolerance == 3, result.summary()
+    assert "3 logits beyond float32 rounding (3 NaN or infinite)" in result.summary()
 
 
 def test_without_the_data_the_check_runs_on_random_images(shared, monkeypatch) -> None:

@@ -35,14 +35,15 @@ class CheckResult:
     samples: int
     batches: tuple[int, ...]  # the distinct batch sizes run
     max_diff: float  # the largest |logit difference|
-    out_of_tolerance: int  # logits beyond float32 rounding
+    out_of_tolerance: int  # logits beyond float32 rounding, NaN or infinite ones included
+    nonfinite: int  # the file's logits that are NaN or infinite
     differing: int  # samples whose prediction differs
     accuracy: float | None  # the exported file's, where there are labels
     eval_accuracy: float | None  # rnnlab eval's, on the same samples
 
     @property
     def same(self) -> bool:
-        return self.differing == 0 and self.out_of_tolerance == 0
+        return self.differing == 0 and self.out_of_tolerance == 0 and self.nonfinite == 0
 
     def summary(self) -> str:
         """'onnxruntime on the test set (360 samples, batches of 1, 7, 352): max |logit diff| 2.4e-07, all 360
@@ -54,6 +55,8 @@ class CheckResult:
             else f"{self.differing:,} of {self.samples:,} predictions differ"
         )
         tolerance = "" if not self.out_of_tolerance else f", {self.out_of_tolerance:,} logits beyond float32 rounding"
+        if self.nonfinite:
+            tolerance += f" ({self.nonfinite:,} NaN or infinite)"
         return (
             f"{self.runtime} on {self.where} ({self.samples:,} samples, batches of {batches}): max |logit diff| "
             f"{self.max_diff:.2e}{tolerance}, {verdict}"
@@ -113,7 +116,8 @@ def check_export(run: Run, fmt: Format, path: Path, data_dir: str | None = None,
             f"--check: {path} gives logits of shape {tuple(got.shape)}; the model's are {tuple(want.shape)}"
         )
     diff = (got.double() - want.double()).abs()
-    beyond = int((diff > ATOL + RTOL * want.double().abs()).sum())
+    beyond = int((~(diff <= ATOL + RTOL * want.double().abs())).sum())  # NaN compares false: it is beyond too
+    nonfinite = int((~got.isfinite()).sum())  # argmax takes NaN as the largest: never the same model
     differing = int((got.argmax(1) != want.argmax(1)).sum())
     accuracy = eval_accuracy = None
     if data is not None:
@@ -126,6 +130,7 @@ def check_export(run: Run, fmt: Format, path: Path, data_dir: str | None = None,
         tuple(dict.fromkeys(seen)),
         float(diff.max()) if diff.numel() else 0.0,
         beyond,
+        nonfinite,
         differing,
         accuracy,
         eval_accuracy,
