@@ -1,6 +1,7 @@
 """The engines as torch.library custom ops: torch.compile of a model running bptt (or triton, under Triton's
-interpreter on CPU) is one graph with no break and computes eager's numbers; opcheck passes on every op; torch.export
-of a bptt model with a dynamic batch runs; and the checks bite (a wrong fake, cudnn's nn.LSTM breaking the graph)."""
+interpreter on CPU), or of a caller around it, is one graph with no break and computes eager's numbers, and an eager
+call leaves dynamo's config alone; opcheck passes on every op; torch.export of a bptt model with a dynamic batch
+runs; and the checks bite (a wrong fake, cudnn's nn.LSTM breaking the graph)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def _step(call, model, x, lengths=None, seed: int = 0) -> dict[str, torch.Tensor
 
 
 def _compiled(model):
-    """``torch.compile(model)`` on a backend that keeps each graph dynamo hands it (then runs it through AOT
-    autograd, as the default backend does, with eager kernels), and the list of those graphs."""
+    """``torch.compile(model)`` (a module or a function) on a backend that keeps each graph dynamo hands it (then
+    runs it through AOT autograd, as the default backend does, with eager kernels), and the list of those graphs."""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
@@ -80,6 +81,48 @@ def test_a_compiled_bptt_model_is_one_graph_with_the_numbers_of_eager(cell, rate
     _assert_same(got, eager, rtol=0, atol=0)
     _step(compiled, model, torch.randn(3, 6, 4), lengths)  # the same shapes again: no second graph
     assert len(graphs) == 1
+
+
+@pytest.mark.parametrize("around", ["sequential", "step"])
+def test_a_compiled_caller_around_a_bptt_model_is_one_graph_with_the_numbers_of_eager(around) -> None:
+    """Not the model compiled but what calls it: nn.Sequential(model, a Linear), or a step function that adds its
+    loss. The model's own call is traced inside the caller's frame, and the nn.LSTM modules are still held: one
+    graph, no break, the ops in it, eager's numbers exactly."""
+    model = _model("lstm")
+    x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(2))
+    target = torch.tensor([0, 3, 9])
+    if around == "sequential":
+        call = torch.nn.Sequential(model, torch.nn.Linear(10, 3))
+        for p in call[1].parameters():
+            p.requires_grad_(False)
+    else:
+
+        def call(x, lengths=None):
+            return torch.nn.functional.cross_entropy(model(x, lengths), target, reduction="none").unsqueeze(1)
+
+    eager = _step(lambda x, lengths: call(x), model, x)
+    compiled, graphs, counters = _compiled(call)
+    got = _step(lambda x, lengths: compiled(x), model, x)
+    assert len(graphs) == 1 and not counters["graph_break"], (len(graphs), dict(counters["graph_break"]))
+    assert _ops(graphs[0]) == {"rnnlab.bptt_lstm.default"}
+    _assert_same(got, eager, rtol=0, atol=0)
+
+
+def test_an_eager_call_leaves_dynamo_config_alone() -> None:
+    """allow_rnn is set only inside dynamo's trace: an eager forward (dynamo loaded, a model compiled before)
+    runs with the flag as the process has it, and the compile leaves it as it was."""
+    import torch._dynamo
+
+    model = _model("lstm")
+    x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(2))
+    seen: list[bool] = []
+    model.register_forward_pre_hook(lambda module, args: seen.append(torch._dynamo.config.allow_rnn))
+    model(x)
+    compiled, graphs, _ = _compiled(model)
+    compiled(x)
+    model(x)
+    assert len(graphs) == 1 and seen == [False, False, False], (len(graphs), seen)
+    assert torch._dynamo.config.allow_rnn is False
 
 
 @pytest.mark.slow

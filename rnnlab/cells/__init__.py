@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import sys
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import ModuleType, SimpleNamespace
@@ -59,15 +58,18 @@ class Engine:
         return _LOADED[impl]
 
     def compilable(self) -> AbstractContextManager[Any]:
-        """Where ``torch.compile`` traces a model run by this engine: dynamo refuses to hold an nn.LSTM / GRU / RNN
-        module unless ``allow_rnn`` is set, and an engine that only reads their parameters (every engine but one that
-        runs the module itself) lets it, for that trace alone. Not for ``cudnn``: traced, nn.LSTM fails to compile on
-        CPU (torch 2.14: aten.mkldnn_rnn_layer), and left alone dynamo runs it eagerly, as upstream does."""
-        if hasattr(self.module(), "run_layer") or "torch._dynamo" not in sys.modules:  # not loaded: nothing compiles
+        """What a dynamo trace of a model run by this engine enters where it first reaches the model's nn.LSTM /
+        GRU / RNN modules: dynamo refuses to hold such a module unless ``allow_rnn`` is set, and an engine that only
+        reads their parameters (every engine but one that runs the module itself) lets it, for that block of the
+        trace alone (``ops.ALLOW_RNN``). Not for ``cudnn``: traced, nn.LSTM fails to compile on CPU (torch 2.14:
+        aten.mkldnn_rnn_layer), and left alone dynamo runs it eagerly, as upstream does. For a trace only: entered
+        eagerly, the context would set the process-wide flag."""
+        if hasattr(self.module(), "run_layer"):
             return contextlib.nullcontext()
-        import torch._dynamo
+        from rnnlab.cells import ops
 
-        return torch._dynamo.config.patch(allow_rnn=True)
+        allow = ops.ALLOW_RNN
+        return contextlib.nullcontext() if allow is None else allow
 
     def run(
         self,

@@ -112,6 +112,26 @@ def _tensors(n: int) -> str:
     return ", ".join(["Tensor"] * n)
 
 
+def __getattr__(name: str) -> Any:
+    """``ALLOW_RNN``: a context that sets dynamo's ``allow_rnn`` while dynamo traces the block it holds, and only
+    then (dynamo enters it in its trace, under its compile lock; run eagerly, it would set the process-wide flag,
+    so it is entered only where ``torch.compiler.is_dynamo_compiling()``). Made on the first read, which dynamo
+    does eagerly while tracing, so that importing this module never costs dynamo's import. None where this torch
+    has no traceable config patch (before about 2.8): there dynamo breaks at each nn.LSTM module (same numbers)."""
+    if name != "ALLOW_RNN":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: Any = None
+    try:  # dynamo's own, not public: the class it recognises as a config patch it may enter in a trace
+        import torch._dynamo
+        from torch._dynamo.decorators import DynamoConfigPatchProxy
+    except ImportError:
+        pass
+    else:
+        value = DynamoConfigPatchProxy(torch._dynamo.config.patch(allow_rnn=True))
+    globals()[name] = value
+    return value
+
+
 class UntracedFrame:
     """A method whose own frame dynamo never traces while the frames it calls are traced as usual (what
     ``torch.compiler.disable(recursive=False)`` does, except that torch.export refuses that one). Registered with

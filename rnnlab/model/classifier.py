@@ -10,6 +10,7 @@ Legend: B batch, T time steps, I input features, P projection size, H hidden uni
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
@@ -25,6 +26,8 @@ from rnnlab.model.init import init_chrono, init_recurrent, init_ugi
 from rnnlab.model.regularise import layer_masks
 
 _MODULES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+# True in a dynamo trace alone (not in a non-strict torch.export, which runs this code); torch < 2.5 lacks it
+_dynamo_compiling = getattr(torch.compiler, "is_dynamo_compiling", torch.compiler.is_compiling)
 
 
 Watch = Callable[[str, Any], None]  # (stage name, tensor or tuple of tensors) -> None
@@ -105,15 +108,12 @@ class SequenceClassifier(nn.Module):
                     p[rnn.hidden_size : 2 * rnn.hidden_size] += value  # gate order i, f, g, o
 
     def _call(self, *args: Any, **kwargs: Any) -> Any:
-        """nn.Module's call in the engine's ``compilable`` context, which lets ``torch.compile(model)`` trace the whole
-        forward as one graph (dynamo skips this frame alone and compiles the call inside it; a strict torch.export,
-        which traces this frame too, sets what it needs itself)."""
-        if torch.compiler.is_compiling():
-            return nn.Module.__call__(self, *args, **kwargs)
-        if args and isinstance(args[0], Tensor):  # what trace() asks, outside the trace
+        """nn.Module's call, having asked the engine whether it runs here: outside the trace for
+        ``torch.compile(model)``, whose dynamo skips this frame alone and compiles the call inside it (a set the
+        trace changed would make it compile twice). Traced inside a compiled caller, the question is not asked."""
+        if not torch.compiler.is_compiling() and args and isinstance(args[0], Tensor):  # what trace() asks
             self._engine_on(args[0].device, self.active_regularisers())
-        with self._engine.compilable():
-            return nn.Module.__call__(self, *args, **kwargs)
+        return nn.Module.__call__(self, *args, **kwargs)
 
     __call__ = UntracedFrame(_call)
 
@@ -139,7 +139,10 @@ class SequenceClassifier(nn.Module):
             x = self.proj(x)  # (T, B, P)
             see(f"proj: Linear({self.proj.in_features} -> {self.proj.out_features}) on every step", x)
         states: list[State] = []
-        for k, rnn in enumerate(self.rnn_layers):
+        # dynamo holds the nn.LSTM modules from here on where the engine allows it, set for this block of its trace
+        with engine.compilable() if _dynamo_compiling() else contextlib.nullcontext():
+            layers = self.rnn_layers
+        for k, rnn in enumerate(layers):
             if k and self.cfg.dropout:
                 x = self.drop(x)
                 see(f"dropout p={self.cfg.dropout}", x)
