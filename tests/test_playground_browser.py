@@ -96,7 +96,9 @@ def page(server: str) -> Iterator[Any]:
 
 
 def api(server: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(server + "api/read", json.dumps(body).encode(), method="POST")
+    request = urllib.request.Request(
+        server + "api/read", json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
     return dict(json.loads(urllib.request.urlopen(request, timeout=30).read()))
 
 
@@ -150,7 +152,9 @@ def screenshot(driver: Any, name: str, tmp: Path) -> Path:
 
 
 def test_a_stroke_gets_the_apis_prediction(page: Any, server: str, tmp_path: Path) -> None:
+    assert not any(page.find_element(By.ID, k).is_enabled() for k in ("play", "step"))  # nothing to play yet
     answered(page, lambda: draw_stroke(page))
+    assert all(page.find_element(By.ID, k).is_enabled() for k in ("play", "step"))
     picture = page.execute_script("return document.getElementById('draw').toDataURL('image/png')")
     truth = api(server, {"image": picture})
     info = page.execute_script("return rnnPage.info")
@@ -212,7 +216,18 @@ def test_a_test_digit_by_class(page: Any, server: str) -> None:
     index = int(page.find_element(By.ID, "sample-index").get_attribute("value"))
     truth = json.loads(urllib.request.urlopen(server + "api/sample?class=4&nth=0", timeout=10).read())
     assert index == truth["index"]
-    assert page.execute_script("return rnnPage.answer.sample") == {"index": index, "label": 4}
+    assert page.execute_script("return rnnPage.answer.sample") == {"index": index, "class": 4, "class_name": "4"}
+    box, message = page.find_element(By.ID, "sample-index"), page.find_element(By.ID, "message")
+    for typed, says in (("2.5", "got 2.5"), ("", "the box is empty")):
+        box.clear()
+        box.send_keys(typed)
+        page.find_element(By.ID, "sample-show").click()
+        assert message.get_attribute("class") == "error" and says in message.text, message.text
+    box.clear()
+    box.send_keys("3")  # by index, the page names its true class too
+    answered(page, lambda: page.find_element(By.ID, "sample-show").click())
+    label = page.execute_script("return rnnPage.answer.sample.class_name")
+    assert page.find_element(By.ID, "source").text == f"— test digit 3 (a {label})"
 
 
 def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, server: str, tmp_path: Path) -> None:
@@ -220,7 +235,17 @@ def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, se
     bad.write_text("these are notes, not a picture")
     answered(page, lambda: page.find_element(By.ID, "upload").send_keys(str(bad)))
     message = page.find_element(By.ID, "message")
-    assert message.get_attribute("class") == "error" and "not an image" in message.text, message.text
+    assert message.get_attribute("class") == "error" and message.text.startswith("notes.png: "), message.text
+    assert "not an image" in message.text
+    source = page.find_element(By.ID, "source").text  # the answer still shown is marked as another input's
+    assert source.startswith("— not notes.png: still ") and "stale" in page.find_element(
+        By.TAG_NAME, "body"
+    ).get_attribute("class")
+    big = tmp_path / "photo.png"  # past the cap: named by the file's own size, before it is sent
+    with big.open("wb") as f:
+        f.truncate(page.execute_script("return rnnPage.info.max_upload_bytes") + 1)
+    page.find_element(By.ID, "upload").send_keys(str(big))
+    assert message.text.startswith("photo.png: 6.3 MB; the playground takes pictures up to 6.3 MB"), message.text
     screenshot(page, "bad-upload", tmp_path)
     page.find_element(By.ID, "clear").click()
     answered(page, lambda: page.find_element(By.ID, "read").click())
@@ -228,7 +253,20 @@ def test_a_bad_file_and_a_blank_canvas_say_so_and_the_page_goes_on(page: Any, se
     page.find_element(By.ID, "clear").click()
     answered(page, lambda: draw_stroke(page, touch=True))  # a finger draws as the mouse does
     assert message.text == "" and page.execute_script("return rnnPage.answer.prediction")
+    assert "stale" not in page.find_element(By.TAG_NAME, "body").get_attribute("class")
     picture = page.execute_script("return document.getElementById('draw').toDataURL('image/png')")
     assert (
         page.execute_script("return rnnPage.answer.probabilities") == api(server, {"image": picture})["probabilities"]
     )
+
+
+@pytest.mark.parametrize("width", [800, 400])
+def test_a_narrow_window_shows_every_column_without_scrolling_sideways(page: Any, width: int) -> None:
+    metrics = {"height": HEIGHT, "deviceScaleFactor": 1, "mobile": False}
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "width": width})
+    try:
+        wide = page.execute_script("return document.documentElement.scrollWidth")
+        right = page.execute_script("return document.getElementById('inside').getBoundingClientRect().right")
+    finally:
+        page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "width": WIDTH})
+    assert wide <= width and right <= width, (wide, right)

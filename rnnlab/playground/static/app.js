@@ -15,6 +15,14 @@
     box.className = isError ? "error" : "";
   }
 
+  // An input that could not be read: the error names it, and the answer still shown is marked as another input's.
+  function failed(what, error) {
+    say(what + ": " + error, true);
+    if (!state.answer) return;
+    document.body.classList.add("stale");
+    $("source").textContent = "— not " + what + ": still " + state.shownWhat;
+  }
+
   function option(select, value, text, disabled, title) {
     const o = document.createElement("option");
     o.value = value; o.textContent = text; o.disabled = !!disabled;
@@ -61,9 +69,14 @@
     const started = performance.now();
     const got = await api.read(body);
     if (asked !== state.asked) return;  // a newer request went out meanwhile: its answer is the one to show
-    if (!got.ok) { say(got.data.error, true); return; }
+    if (!got.ok) { failed(what, got.data.error); return; }
     say("");
     state.answer = got.data;
+    const s = got.data.sample;
+    if (s) what = "test digit " + s.index + " (a " + s.class_name + ")";  // its true class, however it was picked
+    state.shownWhat = what;
+    document.body.classList.remove("stale");
+    $("play").disabled = $("step").disabled = false;
     $("source").textContent = "— " + what;
     if (what !== DRAWING) pad.clear();  // the pad shows only what is read
     $("timing").textContent = "answered in " + Math.round(performance.now() - started) + " ms (" +
@@ -161,21 +174,38 @@
   $("upload").addEventListener("change", function () {
     const file = $("upload").files[0];
     if (!file) return;
+    const most = state.info.max_upload_bytes;
+    if (file.size > most) {  // the server would refuse its base64, a third larger: name the file's own size
+      $("upload").value = "";
+      failed(file.name, (file.size / 1e6).toFixed(1) + " MB; the playground takes pictures up to " +
+        (most / 1e6).toFixed(1) + " MB (scale it down first)");
+      return;
+    }
     const reader = new FileReader();
     reader.onload = function () { read({ image: reader.result }, file.name); };
-    reader.onerror = function () { say("could not read " + file.name + " in the browser", true); };
+    reader.onerror = function () { failed(file.name, "the browser could not read the file"); };
     reader.readAsDataURL(file);
     $("upload").value = "";
   });
   $("sample-show").addEventListener("click", function () {
-    const k = Number($("sample-index").value);
-    read({ sample: Number.isInteger(k) ? k : -1 }, "test digit " + k);
+    const text = $("sample-index").value.trim();  // a number box's value: "" when empty or not a number
+    if (!/^[0-9]{1,9}$/.test(text)) {
+      failed("test digit " + (text || "(no index)"), "index: expected a whole number >= 0" +
+        (text ? ", got " + text : "; the box is empty"));
+      return;
+    }
+    read({ sample: Number(text) }, "test digit " + text);
   });
   $("sample-next").addEventListener("click", async function () {
-    const got = await api.sample({ "class": $("sample-class").value, nth: state.nth++ });
-    if (!got.ok) { say(got.data.error, true); return; }
+    const cls = $("sample-class").value;
+    let got = await api.sample({ "class": cls, nth: state.nth++ });
+    if (!got.ok && got.status === 404 && state.nth > 1) {  // past the class's last image: back to its first
+      state.nth = 0;
+      got = await api.sample({ "class": cls, nth: state.nth++ });
+    }
+    if (!got.ok) { failed("another " + $("sample-class").selectedOptions[0].text, got.data.error); return; }
     $("sample-index").value = got.data.index;
-    read({ sample: got.data.index }, "test digit " + got.data.index + " (a " + got.data["class"] + ")");
+    read({ sample: got.data.index }, "test digit " + got.data.index + " (a " + got.data.class_name + ")");
   });
   $("sample-class").addEventListener("change", function () { state.nth = 0; });
   $("engine").addEventListener("change", function () { if (state.input) read(state.input, state.what); });
