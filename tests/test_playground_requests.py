@@ -86,3 +86,28 @@ def test_a_blank_picture_at_the_models_own_size_is_refused(client: TestClient, t
     response = client.post("/api/read", json={"image": as_data_url(png(Image.new("L", (8, 8), 0)))})
     assert response.status_code == 400 and "holds no digit" in response.json()["error"], response.text
     assert client.post("/api/read", json={"image": as_data_url(png(drawn_seven()))}).status_code == 200
+
+
+# ---- the command's lines ------------------------------------------------------------------------------------------
+
+
+def test_open_with_no_browser_and_a_host_of_every_address_each_say_so(
+    run_dir: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+    import webbrowser
+
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app as cli
+    from rnnlab.playground import serve
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)  # no DISPLAY, no browser: webbrowser says False
+    monkeypatch.setattr(serve, "serve", lambda pg, sock, say, *args, **kwargs: say(serve.url_of(sock)))
+    result = CliRunner().invoke(cli, ["playground", str(run_dir), "--port", "0", "--host", "0.0.0.0", "--open"])
+    assert result.exit_code == 0, result.output
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2, result.stderr
+    assert f"at http://{socket.gethostname()}:" in warnings[0] and "(every address of this machine)" in warnings[0]
+    assert warnings[1].startswith("rnnlab: warning: --open: no web browser could be opened here; open http://")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import webbrowser
 from collections.abc import Callable
 from typing import Any
 
@@ -44,17 +45,23 @@ def playground_command(flags: Flags, run: Run) -> None:
         if where.host not in playground.serve.LOCAL:
             error_line(
                 f"--host {where.host}: anyone who can reach port {sock.getsockname()[1]} of this machine can use "
-                "the page (it reads the run and the test digits, and stores nothing sent to it)",
+                f"the page, at {playground.serve.shared_url(sock)} (it reads the run and the test digits, and "
+                "stores nothing sent to it)",
                 "warning",
             )
-        playground.serve.serve(pg, sock, _say(pg.loaded.describe()), where.open)
+        playground.serve.serve(pg, sock, _say(pg.loaded.describe(), where.open))
     finally:
         sock.close()
 
 
-def _say(what: str) -> Callable[[str], None]:
+def _say(what: str, open_browser: bool) -> Callable[[str], None]:
+    """Once it serves: the address printed, then (--open) a browser opened on it, or one line saying none could be
+    (webbrowser.open's False: no display, no browser installed)."""
+
     def say(url: str) -> None:
         console.print(f"rnnlab playground: {url}  {what}  (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+        if open_browser and not webbrowser.open(url):
+            error_line(f"--open: no web browser could be opened here; open {url} in one yourself", "warning")
 
     return say
 

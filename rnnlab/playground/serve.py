@@ -39,6 +39,15 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
+def shared_url(sock: socket.socket) -> str:
+    """The address others would type: this machine's name where ``sock`` is bound to every address (0.0.0.0, ::),
+    else the address bound."""
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        return f"http://{socket.gethostname()}:{port}/ (every address of this machine)"
+    return url_of(sock)
+
+
 def make_server(playground: Playground) -> uvicorn.Server:
     """A uvicorn server of the playground's app, quiet but for errors (run it with ``.run(sockets=[sock])``)."""
     import uvicorn
