@@ -111,3 +111,14 @@ def test_open_with_no_browser_and_a_host_of_every_address_each_say_so(
     assert len(warnings) == 2, result.stderr
     assert f"at http://{socket.gethostname()}:" in warnings[0] and "(every address of this machine)" in warnings[0]
     assert warnings[1].startswith("rnnlab: warning: --open: no web browser could be opened here; open http://")
+
+
+def test_help_speaks_of_the_playground_not_of_training() -> None:
+    from typer.testing import CliRunner
+
+    from rnnlab.cli import app as cli
+
+    text = " ".join(CliRunner().invoke(cli, ["playground", "--help"], env={"COLUMNS": "200"}).output.split())
+    assert "the page switches among those that run here" in text and "0 = PyTorch's default." in text
+    assert "--zoneout" not in text and "training takes" not in text
+    assert "auto (cuda when present). [default: cpu]" in text and "Where the net computes" in text

@@ -33,10 +33,12 @@ V = TypeVar("V", bound="DataclassInstance")
 
 @dataclass(frozen=True)
 class Default:
-    """A command's own default for a field: ``value``, shown in --help as ``shown`` (else as the value)."""
+    """A command's own default for a field: ``value``, shown in --help as ``shown`` (else as the value); ``help``:
+    the command's own words for the flag, where the field's speak of another command (training's threads)."""
 
     value: Any
     shown: str | None = None
+    help: str | None = None
 
 
 def _cli_type(kind: Any, flag: Flag) -> Any:
@@ -58,11 +60,13 @@ def _metavar(flag: Flag, name: str) -> str | None:
     return None
 
 
-def _help(flag: Flag) -> str:
-    """The field's help, naming the choices where the metavar does not and the help does not already."""
+def _help(flag: Flag, own: str | None = None) -> str:
+    """The field's help (or a command's ``own`` words), naming the choices where the metavar does not and the help
+    does not already."""
+    text = flag.help if own is None else own
     listed = "|".join(flag.choices)
-    named = flag.metavar or len(listed) <= SHORT_CHOICES or all(c in flag.help for c in flag.choices)
-    return flag.help if named else f"{flag.help} One of {listed}."
+    named = flag.metavar or len(listed) <= SHORT_CHOICES or all(c in text for c in flag.choices)
+    return text if named else f"{text} One of {listed}."
 
 
 def _completer(choices: Iterable[str]) -> Callable[[], list[str]]:
@@ -88,8 +92,9 @@ def _parameter(f: dataclasses.Field, kind: Any, default: Default | None) -> insp
     if value is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
         value = f.default_factory()
     shown = None if default is None else default.shown
+    text = _help(flag, None if default is None else default.help)
     info = typer.Option(
-        help=_help(flag) if shown is None else f"{_help(flag)} \\[default: {shown}]",
+        help=text if shown is None else f"{text} \\[default: {shown}]",
         rich_help_panel=flag.panel,
         metavar=_metavar(flag, f.name),
         autocompletion=_completer(flag.choices) if flag.choices else None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from rnnlab import playground, runtime
 from rnnlab.cli.look import ON_A_RUN
-from rnnlab.cli.options import Flags, Run, takes
+from rnnlab.cli.options import Default, Flags, Run, takes
 from rnnlab.cli.tables import console, error_line
 from rnnlab.config import DataConfig, RuntimeConfig
 from rnnlab.config.commands import OnARun, PlaygroundConfig
@@ -22,7 +22,17 @@ INSTALL = "the playground needs its web server: pip install 'rnnlab[playground]'
     RuntimeConfig,
     DataConfig,
     only=("host", "port", "open", *ON_A_RUN["only"]),
-    defaults=ON_A_RUN["defaults"],
+    defaults={
+        **ON_A_RUN["defaults"],
+        "engine": Default(
+            None,
+            "the one it trained with",
+            "How the recurrent layers compute at first (the same parameters, the same numbers); the page switches "
+            "among those that run here.",
+        ),
+        "device": Default("cpu", None, "Where the net computes: cpu, cuda, or auto (cuda when present)."),
+        "threads": Default(0, None, "CPU threads for PyTorch, up to 1024; 0 = PyTorch's default."),
+    },
 )
 def playground_command(flags: Flags, run: Run) -> None:
     """Serve a page where you draw a digit (or upload one, or pick a test digit) and watch the net read it step by
