@@ -242,6 +242,42 @@ def test_a_compiled_triton_model_is_one_graph_with_the_numbers_of_eager(cell) ->
     _assert_same(got, eager, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(TRITON_REASON is not None, reason=f"triton's interpreter does not run here: {TRITON_REASON}")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_each_triton_backward_launches_its_own_forwards_plan(cell, monkeypatch) -> None:
+    """Two forwards of one shape on different launch plans (the second stepwise, as after a refused cooperative
+    launch), then the first one's backward: the op hands each backward its own forward's plan, whatever ran since;
+    and the gradients are the float64 module's."""
+    import dataclasses
+
+    from rnnlab.cells.common import layer_params
+    from rnnlab.cells.triton import engine, launch
+
+    planned, real_run = engine._plan, launch.run
+    changes = iter([{}, {"variant": "stepwise", "resident": False, "block_k": 16, "num_stages": 2}])
+    monkeypatch.setattr(engine, "_plan", lambda *shape: dataclasses.replace(planned(*shape), **next(changes)))
+    ran: list[tuple[str, bool]] = []
+
+    def recording(kernel, p, args, T, B, H, backward):
+        ran.append((p.variant, backward))
+        return real_run(kernel, p, args, T, B, H, backward)
+
+    monkeypatch.setattr(launch, "run", recording)
+    layer = getattr(torch.nn, cell.upper())(4, 5).double()
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(3, 2, 4, dtype=torch.float64, generator=g, requires_grad=True) for _ in range(2)]
+    h = torch.zeros(2, 5, dtype=torch.float64)
+    outs = [engine.direction(cell, x, h, h if cell == "lstm" else None, layer_params(layer, 0), False, None)[0]
+            for x in xs]  # fmt: skip
+    assert ran == [("interpreted", False), ("stepwise", False)]
+    for k, want in ((0, "interpreted"), (1, "stepwise")):
+        ran.clear()
+        (grad,) = torch.autograd.grad(outs[k].sum(), xs[k])
+        assert ran == [(want, True)], (k, ran)
+        (ref,) = torch.autograd.grad(layer(xs[k])[0].sum(), xs[k])
+        torch.testing.assert_close(grad, ref, atol=1e-12, rtol=1e-10)
+
+
 @pytest.mark.slow
 def test_bench_compile_runs_at_toy_size(tmp_path: Path) -> None:
     """scripts/bench_compile.py --quick (on aot_eager, which compiles in a second): a row per engine, bptt one

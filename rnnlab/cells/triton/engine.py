@@ -4,14 +4,16 @@ The input products (x W_ih^T for all steps) and the weight gradients are single 
 as in ``bptt``, whose helpers this reuses; the kernels do what is sequential, in the variant ``variants.plan``
 picks (``variant()`` names it). Each cell's forward and backward are ``torch.library`` custom ops
 (``rnnlab::triton_lstm``, ``rnnlab::triton_lstm_backward``; see ``cells.ops``), so that ``torch.compile`` takes a
-direction as one node. float32 runs the recurrent dot in TF32 where PyTorch allows TF32 for cuDNN (its
-default), else in IEEE fp32; bfloat16 (inputs, or bf16 autocast) feeds bf16 operands to the dot and keeps fp32
-accumulation and state; float64 stays float64.
+direction as one node; the forward keeps the index of the launch plan it ran, so its backward launches that plan.
+float32 runs the recurrent dot in TF32 where PyTorch allows TF32 for cuDNN (its default), else in IEEE fp32;
+bfloat16 (inputs, or bf16 autocast) feeds bf16 operands to the dot and keeps fp32 accumulation and state; float64
+stays float64.
 Legend: T time steps, B batch, I input features, H hidden units.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -67,9 +69,30 @@ def _check(cell: str, variable_lengths: bool = False, regularisers: tuple[str, .
     ENGINES["triton"].check_model(cell, variable_lengths, regularisers)
 
 
-# The kernels' launch plan for a shape, as the forward ran it (stepwise where a cooperative launch was refused):
-# what its backward launches, (cell, B, H, operand dtype, device) -> Plan
-_RAN: dict[tuple[str, int, int, torch.dtype, str], Any] = {}
+# Every launch plan a forward ran (stepwise where its cooperative launch was refused), once each. The forward op
+# returns its plan's index here as a residual, so that its backward launches exactly that plan, whatever other
+# forwards of the same shape ran in between
+_PLANS: list[Any] = []
+_INDEX: dict[Any, int] = {}
+_LOCK = threading.Lock()
+
+
+def _ran(plan: Any) -> Tensor:
+    """The index of ``plan`` in ``_PLANS``, as an int64 scalar on the CPU (the backward reads it without a sync)."""
+    with _LOCK:
+        if plan not in _INDEX:
+            _INDEX[plan] = len(_PLANS)
+            _PLANS.append(plan)
+        return torch.tensor(_INDEX[plan], dtype=torch.int64)
+
+
+def _plan_of(kept: Tensor) -> Any:
+    """The plan the forward ran, from its ``_ran`` residual."""
+    return _PLANS[int(kept)]
+
+
+def _index_fake() -> Tensor:
+    return torch.empty((), dtype=torch.int64, device="cpu")
 
 
 def _state_dtype(x: Tensor) -> torch.dtype:
@@ -85,7 +108,7 @@ def lstm_forward(
     b_ih: Tensor,  # (4H,)
     b_hh: Tensor,  # (4H,)
     op_dtype: torch.dtype,  # the recurrent dot's operands
-) -> tuple[Tensor, ...]:  # out, h_T, c_T (the state dtype); kept: acts (T, B, 4H), hs, cs (T+1, B, H)
+) -> tuple[Tensor, ...]:  # out, h_T, c_T (the state dtype); kept: acts (T, B, 4H), hs, cs (T+1, B, H), plan ()
     from rnnlab.cells.triton.launch import run
     from rnnlab.cells.triton.lstm_kernels import lstm_forward as kernel
 
@@ -99,15 +122,15 @@ def lstm_forward(
     hs[0], cs[0] = h0, c0
     acts = torch.empty_like(xw)  # (T, B, 4H)
     p = _plan("lstm", B, H, op_dtype, x.device)
-    _, _RAN["lstm", B, H, op_dtype, str(x.device)] = run(kernel, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
-    return hs[1:].clone(), hs[T].clone(), cs[T].clone(), acts, hs, cs
+    _, ran = run(kernel, p, (xw, whh, hs, cs, acts), T, B, H, backward=False)
+    return hs[1:].clone(), hs[T].clone(), cs[T].clone(), acts, hs, cs, _ran(ran)
 
 
 def _lstm_fake(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor, *rest: Any) -> tuple[Tensor, ...]:
     T, B, _ = x.shape
     H = w_hh.shape[1]
     e = lambda *shape: x.new_empty(shape, dtype=_state_dtype(x))  # noqa: E731
-    return e(T, B, H), e(B, H), e(B, H), e(T, B, 4 * H), e(T + 1, B, H), e(T + 1, B, H)
+    return e(T, B, H), e(B, H), e(B, H), e(T, B, 4 * H), e(T + 1, B, H), e(T + 1, B, H), _index_fake()
 
 
 def lstm_backward(
@@ -118,7 +141,7 @@ def lstm_backward(
 
     dout, dh_T, dc_T = grads
     x, _, _, w_ih, w_hh, _, _, op_dtype = inputs
-    acts, hs, cs = kept
+    acts, hs, cs, plan = kept
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     whh = w_hh.to(op_dtype).contiguous()
     dh = dout.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (T, B, H)
@@ -126,7 +149,7 @@ def lstm_backward(
     dgates = torch.empty(T + 1, B, 4 * H, device=hs.device, dtype=hs.dtype)
     dgates[T] = 0  # nothing flows back from past the last step
     dc = dc_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H): dc_T in, dc_0 out
-    run(kernel, _ran("lstm", B, H, op_dtype, x), (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
+    run(kernel, _plan_of(plan), (dh, whh, acts, cs, dgates, dc), T, B, H, backward=True)
     dgates = dgates[:T]
     dh0 = dgates[0] @ whh.to(hs.dtype)
     dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(need_dx, dgates, dgates, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
@@ -142,7 +165,7 @@ def gru_forward(
     b_ih: Tensor,  # (3H,)
     b_hh: Tensor,  # (3H,)
     op_dtype: torch.dtype,
-) -> tuple[Tensor, ...]:  # out, h_T (the state dtype); kept: gates (T, B, 3H), hwn (T, B, H), hs (T+1, B, H)
+) -> tuple[Tensor, ...]:  # out, h_T (the state dtype); kept: gates (T, B, 3H), hwn (T, B, H), hs (T+1, B, H), plan
     from rnnlab.cells.triton.gru_kernels import gru_forward as kernel
     from rnnlab.cells.triton.launch import run
 
@@ -158,15 +181,15 @@ def gru_forward(
     p = _plan("gru", B, H, op_dtype, x.device)
     bhh = b_hh.to(state_dtype).contiguous()
     args = (xw, whh, bhh, hs, gates, hwn)
-    _, _RAN["gru", B, H, op_dtype, str(x.device)] = run(kernel, p, args, T, B, H, backward=False)
-    return hs[1:].clone(), hs[T].clone(), gates, hwn, hs
+    _, ran = run(kernel, p, args, T, B, H, backward=False)
+    return hs[1:].clone(), hs[T].clone(), gates, hwn, hs, _ran(ran)
 
 
 def _gru_fake(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, *rest: Any) -> tuple[Tensor, ...]:
     T, B, _ = x.shape
     H = w_hh.shape[1]
     e = lambda *shape: x.new_empty(shape, dtype=_state_dtype(x))  # noqa: E731
-    return e(T, B, H), e(B, H), e(T, B, 3 * H), e(T, B, H), e(T + 1, B, H)
+    return e(T, B, H), e(B, H), e(T, B, 3 * H), e(T, B, H), e(T + 1, B, H), _index_fake()
 
 
 def gru_backward(
@@ -177,7 +200,7 @@ def gru_backward(
 
     dout, dh_T = grads
     x, _, w_ih, w_hh, _, _, op_dtype = inputs
-    gates, hwn, hs = kept
+    gates, hwn, hs, plan = kept
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     whh = w_hh.to(op_dtype).contiguous()
     dpre_x = torch.empty_like(gates)
@@ -185,7 +208,7 @@ def gru_backward(
     dpre_h[T] = 0
     carry = dh_T.to(hs.dtype).clone(memory_format=torch.contiguous_format)  # (B, H)
     args = (dout.to(hs.dtype).contiguous(), carry, whh, hs, gates, hwn, dpre_x, dpre_h)
-    run(kernel, _ran("gru", B, H, op_dtype, x), args, T, B, H, backward=True)
+    run(kernel, _plan_of(plan), args, T, B, H, backward=True)
     dpre_h = dpre_h[:T]
     dh0 = carry + dpre_h[0] @ whh.to(hs.dtype)
     dx, dw_ih, dw_hh, db_ih, db_hh = param_grads(need_dx, dpre_x, dpre_h, x.to(hs.dtype), hs[:-1], w_ih.to(hs.dtype))
@@ -193,16 +216,11 @@ def gru_backward(
     return cast(dx), cast(dh0), cast(dw_ih), cast(dw_hh), cast(db_ih), cast(db_hh)
 
 
-def _ran(cell: str, B: int, H: int, op_dtype: torch.dtype, x: Tensor) -> Any:
-    """The plan the forward ran for this shape (a backward op run alone, as opcheck does, plans afresh)."""
-    return _RAN.get((cell, B, H, op_dtype, str(x.device))) or _plan(cell, B, H, op_dtype, x.device)
-
-
 _ARGS = ("Tensor w_ih", "Tensor w_hh", "Tensor b_ih", "Tensor b_hh", "ScalarType op_dtype")
 # (out, h_T[, c_T]) = lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, op_dtype), in the state dtype; gru alike, without c
-lstm = define("triton_lstm", ("Tensor x", "Tensor h0", "Tensor c0", *_ARGS), 7, (3, 3), lstm_forward, _lstm_fake,
+lstm = define("triton_lstm", ("Tensor x", "Tensor h0", "Tensor c0", *_ARGS), 7, (3, 4), lstm_forward, _lstm_fake,
               lstm_backward)  # fmt: skip
-gru = define("triton_gru", ("Tensor x", "Tensor h0", *_ARGS), 6, (2, 3), gru_forward, _gru_fake, gru_backward)
+gru = define("triton_gru", ("Tensor x", "Tensor h0", *_ARGS), 6, (2, 4), gru_forward, _gru_fake, gru_backward)
 
 
 def _bf16_autocast(device_type: str) -> bool:
