@@ -117,7 +117,7 @@ def __getattr__(name: str) -> Any:
     then (dynamo enters it in its trace, under its compile lock; run eagerly, it would set the process-wide flag,
     so it is entered only where ``torch.compiler.is_dynamo_compiling()``). Made on the first read, which dynamo
     does eagerly while tracing, so that importing this module never costs dynamo's import. None where this torch
-    has no traceable config patch (before about 2.8): there dynamo breaks at each nn.LSTM module (same numbers)."""
+    has no traceable config patch (an older one): there dynamo breaks at each nn.LSTM module (same numbers)."""
     if name != "ALLOW_RNN":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value: Any = None
