@@ -6,8 +6,9 @@
     GET  /api/sample       ?index=N or ?class=C[&nth=K]: a test-set image's index, class and class_name
     POST /api/read         {"image" | "pixels" | "sample", "engine"?, "layer"?}: every step's numbers
 
-Every mistake a request can make is a 4xx answer {"error": "..."}; the server keeps serving. The model is computed
-in a worker thread, one request at a time.
+Every mistake a request can make is a 4xx answer {"error": "..."}; the server keeps serving. Nothing heavy runs on
+the event loop: a request's JSON and its picture are parsed in worker threads, PARSERS at a time, and the model is
+computed in a worker thread, one request at a time. serve.py serves this app behind guard.py's checks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,17 +27,27 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from rnnlab.playground.answer import Playground
-from rnnlab.playground.request import MAX_BODY, MAX_FILE, WHOLE, Refused, megabytes, read_request, whole_number
+from rnnlab.playground.request import (
+    MAX_BODY,
+    MAX_FILE,
+    WHOLE,
+    ReadRequest,
+    Refused,
+    megabytes,
+    read_request,
+    whole_number,
+)
 
 STATIC = Path(__file__).parent / "static"
+PARSERS = 2  # requests whose JSON and picture are decoded at once (each up to 8 MiB, a picture up to 4 M pixels)
 
 
 def error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _body(request: Request) -> Any:
-    """The request's JSON, read up to MAX_BODY bytes (a longer one is refused as it comes, not held)."""
+async def _body(request: Request) -> bytes:
+    """The request's body, read up to MAX_BODY bytes (a longer one is refused as it comes, not held)."""
     declared = request.headers.get("content-length", "")
     if WHOLE.fullmatch(declared) and int(declared) > MAX_BODY:
         raise Refused(
@@ -49,14 +61,22 @@ async def _body(request: Request) -> Any:
         if size > MAX_BODY:
             raise Refused(f"the request is over {megabytes(MAX_BODY)}, the most the playground takes", 413)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(raw: bytes) -> Any:
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(raw)
     except (ValueError, RecursionError):
         raise Refused("the request body is not JSON") from None
 
 
 def build_app(playground: Playground) -> Starlette:
     """The app serving ``playground`` (a run already loaded)."""
+    parsers = anyio.CapacityLimiter(PARSERS)
+
+    def parse(raw: bytes) -> ReadRequest:  # in a worker thread
+        return read_request(_json(raw), playground.size, playground.loaded.config.model.layers)
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -81,8 +101,7 @@ def build_app(playground: Playground) -> Starlette:
         )
 
     async def read(request: Request) -> Response:
-        body = await _body(request)
-        asked = read_request(body, playground.size, playground.loaded.config.model.layers)
+        asked = await anyio.to_thread.run_sync(parse, await _body(request), limiter=parsers)
         return JSONResponse(await run_in_threadpool(playground.read, asked))
 
     async def refused(request: Request, exc: Exception) -> Response:

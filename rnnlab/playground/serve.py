@@ -1,5 +1,7 @@
 """`rnnlab playground RUN`: the app served by uvicorn on a socket bound here (so a port of 0 is a free one, known
-before the first request), the page's address printed once it serves, a browser opened on it when asked.
+before the first request), the page's address printed once it serves, a browser opened on it when asked. The app is
+served behind its guard (the host names of the address bound, the page's own origin, JSON only), and uvicorn
+answers 503 to connections past MAX_CONNECTIONS (each may hold a request of up to 8 MiB while it arrives).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from rnnlab.errors import UserError
 from rnnlab.playground.answer import Playground, Samples
+from rnnlab.playground.guard import LOOPBACK, Guard, allowed_hosts
 
 if TYPE_CHECKING:
     import uvicorn
 
-LOCAL = ("127.0.0.1", "localhost", "::1")
+LOCAL = LOOPBACK
+MAX_CONNECTIONS = 16  # open at once (a browser opens up to six to a page); past it uvicorn answers 503
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -48,19 +52,38 @@ def shared_url(sock: socket.socket) -> str:
     return url_of(sock)
 
 
-def make_server(playground: Playground) -> uvicorn.Server:
-    """A uvicorn server of the playground's app, quiet but for errors (run it with ``.run(sockets=[sock])``)."""
+def make_server(playground: Playground, host: str = "127.0.0.1") -> uvicorn.Server:
+    """A uvicorn server of the playground's app behind its guard for ``host`` (the --host it is bound to), quiet
+    but for errors (run it with ``.run(sockets=[sock])``)."""
     import uvicorn
 
-    from rnnlab.playground.app import build_app
-
-    config = uvicorn.Config(build_app(playground), log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        guarded_app(playground, host),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        limit_concurrency=MAX_CONNECTIONS,
+    )
     return uvicorn.Server(config)
 
 
-def serve(playground: Playground, sock: socket.socket, say: Callable[[str], None], open_browser: bool = False) -> None:
-    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line)."""
-    server = make_server(playground)
+def guarded_app(playground: Playground, host: str) -> Guard:
+    """The playground's app as it is served on ``host``: behind the guard of that host's names."""
+    from rnnlab.playground.app import build_app
+
+    return Guard(build_app(playground), allowed_hosts(host))
+
+
+def serve(
+    playground: Playground,
+    sock: socket.socket,
+    say: Callable[[str], None],
+    open_browser: bool = False,
+    host: str | None = None,
+) -> None:
+    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line); ``host``:
+    the --host ``sock`` was bound to (None: its address, which loses a host name given there)."""
+    server = make_server(playground, sock.getsockname()[0] if host is None else host)
     url = url_of(sock)
 
     def when_serving() -> None:
