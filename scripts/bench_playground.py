@@ -52,8 +52,13 @@ def drawn_digits(n: int, seed: int = 0) -> list[str]:
     return pictures
 
 
+def server_cores(threads: int) -> list[int]:
+    """The cores the server is held to: the first ``threads`` of this process's (fewer on a smaller machine)."""
+    return sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else []
+
+
 def start_server(run: str, threads: int) -> tuple[subprocess.Popen[str], str]:
-    cores = sorted(os.sched_getaffinity(0))[:threads] if hasattr(os, "sched_getaffinity") else []
+    cores = server_cores(threads)
     command = [sys.executable, "-m", "rnnlab", "playground", run, "--port", "0", "--threads", str(threads)]
 
     def pin() -> None:
@@ -202,7 +207,7 @@ def main() -> None:
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
         "cores_of_machine": os.cpu_count(),
-        "server_cores": args.threads,
+        "server_cores": len(server_cores(args.threads)) or args.threads,  # what it had, not what was asked
         "command": " ".join(["python", "scripts/bench_playground.py", *sys.argv[1:]]),
     }
     print(

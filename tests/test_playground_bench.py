@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,4 +27,5 @@ def test_bench_playground_quick_times_a_drawn_digits_answer(tmp_path: Path) -> N
     assert row["digits"] == 5 and row["steps"] == 8 and row["view"] == "rows"
     assert 0 < row["compute_median_ms"] <= row["median_ms"] <= row["p90_ms"]
     assert row["response_kib"] > 1 and row["paint"] is None
-    assert report["meta"]["server_cores"] == 2 and "median" in done.stdout
+    held = min(2, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else 2  # --threads 2, or fewer
+    assert report["meta"]["server_cores"] == held and "median" in done.stdout
