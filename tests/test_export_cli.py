@@ -149,12 +149,32 @@ def test_an_exporter_failure_names_the_operation_and_writes_nothing(trained, tmp
 
 
 def test_a_file_that_is_not_the_model_fails_the_check_in_one_line(trained, tmp_path, monkeypatch) -> None:
-    """The planted bug in the command: the exported graph reverses the classes, so predictions differ."""
+    """The planted bug in the command: the exported graph reverses the classes, so predictions differ. The file
+    that failed is not left at --out, and the file --force would have replaced stays as it was."""
     forward = PlainClassifier.forward
     monkeypatch.setattr(PlainClassifier, "forward", lambda self, x: forward(self, x).flip(1))
-    result = _export(trained, "--format", "torch-export", "--out", tmp_path / "m.pt2", "--check")
+    monkeypatch.setattr("rnnlab.export.check.dataset_at_hand", lambda dataset, where: False)  # 64 images: quicker
+    out = tmp_path / "m.pt2"
+    result = _export(trained, "--format", "torch-export", "--out", out, "--check")
     line = assert_one_error_line(result, "--check: the exported file is not the same model")
-    assert "predictions differ" in line
+    assert "predictions differ" in line and line.endswith(f"; {out} was not written")
+    assert list(tmp_path.iterdir()) == [] and result.stdout == ""  # no temporary file either
+    out.write_bytes(b"the previous export")
+    result = _export(trained, "--format", "torch-export", "--out", out, "--check", "--force")
+    assert assert_one_error_line(result, "predictions differ").endswith(f"; the previous {out} is kept")
+    assert out.read_bytes() == b"the previous export" and list(tmp_path.iterdir()) == [out]
+
+
+def test_ctrl_c_during_the_check_leaves_the_previous_file_and_no_temporary(trained, tmp_path, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rnnlab.export.write.check_export", interrupted)
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(b"the previous export")
+    result = _export(trained, "--format", "safetensors", "--out", out, "--check", "--force")
+    assert result.exit_code == 130 and "stopped" in result.stderr, result.output
+    assert out.read_bytes() == b"the previous export" and list(tmp_path.iterdir()) == [out]
 
 
 def test_without_the_export_extra_one_line_says_how_to_install(trained, tmp_path, monkeypatch) -> None:

@@ -96,12 +96,5 @@ def open_for_export(checkpoint: Path, fmt: Format, data_dir: str | None = None) 
     return Run.open(checkpoint, reference_engine(cfg.model), "cpu", data_dir)
 
 
-def export_run(run: Run, fmt: Format, out: Path) -> int:
-    """Write ``run`` in ``fmt`` at ``out`` (atomically: a failure leaves nothing there, or the previous file);
-    returns the file's size in bytes."""
-    fmt.write(run, out)
-    return out.stat().st_size
-
-
 def wrote_line(out: Path, size: int, run: Run) -> str:
     return f"wrote {out} ({human_bytes(size)}): {run.describe()}, {run.where}"
