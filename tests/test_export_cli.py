@@ -114,10 +114,14 @@ def test_a_run_with_no_checkpoint_is_one_line(tmp_path) -> None:
     assert list((tmp_path / "empty").iterdir()) == []
 
 
-def test_checkpoint_picks_another_file_of_the_run(trained, tmp_path) -> None:
+def test_checkpoint_picks_another_file_of_the_run(trained, tmp_path, monkeypatch) -> None:
+    """A name inside RUN first, as its help says, though the current folder holds a file of that name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not the run's")
     out = tmp_path / "last.safetensors"
     result = _export(trained, "--checkpoint", "checkpoint.pt", "--format", "safetensors", "--out", out)
-    assert result.exit_code == 0 and "checkpoint.pt" in result.stdout.splitlines()[0], result.output
+    assert result.exit_code == 0, result.output
+    assert f"{trained / 'checkpoint.pt'} (" in result.stdout.splitlines()[0]
 
 
 def test_a_model_a_format_cannot_hold_is_refused_naming_what(trained, tmp_path) -> None:

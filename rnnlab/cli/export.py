@@ -17,13 +17,14 @@ from rnnlab.text import pct, shown_path, visible
 
 
 def _checkpoint(run: str, chosen: str | None) -> Path:
-    """RUN's best.pt (else checkpoint.pt), or --checkpoint: a file inside RUN, or a path."""
+    """RUN's best.pt (else checkpoint.pt), or --checkpoint: a file inside RUN first (as its help says, whatever the
+    current folder holds of that name), else a path."""
     if chosen is None:
         return runs.checkpoint.resolve_checkpoint(run)
     inside = Path(run) / chosen
-    if Path(run).is_dir() and not Path(chosen).exists() and inside.exists():
+    if Path(run).is_dir() and runs.folder.path_exists(inside):
         return runs.checkpoint.resolve_checkpoint(inside)
-    if not Path(chosen).exists():
+    if not runs.folder.path_exists(Path(chosen)):
         raise UserError(f"--checkpoint: {shown_path(chosen)} does not exist (in {run} or as a path)")
     return runs.checkpoint.resolve_checkpoint(chosen)
 
@@ -65,8 +66,8 @@ def export_command(flags: Flags, run: Run) -> None:
 
 
 def _print_check(result: Any) -> None:
-    console.print(f"check: {result.summary()}", highlight=False, soft_wrap=True)
     """What the check found, once it has passed (a failure is the command's one error line)."""
+    console.print(f"check: {result.summary()}", highlight=False, soft_wrap=True)
     if result.accuracy is not None:
         console.print(
             f"accuracy: {pct(result.accuracy)} in {result.runtime}, {pct(result.eval_accuracy)} by rnnlab eval",
