@@ -98,6 +98,10 @@ def test_an_existing_out_is_refused_unless_force(trained, tmp_path) -> None:
         (["--out", "{tmp}"], "is a folder; give the file to write"),
         (["--out", "{tmp}/no/such/m.onnx"], "does not exist; make it first"),
         (["--out", "{run}/best.pt", "--force"], "is the checkpoint being exported"),
+        (["--out", "{run}/config.json", "--force"], "is the run's own config.json, which rnnlab reads back"),
+        (["--out", "{run}/metrics.jsonl", "--force"], "is the run's own metrics.jsonl"),
+        (["--out", "{run}/checkpoint.pt", "--force"], "is the run's own checkpoint.pt"),
+        (["--out", "{run}/../run/metrics.csv"], "is the run's own metrics.csv"),  # not there yet, another spelling
         (["--checkpoint", "nothing.pt"], "--checkpoint: nothing.pt does not exist"),
     ],
 )

@@ -18,6 +18,7 @@ from rnnlab.export.safetensors import safetensors_runner, write_safetensors
 from rnnlab.runs.checkpoint import config_of, load_checkpoint
 from rnnlab.runs.run import Run
 from rnnlab.runs.safetensors_file import SUFFIX as SAFETENSORS
+from rnnlab.runs.folder import RunFolder
 from rnnlab.text import human_bytes
 
 
@@ -72,8 +73,8 @@ def default_out(checkpoint: Path, fmt: Format) -> Path:
 
 def check_out(out: Path, fmt: Format, checkpoint: Path, force: bool) -> None:
     """Refuse an output path before anything is built: an existing file (without ``force``), a folder, a missing
-    folder, the checkpoint itself, or a safetensors checkpoint not named ``*.safetensors`` (rnnlab tells it by
-    that)."""
+    folder, the checkpoint itself, a file of the checkpoint's run (even with ``force``: the run reads them back),
+    or a safetensors checkpoint not named ``*.safetensors`` (rnnlab tells it by that)."""
     if out.is_dir():
         raise UserError(f"--out: {out} is a folder; give the file to write, such as {out / ('model' + fmt.suffix)}")
     if not out.parent.is_dir():
@@ -83,6 +84,12 @@ def check_out(out: Path, fmt: Format, checkpoint: Path, force: bool) -> None:
     if out.exists() and not force:
         raise UserError(f"--out: {out} exists; give --force to replace it, or another --out")
     if fmt.name == "safetensors" and out.suffix != SAFETENSORS:
+    run = RunFolder(checkpoint.parent)
+    own = run.named(out) if run.files() else None
+    if own is not None:
+        raise UserError(
+            f"--out: {out} is the run's own {own}, which rnnlab reads back (eval, --resume); write the export elsewhere"
+        )
         raise UserError(
             f"--out: a safetensors checkpoint must end in {SAFETENSORS} (rnnlab tells it by that); got {out}"
         )

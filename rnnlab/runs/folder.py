@@ -60,6 +60,12 @@ class RunFolder:
         """The run files present: a folder holding any of them holds a run."""
         return [f for f in self.FILES if (self.path / f).exists()] if path_exists(self.path) else []
 
+    def named(self, path: Path) -> str | None:
+        """The run's own file or folder that ``path`` is, however spelled (a link, ``..``), such as 'config.json';
+        None where it is none of them."""
+        target = path.resolve()
+        return next((name for name in self.OWNED if (self.path / name).resolve() == target), None)
+
     def model_file(self) -> Path | None:
         """The checkpoint a model is read from: best.pt, else checkpoint.pt; None before the first is written."""
         return next((p for p in (self.best, self.checkpoint) if p.is_file()), None)
