@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from rnnlab.config import DataConfig, ModelConfig, RunConfig
+from rnnlab.config.commands import EXPORT_FORMATS
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.data.views import pixel_permutation
 from rnnlab.export.check import ATOL, RTOL, check_export, compare
@@ -58,6 +59,11 @@ def shared(tmp_path_factory) -> tuple[Run, dict[str, Path]]:
     folder = tmp_path_factory.mktemp("export")
     run = make_run(folder, *SHARED)
     return run, {fmt: _exported(run, fmt, folder) for fmt in FORMATS}
+
+
+def test_the_formats_are_the_choices_of_format() -> None:
+    """config may not import export, so --format's choices are a list of their own: held to the formats here."""
+    assert tuple(FORMATS) == EXPORT_FORMATS
 
 
 def _same_model(name: str, run: Run, files: dict[str, Path]) -> None:

@@ -1,5 +1,6 @@
-"""The export formats by name: the file each writes, what runs it, and how; and the one export call that checks
-the output path before anything is written.
+"""The export formats by name (the same names, in the same order, as --format's choices: a test holds them
+together, since config may not import export): the file each writes, what runs it, and how; and the checks of the
+output path before anything is written.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from torch import Tensor
 from rnnlab.errors import UserError
 from rnnlab.export.onnx import onnx_runner, write_onnx
 from rnnlab.export.plain import reference_engine, refuse_unplain
+from rnnlab.export.program import SUFFIX as PROGRAM
 from rnnlab.export.program import program_runner, write_program
 from rnnlab.export.safetensors import safetensors_runner, write_safetensors
 from rnnlab.runs.checkpoint import config_of, load_checkpoint
+from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.run import Run
 from rnnlab.runs.safetensors_file import SUFFIX as SAFETENSORS
-from rnnlab.runs.folder import RunFolder
 from rnnlab.text import human_bytes
 
 
@@ -32,8 +34,8 @@ class Format:
     how: str  # how to run it, {path} filled in
 
 
-FORMATS = {
-    "onnx": Format(
+_FORMATS = (
+    Format(
         "onnx",
         ".onnx",
         write_onnx,
@@ -41,15 +43,15 @@ FORMATS = {
         "onnxruntime",
         'onnxruntime.InferenceSession("{path}").run(None, {{"x": x}})[0] -> logits (batch, classes)',
     ),
-    "torch-export": Format(
+    Format(
         "torch-export",
-        ".pt2",
+        PROGRAM,
         write_program,
         program_runner,
         "torch.export.load",
         'torch.export.load("{path}").module()(x) -> logits (batch, classes)',
     ),
-    "safetensors": Format(
+    Format(
         "safetensors",
         SAFETENSORS,
         write_safetensors,
@@ -57,7 +59,8 @@ FORMATS = {
         "a fresh model from the file",
         "rnnlab eval {path}; rnnlab predict {path} IMAGE; or safetensors.torch.load_file into PyTorch's own layers",
     ),
-}
+)
+FORMATS = {fmt.name: fmt for fmt in _FORMATS}
 
 
 def format_of(name: str) -> Format:
@@ -81,15 +84,15 @@ def check_out(out: Path, fmt: Format, checkpoint: Path, force: bool) -> None:
         raise UserError(f"--out: the folder {out.parent} does not exist; make it first, or write elsewhere")
     if out.exists() and out.resolve() == checkpoint.resolve():
         raise UserError(f"--out: {out} is the checkpoint being exported; write the export elsewhere")
-    if out.exists() and not force:
-        raise UserError(f"--out: {out} exists; give --force to replace it, or another --out")
-    if fmt.name == "safetensors" and out.suffix != SAFETENSORS:
     run = RunFolder(checkpoint.parent)
     own = run.named(out) if run.files() else None
     if own is not None:
         raise UserError(
             f"--out: {out} is the run's own {own}, which rnnlab reads back (eval, --resume); write the export elsewhere"
         )
+    if out.exists() and not force:
+        raise UserError(f"--out: {out} exists; give --force to replace it, or another --out")
+    if fmt.name == "safetensors" and out.suffix != SAFETENSORS:
         raise UserError(
             f"--out: a safetensors checkpoint must end in {SAFETENSORS} (rnnlab tells it by that); got {out}"
         )
