@@ -81,13 +81,19 @@ def test_a_safetensors_export_is_a_checkpoint_eval_predict_and_visualize_read(tr
     assert (tmp_path / "figures" / "test0_step_probs.json").is_file()
 
 
-def test_an_existing_out_is_refused_unless_force(trained, tmp_path) -> None:
+def test_an_existing_out_is_refused_unless_force_and_json_says_what_was_written(trained, tmp_path, monkeypatch) -> None:
     out = tmp_path / "m.safetensors"
     out.write_bytes(b"keep me")
     assert_one_error_line(_export(trained, "--format", "safetensors", "--out", out), "exists; give --force")
     assert out.read_bytes() == b"keep me"
-    assert _export(trained, "--format", "safetensors", "--out", out, "--force").exit_code == 0
-    assert out.read_bytes()[8:9] == b"{"
+    monkeypatch.setattr("rnnlab.export.check.dataset_at_hand", lambda dataset, where: False)  # 64 images: quicker
+    result = _export(trained, "--format", "safetensors", "--out", out, "--force", "--check", "--json")
+    assert result.exit_code == 0 and out.read_bytes()[8:9] == b"{", result.output
+    document = json.loads(result.stdout)  # --json: the one object a benchmark table is made from
+    assert document["wrote"] == str(out) and document["bytes"] == out.stat().st_size
+    assert document["format"] == "safetensors" and document["checkpoint"] == str(trained / "best.pt")
+    check = document["check"]
+    assert check["same"] and check["samples"] == 64 and check["max_diff"] == 0.0 and check["batches"] == [1, 7, 56]
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,17 @@ that the file is the same model (--check)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rnnlab import export, runs, runtime
-from rnnlab.cli.options import Flags, Run, takes
+from rnnlab.cli.options import Flags, Json, Run, takes
 from rnnlab.cli.tables import console
 from rnnlab.config import DataConfig, RuntimeConfig
 from rnnlab.config.commands import ExportConfig, OnARun
 from rnnlab.errors import UserError
-from rnnlab.text import pct, shown_path, visible
+from rnnlab.text import json_text, pct, shown_path, visible
 
 
 def _checkpoint(run: str, chosen: str | None) -> Path:
@@ -35,7 +36,7 @@ def _checkpoint(run: str, chosen: str | None) -> Path:
     DataConfig,
     only=("format", "out", "checkpoint", "check", "force", "threads", "data_dir"),
 )
-def export_command(flags: Flags, run: Run) -> None:
+def export_command(flags: Flags, run: Run, as_json: Json = False) -> None:
     """Write a trained model as a file that runs without rnnlab: ONNX, a torch.export program or a safetensors
     checkpoint.
 
@@ -58,6 +59,11 @@ def export_command(flags: Flags, run: Run) -> None:
     checking = f", checking it in {fmt.runtime}" if chosen.check else ""
     with console.status(f"exporting as {fmt.name}{checking}"):
         done = export.write.export_run(loaded, fmt, out, chosen.check, on.data_dir)
+    if as_json:  # what a benchmark table of exports is made from
+        check = None if done.check is None else {**asdict(done.check), "same": done.check.same}
+        described = {"checkpoint": str(loaded.path), "input": export.metadata.describe_input(loaded)}
+        print(json_text({"wrote": str(out), "format": fmt.name, "bytes": done.size, **described, "check": check}))
+        return
     console.print(visible(export.formats.wrote_line(out, done.size, loaded)), highlight=False, soft_wrap=True)
     console.print(f"input: {visible(export.metadata.describe_input(loaded))}", highlight=False, soft_wrap=True)
     console.print(f"run it: {visible(fmt.how.format(path=out))}", highlight=False, soft_wrap=True)
