@@ -107,9 +107,9 @@ def test_a_test_digit_is_the_data_sets_own_image(client: TestClient, run_dir: Pa
     [expected] = json.loads(result.stdout)["images"]
     answer = client.post("/api/read", json={"sample": k}).json()
     assert {key: answer[key] for key in KEYS} == {key: expected[key] for key in KEYS}
-    assert answer["sample"] == {"index": k, "label": 3}
+    assert answer["sample"] == {"index": k, "class": 3, "class_name": "3"}
     picked = client.get("/api/sample", params={"class": 3, "nth": 1}).json()
-    assert picked == {"index": k, "label": 3, "class": "3"}
+    assert picked == {"index": k, "class": 3, "class_name": "3"}
     pixels = client.post("/api/read", json={"pixels": images[k].tolist()}).json()
     assert pixels["probabilities"] == expected["probabilities"]
 
