@@ -280,7 +280,10 @@ def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(ru
         info = json.loads(urllib.request.urlopen(url + "api/info", timeout=10).read())
         assert info["model"]["layers"] == 2
         request = urllib.request.Request(
-            url + "api/read", json.dumps({"image": as_data_url(png(drawn_seven()))}).encode(), method="POST"
+            url + "api/read",
+            json.dumps({"image": as_data_url(png(drawn_seven()))}).encode(),
+            {"Content-Type": "application/json"},  # the guard takes JSON only
+            method="POST",
         )
         answer = json.loads(urllib.request.urlopen(request, timeout=10).read())
         assert len(answer["probabilities_after_each_step"]) == 8
