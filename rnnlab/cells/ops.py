@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -112,24 +112,29 @@ def _tensors(n: int) -> str:
     return ", ".join(["Tensor"] * n)
 
 
-def __getattr__(name: str) -> Any:
+def _allow_rnn() -> Any:
     """``ALLOW_RNN``: a context that sets dynamo's ``allow_rnn`` while dynamo traces the block it holds, and only
     then (dynamo enters it in its trace, under its compile lock; run eagerly, it would set the process-wide flag,
     so it is entered only where ``torch.compiler.is_dynamo_compiling()``). Made on the first read, which dynamo
     does eagerly while tracing, so that importing this module never costs dynamo's import. None where this torch
     has no traceable config patch (an older one): there dynamo breaks at each nn.LSTM module (same numbers)."""
-    if name != "ALLOW_RNN":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: Any = None
     try:  # dynamo's own, not public: the class it recognises as a config patch it may enter in a trace
         import torch._dynamo
         from torch._dynamo.decorators import DynamoConfigPatchProxy
     except ImportError:
-        pass
-    else:
-        value = DynamoConfigPatchProxy(torch._dynamo.config.patch(allow_rnn=True))
-    globals()[name] = value
-    return value
+        return None
+    return DynamoConfigPatchProxy(torch._dynamo.config.patch(allow_rnn=True))
+
+
+if TYPE_CHECKING:
+    ALLOW_RNN: Any  # _allow_rnn(), made on the first read
+else:
+
+    def __getattr__(name: str) -> Any:  # out of the type checker's sight: other names stay errors to it
+        if name != "ALLOW_RNN":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value = _allow_rnn()
+        return value
 
 
 class UntracedFrame:
