@@ -144,7 +144,7 @@ class ExportConfig:
         False,
         "Then run the file in its own runtime on the test set (a sample of random images where the data is "
         "absent): the largest logit difference and the accuracy beside rnnlab eval's; exit 2 if a prediction "
-        "differs or a logit is beyond float32 rounding.",
+        "differs or a logit is beyond float32 rounding (or NaN), and the file is not written.",
         EXPORT,
     )
     force: bool = option(False, "Replace --out if it exists.", EXPORT)
