@@ -76,12 +76,26 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
         Path(tmp).unlink(missing_ok=True)
+        stop = _interrupt_behind(exc)
+        if stop is not None:  # a signal raised mid-write, and the writer's clean-up then failed on the half file
+            raise stop from None
         if _os_error(exc) is None and not isinstance(exc, OSError) and "write" not in str(exc).lower():
             raise  # not a failed write: a bug
         raise UserError(_failed(exc, path, existed)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _interrupt_behind(exc: BaseException) -> BaseException | None:
+    """The Ctrl-C (KeyboardInterrupt, or training's StopNow) that ``exc`` was raised while handling, if any: torch.save
+    interrupted inside its zip writer fails again on closing it, and that second error would hide the stop."""
+    seen = exc.__context__
+    while seen is not None:
+        if not isinstance(seen, Exception):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def _failed(exc: BaseException, path: Path, existed: bool) -> str:
