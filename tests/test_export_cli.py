@@ -159,8 +159,32 @@ def test_an_exporter_failure_names_the_operation_and_writes_nothing(trained, tmp
     monkeypatch.setattr(PlainClassifier, "forward", unexportable)
     assert_one_error_line(
         _export(trained, "--out", tmp_path / "m.onnx"),
-        "--format onnx: the exporter could not export torch.ops.prims.zeta",
+        "--format onnx: the exporter could not export aten::special_zeta (UnsupportedOperatorError: Exporting",
     )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_inside_the_exporter_is_a_stop_and_a_wrapped_failure_gives_its_innermost_reason(
+    trained, tmp_path, monkeypatch
+) -> None:
+    """torch's exporter wraps what went wrong in its own error ('... step 1/3 ... Next steps:'): a Ctrl-C inside it
+    is the stop it was (130), and a failure's reason is the innermost cause's first line."""
+
+    def wrapped(inner: BaseException):
+        def export(*args, **kwargs):
+            try:
+                raise inner
+            except BaseException as exc:
+                raise RuntimeError("Failed to export the model with torch.export. Next steps:\n- x") from exc
+
+        return export
+
+    monkeypatch.setattr("torch.onnx.export", wrapped(KeyboardInterrupt()))
+    result = _export(trained, "--out", tmp_path / "m.onnx")
+    assert result.exit_code == 130 and "stopped" in result.stderr and "could not export" not in result.output
+    monkeypatch.setattr("torch.onnx.export", wrapped(ValueError("aten.frobnicate.default has no ONNX form\nmore")))
+    line = assert_one_error_line(_export(trained, "--out", tmp_path / "m.onnx"), "--format onnx: the exporter")
+    assert line.endswith("aten.frobnicate.default (ValueError: aten.frobnicate.default has no ONNX form)")
     assert list(tmp_path.iterdir()) == []
 
 

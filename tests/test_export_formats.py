@@ -18,6 +18,7 @@ from rnnlab.config import DataConfig, ModelConfig, RunConfig
 from rnnlab.config.commands import EXPORT_FORMATS
 from rnnlab.data import SequenceData, load_sequences
 from rnnlab.data.views import pixel_permutation
+from rnnlab.errors import UserError
 from rnnlab.export.check import ATOL, RTOL, check_export, compare
 from rnnlab.export.formats import FORMATS
 from rnnlab.export.program import load_program
@@ -164,13 +165,26 @@ def test_the_program_file_carries_its_metadata(shared) -> None:
     assert program.module()(torch.zeros(3, 64, 1)).shape == (3, 10)  # a batch size it was not traced with
 
 
-@pytest.mark.skipif(not hasattr(torch.onnx, "utils"), reason="this torch has no TorchScript ONNX exporter")
-def test_the_torchscript_exporter_of_torch_before_2_6_makes_the_same_model(tmp_path, monkeypatch) -> None:
-    """torch 2.4 and 2.5 export by the TorchScript exporter (dynamic_axes); this torch still has it, so the
-    path those versions take is checked here."""
-    monkeypatch.setattr("rnnlab.export.onnx.DYNAMO", False)
-    run = make_run(tmp_path, {"cell": "lstm", "bidirectional": True, "readout": "state", "proj": 3}, {})
+RECURRENT = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+@pytest.mark.parametrize("cell", RECURRENT)
+def test_each_cell_exports_as_its_own_onnx_operator_not_unrolled(cell, tmp_path) -> None:
+    """Two layers read pixel by pixel (64 steps): the graph holds one ONNX LSTM / GRU / RNN node per layer and no
+    step-by-step copy of the cell (the dynamo exporter unrolls nn.RNN: a MatMul and a Tanh per step, and minutes of
+    rewriting at 784 steps); onnxruntime gives the same model."""
+    run = make_run(tmp_path, {"cell": cell, "layers": 2, "hidden": (5,)}, {"sequence": "pixels"})
     out = _exported(run, "onnx", tmp_path)
+    ops = [node.op_type for node in onnx.load(str(out)).graph.node]
+    assert ops.count(RECURRENT[cell]) == 2 and len(ops) < 64, ops
+    assert not {"MatMul", "Tanh", "Sigmoid"} & set(ops), ops  # the cell's arithmetic is inside its operator
     result = check_export(run, FORMATS["onnx"], out)
-    assert result.same and result.batches == (1, 7, 351), result.summary()
-    assert "LSTM" in {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert result.same, result.summary()
+
+
+def test_an_rnn_is_refused_where_only_the_unrolling_exporter_is_left(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("rnnlab.export.onnx.TORCHSCRIPT", False)
+    run = make_run(tmp_path, {"cell": "rnn"}, {})
+    with pytest.raises(UserError, match="unrolls an nn.RNN step by step .*; export it as torch-export"):
+        _exported(run, "onnx", tmp_path)
+    assert not (tmp_path / "model.onnx").exists()
