@@ -16,10 +16,11 @@ def main() -> None:
     wait_briefly()  # before torch loads: libgomp reads how its threads wait only then
     try:
         from rnnlab.cli import app
+
+        app()  # typer builds the commands before one runs: a Ctrl-C then is outside the CLI's own handling
     except KeyboardInterrupt:
         print(f"rnnlab: stopped: {CTRL_C}", file=sys.stderr)
         sys.exit(130)
-    app()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """lazy: a Ctrl-C while a submodule loads (torch, matplotlib and their C++ extensions) waits for the import to end,
-then is raised: no half-made module, no abort from inside an extension's start."""
+then is raised: no half-made module, no abort from inside an extension's start; and one while typer builds the
+commands is the same one line as every other stop."""
 
 from __future__ import annotations
 
@@ -33,3 +34,18 @@ def test_a_ctrl_c_during_a_lazy_import_is_raised_once_the_import_has_ended(
     finally:
         for name in ("slowpkg", "slowpkg.part"):
             sys.modules.pop(name, None)
+
+
+def test_a_ctrl_c_while_typer_builds_the_commands_is_one_line() -> None:
+    """Before any command runs (typer reading every signature) a Ctrl-C was a traceback from inside inspect."""
+    import subprocess
+
+    code = (
+        "import sys, typer.main\n"
+        "def stopped(*a, **k): raise KeyboardInterrupt\n"
+        "typer.main.get_command = stopped\n"
+        "sys.argv = ['rnnlab', 'playground', '--help']\n"
+        "from rnnlab.__main__ import main\nmain()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "rnnlab: stopped: by SIGINT (Ctrl-C)\n")
