@@ -59,7 +59,7 @@ def playground_command(flags: Flags, run: Run) -> None:
                 "stores nothing sent to it)",
                 "warning",
             )
-        playground.serve.serve(pg, sock, _say(pg.loaded.describe(), where.open))
+        playground.serve.serve(pg, sock, _say(pg.loaded.describe(), where.open), host=where.host)
     finally:
         sock.close()
 

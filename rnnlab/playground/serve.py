@@ -1,7 +1,8 @@
 """`rnnlab playground RUN`: the app served by uvicorn on a socket bound here (so a port of 0 is a free one, known
-before the first request), the page's address printed once it serves, a browser opened on it when asked. The app is
-served behind its guard (the host names of the address bound, the page's own origin, JSON only), and uvicorn
-answers 503 to connections past MAX_CONNECTIONS (each may hold a request of up to 8 MiB while it arrives).
+before the first request), the page's address handed to ``say`` once it serves (the CLI prints it, and opens a
+browser on it when asked). The app is served behind its guard (the host names of the address bound, the page's
+own origin, JSON only), and uvicorn answers 503 to connections past MAX_CONNECTIONS (each may hold a request of up
+to 8 MiB while it arrives).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import webbrowser
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -78,10 +78,10 @@ def serve(
     playground: Playground,
     sock: socket.socket,
     say: Callable[[str], None],
-    open_browser: bool = False,
     host: str | None = None,
 ) -> None:
-    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line); ``host``:
+    """Serve until Ctrl-C (uvicorn shuts down, then the KeyboardInterrupt reaches the CLI's one line); ``say`` is
+    handed the page's address once it serves (the CLI prints it, and opens a browser where --open asks); ``host``:
     the --host ``sock`` was bound to (None: its address, which loses a host name given there)."""
     server = make_server(playground, sock.getsockname()[0] if host is None else host)
     url = url_of(sock)
@@ -91,8 +91,6 @@ def serve(
             time.sleep(0.02)
         if server.started:
             say(url)
-            if open_browser:
-                webbrowser.open(url)
 
     threading.Thread(target=when_serving, daemon=True).start()
     server.run(sockets=[sock])
