@@ -65,6 +65,8 @@ def _edited(tmp_path, exported, tensors=None, **metadata):
         ({"config": "{not json"}, "its config metadata is not JSON"),
         ({"version": "7"}, "is checkpoint format version 7"),
         ({"preprocessing": json.dumps({"dataset": "digits"})}, "has an unusable preprocessing"),
+        ({"mean": "0.5"}, "its mean metadata ('0.5') is not its preprocessing's"),  # the copy others read
+        ({"sequence": "rows"}, "its sequence metadata ('rows') is not its preprocessing's"),
     ],
 )
 def test_edited_metadata_is_refused_in_one_line(tmp_path, exported, edit, expect) -> None:
@@ -91,7 +93,29 @@ def test_a_file_that_is_no_safetensors_is_one_line(tmp_path) -> None:
     assert_one_error_line(CliRunner().invoke(app, ["eval", str(path)]), "is not a readable safetensors file")
     bare = tmp_path / "bare.safetensors"
     save_file({"w": torch.zeros(2)}, str(bare))  # a safetensors file, but no checkpoint
-    assert_one_error_line(CliRunner().invoke(app, ["eval", str(bare)]), "no 'rnnlab-checkpoint' marker")
+    line = assert_one_error_line(CliRunner().invoke(app, ["eval", str(bare)]), "no 'rnnlab-checkpoint' marker")
+    assert line.endswith("give one written by `rnnlab export --format safetensors`")
+
+
+@pytest.mark.parametrize("suffix,kind", [(".onnx", "an ONNX"), (".pt2", "a torch.export")])
+def test_a_graph_export_given_to_eval_is_named_as_what_it_is(tmp_path, suffix, kind) -> None:
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"PK\x03\x04 or an ONNX protobuf")
+    for command in ("eval", "visualize"):
+        assert_one_error_line(
+            CliRunner().invoke(app, [command, str(path)]),
+            f"{path} is {kind} file (from rnnlab export); eval, predict and visualize take a .pt checkpoint or a "
+            ".safetensors export",
+        )
+
+
+def test_the_command_that_made_a_file_is_named_rnnlab_under_python_m(monkeypatch) -> None:
+    from rnnlab.runs.config_file import made_by
+
+    monkeypatch.setattr(sys, "argv", ["/site-packages/rnnlab/__main__.py", "export", "runs/a", "--check"])
+    assert made_by()["command"] == "rnnlab export runs/a --check"
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/rnnlab", "train"])
+    assert made_by()["command"] == "rnnlab train"
 
 
 def test_a_file_cut_short_is_one_line_in_eval(exported, tmp_path) -> None:

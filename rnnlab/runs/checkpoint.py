@@ -75,6 +75,12 @@ def _why_no_checkpoint(run: Path) -> str:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A checkpoint file (best.pt, checkpoint.pt, or an exported ``*.safetensors``) or a run folder's, checked."""
     p = resolve_checkpoint(path)
+    graph = graph_export(p)
+    if graph is not None:
+        raise UserError(
+            f"{p} is {graph} file (from rnnlab export); eval, predict and visualize take a .pt checkpoint or a "
+            ".safetensors export"
+        )
     if is_safetensors(p):  # `rnnlab export --format safetensors`: the same checkpoint, pickle-free
         ckpt: Any = read_safetensors(p, FORMAT)
     else:
@@ -91,7 +97,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if problem:
         raise UserError(f"{p} is not an rnnlab checkpoint: {problem}")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by `rnnlab train`")
+        written = "`rnnlab export --format safetensors`" if is_safetensors(p) else "`rnnlab train`"
+        raise UserError(f"{p} is not an rnnlab checkpoint (no '{FORMAT}' marker); give one written by {written}")
     if ckpt.get("version") != VERSION:
         raise UserError(
             f"{p} is checkpoint format version {short_repr(ckpt.get('version'))}; this rnnlab reads version {VERSION}"
@@ -104,6 +111,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     ckpt["path"] = str(p)
     return ckpt
+
+
+def graph_export(p: Path) -> str | None:
+    """'an ONNX' / 'a torch.export' where ``p`` is named as one of the graph files rnnlab export writes, else None:
+    those are programs without a config to rebuild the model from, and torch.load's refusal would blame the file."""
+    if p.suffix == ".onnx":
+        return "an ONNX"
+    if p.suffix == ".pt2":
+        return "a torch.export"
+    return None
 
 
 def _plain_weight(v: Any) -> bool:

@@ -55,7 +55,7 @@ def made_by(command: str | None = None) -> dict[str, Any]:
         torch_version = version("torch")
     except PackageNotFoundError:
         torch_version = None
-    argv = [Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)]
+    argv = [_program(a) if i == 0 else a for i, a in enumerate(sys.argv)]
     return {
         "rnnlab": __version__,
         "torch": torch_version,
@@ -64,6 +64,13 @@ def made_by(command: str | None = None) -> dict[str, Any]:
         "at": now(),
         "host": socket.gethostname(),
     }
+
+
+def _program(argv0: str) -> str:
+    """The program as its user typed it: ``rnnlab`` for ``python -m rnnlab`` too (whose argv[0] is the package's
+    ``__main__.py``, a name no one can run)."""
+    name = Path(argv0).name
+    return "rnnlab" if name == "__main__.py" and Path(argv0).parent.name == "rnnlab" else name
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from rnnlab.errors import UserError
 from rnnlab.extras import require
 from rnnlab.reading import loads
+from rnnlab.text import short_repr
 
 SUFFIX = ".safetensors"
 JSON_KEYS = ("config", "preprocessing", "saved", "made_by")  # metadata held as JSON text; the rest is plain text
@@ -61,9 +62,41 @@ def read_safetensors(path: Path, marker: str) -> dict[str, Any]:
                 raise UserError(f"{path} is not an rnnlab checkpoint: its {key} metadata is not JSON") from None
         else:
             ckpt[key] = value
+    _same_preprocessing(path, ckpt)
     if ckpt.get("version", "").isdigit():
         ckpt["version"] = int(ckpt["version"])
     saved = ckpt.pop("saved", None)
     if isinstance(saved, dict):
         ckpt.update({key: saved.get(key) for key in SAVED})
     return ckpt
+
+
+SPELLED_OUT = ("image_size", "mean", "std", "sequence", "permute_seed", "class_names")  # also top-level, for others
+
+
+def _same_preprocessing(path: Path, ckpt: dict[str, Any]) -> None:
+    """The preprocessing JSON (what rnnlab reads) and the top-level keys that spell it out for readers outside
+    rnnlab (what the README's snippets read) must agree: a file edited in one place only is two models."""
+    kept = ckpt.get("preprocessing")
+    if not isinstance(kept, dict):
+        return  # the checkpoint's own checks refuse it
+    for key in SPELLED_OUT:
+        if key not in ckpt or key not in kept:
+            continue
+        same = _agree(ckpt[key], kept[key])
+        if not same:
+            raise UserError(
+                f"{path}: its {key} metadata ({short_repr(ckpt[key])}) is not its preprocessing's "
+                f"({short_repr(kept[key])}); the two say different models, so neither is trusted"
+            )
+
+
+def _agree(text: Any, value: Any) -> bool:
+    """A top-level value (text: JSON for lists, else plain) is the preprocessing's: 0.1307 and "0.1307" agree."""
+    try:
+        read = loads(text) if isinstance(text, str) and text[:1] in "[{" else text
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(read) == float(value)
+    except (TypeError, ValueError):
+        return False
+    return read == value or str(read) == str(value)
