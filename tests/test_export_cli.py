@@ -39,6 +39,27 @@ def _export(*args: str):
     return CliRunner().invoke(app, ["export", *map(str, args)])
 
 
+@pytest.fixture(autouse=True)
+def wide(monkeypatch) -> None:
+    """Each line of the output on one line (the lines wrap at the console's width), for tests that read them."""
+    from rnnlab.cli.tables import console
+
+    monkeypatch.setattr(console, "width", 2000)
+
+
+def test_at_80_columns_the_lines_wrap_between_words(trained, tmp_path, monkeypatch) -> None:
+    from rnnlab.cli.tables import console
+
+    out = tmp_path / "m.safetensors"
+    wide = _export(trained, "--format", "safetensors", "--out", out)
+    monkeypatch.setattr(console, "width", 80)
+    narrow = _export(trained, "--format", "safetensors", "--out", out, "--force")
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert len(lines) > len(wide.stdout.splitlines()) and max(map(len, lines)) <= 80, lines
+    assert narrow.stdout.split() == wide.stdout.split()  # every word whole: broken only between them
+
+
 @pytest.mark.parametrize(
     "fmt,suffix,runtime", [("onnx", ".onnx", "onnxruntime"), ("torch-export", ".pt2", "torch.export.load")]
 )
@@ -81,6 +102,10 @@ def test_a_safetensors_export_is_a_checkpoint_eval_predict_and_visualize_read(tr
     drawn = CliRunner().invoke(app, ["visualize", str(out), "--out", str(tmp_path / "figures")])
     assert drawn.exit_code == 0, drawn.output
     assert (tmp_path / "figures" / "test0_step_probs.json").is_file()
+    assert not (tmp_path / "figures" / "curves.png").exists()  # a lone file has no metrics.jsonl: said in one line
+    assert f"warning: no curves.png: a run's training curves come from its metrics.jsonl, and {out} has none" in (
+        drawn.stderr
+    )
 
 
 def test_an_existing_out_is_refused_unless_force_and_json_says_what_was_written(trained, tmp_path, monkeypatch) -> None:
@@ -150,6 +175,13 @@ def test_a_model_a_format_cannot_hold_is_refused_naming_what(trained, tmp_path) 
     assert not (tmp_path / "z.out").exists()
     kept = _export(tmp_path / "zoneout.pt", "--format", "safetensors", "--out", tmp_path / "z.safetensors", "--check")
     assert kept.exit_code == 0 and "all 359 predictions the same" in kept.stdout, kept.output  # zoneout's own rule
+    said = kept.stdout.splitlines()
+    assert (
+        said[2] == f"run it: rnnlab eval {tmp_path / 'z.safetensors'}; rnnlab predict {tmp_path / 'z.safetensors'} "
+        "IMAGE (rnnlab computes zoneout's evaluation rule)"
+    )
+    assert said[3].startswith("note: zoneout's evaluation rule") and "compute a different model" in said[3], said
+    assert "PyTorch's own layers" not in said[2]
 
 
 def test_an_exporter_failure_names_the_operation_and_writes_nothing(trained, tmp_path, monkeypatch) -> None:

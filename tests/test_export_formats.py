@@ -150,6 +150,10 @@ def test_the_onnx_file_says_its_preprocessing(shared) -> None:
     assert json.loads(meta["image_size"]) == [8, 8] and meta["sequence"] == "permuted"
     assert json.loads(meta["class_names"]) == list(p.class_names) and meta["permute_seed"] == "3"
     assert json.loads(meta["pixel_order"]) == pixel_permutation(64, 3).tolist()
+    assert "x = image.flatten()[pixel_order]" in meta["input"]  # as it says, so rnnlab reads an image:
+    image = torch.rand(8, 8, generator=torch.Generator().manual_seed(1))
+    x = ((image.flatten() - float(meta["mean"])) / float(meta["std"]))[json.loads(meta["pixel_order"])]
+    assert_close(x[None, :, None], p.to_sequences(image[None]), atol=1e-6, rtol=0, what="the input line's recipe")
     assert RunConfig.from_dict(json.loads(meta["config"])) == run.config
     [x] = proto.graph.input
     dims = x.type.tensor_type.shape.dim

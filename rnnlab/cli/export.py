@@ -8,6 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from rnnlab import export, runs, runtime
 from rnnlab.cli.options import Flags, Json, Run, takes
 from rnnlab.cli.tables import console
@@ -61,24 +63,37 @@ def export_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         done = export.write.export_run(loaded, fmt, out, chosen.check, on.data_dir)
     if as_json:  # what a benchmark table of exports is made from
         check = None if done.check is None else {**asdict(done.check), "same": done.check.same}
-        described = {"checkpoint": str(loaded.path), "input": export.metadata.describe_input(loaded)}
+        described = {
+            "checkpoint": str(loaded.path),
+            "input": export.metadata.describe_input(loaded),
+            "note": export.formats.zoneout_note(loaded),
+        }
         print(json_text({"wrote": str(out), "format": fmt.name, "bytes": done.size, **described, "check": check}))
         return
-    console.print(visible(export.formats.wrote_line(out, done.size, loaded)), highlight=False, soft_wrap=True)
-    console.print(f"input: {visible(export.metadata.describe_input(loaded))}", highlight=False, soft_wrap=True)
-    console.print(f"run it: {visible(fmt.how.format(path=out))}", highlight=False, soft_wrap=True)
+    lines = [
+        export.formats.wrote_line(out, done.size, loaded),
+        f"input: {export.metadata.describe_input(loaded)}",
+        f"run it: {export.formats.run_it(fmt, out, loaded)}",
+        export.formats.zoneout_note(loaded),
+    ]
+    for line in lines:
+        if line is not None:
+            _say(line)
     if done.check is not None:
         _print_check(done.check)
 
 
+def _say(line: str) -> None:
+    """A line of the output, wrapped between words at the terminal's width (a path or a call too long for a line
+    is folded where it must be); its control characters shown, never obeyed."""
+    console.print(Text(visible(line)))
+
+
 def _print_check(result: Any) -> None:
     """What the check found, once it has passed (a failure is the command's one error line)."""
-    console.print(f"check: {result.summary()}", highlight=False, soft_wrap=True)
+    _say(f"check: {result.summary()}")
     if result.accuracy is not None:
-        console.print(
-            f"accuracy: {pct(result.accuracy)} in {result.runtime}, {pct(result.eval_accuracy)} by rnnlab eval",
-            highlight=False,
-        )
+        _say(f"accuracy: {pct(result.accuracy)} in {result.runtime}, {pct(result.eval_accuracy)} by rnnlab eval")
 
 
 COMMANDS: dict[str, Callable[..., Any]] = {"export": export_command}

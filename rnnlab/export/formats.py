@@ -106,5 +106,25 @@ def open_for_export(checkpoint: Path, fmt: Format, data_dir: str | None = None) 
     return Run.open(checkpoint, reference_engine(cfg.model), "cpu", data_dir)
 
 
+def run_it(fmt: Format, out: Path, run: Run) -> str:
+    """How to run the file: for a zoneout model's safetensors checkpoint, rnnlab only (PyTorch's own layers compute
+    another model from it)."""
+    if zoneout_note(run) is not None:
+        return f"rnnlab eval {out}; rnnlab predict {out} IMAGE (rnnlab computes zoneout's evaluation rule)"
+    return fmt.how.format(path=out)
+
+
+def zoneout_note(run: Run) -> str | None:
+    """The one line a zoneout model's export adds: its weights load into nn.LSTM / nn.GRU / nn.RNN layers, but those
+    layers compute another model (zoneout's evaluation keeps a share of each previous state, which they do not)."""
+    if "zoneout" not in run.config.model.regularisers:
+        return None
+    return (
+        "note: zoneout's evaluation rule (each step keeps a share of the previous state) is not PyTorch's own "
+        f"{run.config.model.cell.upper()} layer: loaded into plain PyTorch layers these weights compute a different "
+        "model, with another accuracy; run it with rnnlab"
+    )
+
+
 def wrote_line(out: Path, size: int, run: Run) -> str:
     return f"wrote {out} ({human_bytes(size)}): {run.describe()}, {run.where}"

@@ -27,7 +27,9 @@ def describe_input(run: Run) -> str:
         "rows": f"rows ({steps} steps of {features} pixels)",
         "cols": f"columns ({steps} steps of {features} pixels)",
         "pixels": f"pixel by pixel, row after row ({steps} steps of 1)",
-        "permuted": f"pixel by pixel in the fixed order pixel_order ({steps} steps of 1)",
+        "permuted": (
+            f"pixel by pixel in the fixed order pixel_order (x = image.flatten()[pixel_order], {steps} steps of 1)"
+        ),
     }[p.sequence]
     return (
         f"{INPUT}: float32 (batch, {steps}, {features}): an image's pixels in [0, 1] (light on dark, {h}x{w}), "

@@ -138,7 +138,12 @@ def draw_sample(
     }
     atomic_write_text(out / f"{stem}_step_probs.json", json.dumps(numbers) + "\n")
     paths.append(out / f"{stem}_step_probs.json")
-    return Picture(index, label, probs, note, layer, paths, records.warnings(loaded.folder.metrics), out)
+    warned = records.warnings(loaded.folder.metrics)
+    if not records and not loaded.folder.metrics.exists():  # a lone checkpoint or export: say what is left out
+        warned.append(
+            f"no curves.png: a run's training curves come from its metrics.jsonl, and {loaded.path} has none beside it"
+        )
+    return Picture(index, label, probs, note, layer, paths, warned, out)
 
 
 def draw_confusion(opened: Opened, out: Path, advance: Callable[[int], None] | None = None) -> Path:
