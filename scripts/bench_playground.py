@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import select
 import shutil
 import statistics
 import subprocess
@@ -68,6 +69,9 @@ def start_server(run: str, threads: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "COLUMNS": "400"}
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=pin, env=env, cwd=ROOT)
     assert server.stdout is not None
+    if not select.select([server.stdout], [], [], 300)[0]:  # a server that never starts must not hang the bench
+        server.kill()
+        raise SystemExit("the server printed no URL in 300 s")
     line = server.stdout.readline()
     if not line.startswith("rnnlab playground: http"):
         server.kill()

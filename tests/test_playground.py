@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -274,6 +275,7 @@ def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(ru
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
+        assert select.select([server.stdout], [], [], 120)[0], "no URL on stdout in 120 s"  # a hung start fails
         line = server.stdout.readline()
         assert line.startswith("rnnlab playground: http://127.0.0.1:"), line
         url = line.split()[2]

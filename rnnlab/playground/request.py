@@ -1,7 +1,7 @@
 """What a playground request may ask, checked field by field: every mistake a user can make is a Refused (a 4xx
 answer with one line), never a traceback, and nothing in a request reaches the file system.
 
-A request to read is a JSON object with exactly one image: ``image`` (a PNG, JPEG or other picture Pillow reads,
+A request to read is a JSON object with exactly one image: ``image`` (a PNG, JPEG, GIF, BMP or WEBP picture,
 as base64 or a data: URL, what the page's canvas and its file upload send), ``pixels`` (an (H, W) array at the
 model's image size, light on dark, in [0, 1] or [0, 255]) or ``sample`` (a test-set image by its index); and
 optionally ``engine`` and ``layer`` (counted from 1, or "all").
