@@ -214,6 +214,9 @@ def test_ctrl_c_inside_the_exporter_is_a_stop_and_a_wrapped_failure_gives_its_in
     monkeypatch.setattr("torch.onnx.export", wrapped(KeyboardInterrupt()))
     result = _export(trained, "--out", tmp_path / "m.onnx")
     assert result.exit_code == 130 and "stopped" in result.stderr and "could not export" not in result.output
+    monkeypatch.setattr("torch.export.export", wrapped(KeyboardInterrupt()))
+    result = _export(trained, "--format", "torch-export", "--out", tmp_path / "m.pt2")
+    assert result.exit_code == 130 and "stopped" in result.stderr and "could not export" not in result.output
     monkeypatch.setattr("torch.onnx.export", wrapped(ValueError("aten.frobnicate.default has no ONNX form\nmore")))
     line = assert_one_error_line(_export(trained, "--out", tmp_path / "m.onnx"), "--format onnx: the exporter")
     assert line.endswith("aten.frobnicate.default (ValueError: aten.frobnicate.default has no ONNX form)")

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from rnnlab.errors import UserError
 from rnnlab.export.metadata import export_metadata
-from rnnlab.export.onnx import example_input, exporter_failure, quiet_exporter
+from rnnlab.export.onnx import example_input, exporter_failure, quiet_exporter, raise_interrupt
 from rnnlab.export.plain import PlainClassifier, plain_model
 from rnnlab.runs.files import atomic_write_bytes
 from rnnlab.runs.run import Run
@@ -31,6 +31,7 @@ def exported_program(module: PlainClassifier, x: Tensor) -> torch.export.Exporte
             batch = torch.export.Dim("batch", min=1)
             return torch.export.export(module, (x,), dynamic_shapes={"x": {0: batch}}, strict=False)
     except Exception as exc:
+        raise_interrupt(exc)
         raise UserError(exporter_failure("torch-export", exc)) from None
 
 
