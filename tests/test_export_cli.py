@@ -180,7 +180,9 @@ def test_a_model_a_format_cannot_hold_is_refused_naming_what(trained, tmp_path) 
         said[2] == f"run it: rnnlab eval {tmp_path / 'z.safetensors'}; rnnlab predict {tmp_path / 'z.safetensors'} "
         "IMAGE (rnnlab computes zoneout's evaluation rule)"
     )
-    assert said[3].startswith("note: zoneout's evaluation rule") and "compute a different model" in said[3], said
+    assert said[3].startswith("note: zoneout's evaluation rule") and "compute a different model (" in said[3], said
+    rnnlab = said[-1].split(", ")[1].removesuffix(" by rnnlab eval")  # the accuracy line's figure
+    assert f"% on the test set against rnnlab's {rnnlab}); run it with rnnlab" in said[3], said
     assert "PyTorch's own layers" not in said[2]
 
 

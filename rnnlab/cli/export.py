@@ -66,7 +66,7 @@ def export_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         described = {
             "checkpoint": str(loaded.path),
             "input": export.metadata.describe_input(loaded),
-            "note": export.formats.zoneout_note(loaded),
+            "note": export.formats.zoneout_note(loaded, *_accuracies(done.check)),
         }
         print(json_text({"wrote": str(out), "format": fmt.name, "bytes": done.size, **described, "check": check}))
         return
@@ -74,13 +74,18 @@ def export_command(flags: Flags, run: Run, as_json: Json = False) -> None:
         export.formats.wrote_line(out, done.size, loaded),
         f"input: {export.metadata.describe_input(loaded)}",
         f"run it: {export.formats.run_it(fmt, out, loaded)}",
-        export.formats.zoneout_note(loaded),
+        export.formats.zoneout_note(loaded, *_accuracies(done.check)),
     ]
     for line in lines:
         if line is not None:
             _say(line)
     if done.check is not None:
         _print_check(done.check)
+
+
+def _accuracies(check: Any) -> tuple[float | None, float | None]:
+    """(plain PyTorch layers', rnnlab eval's) accuracy, where the check measured them."""
+    return (None, None) if check is None else (check.plain_accuracy, check.eval_accuracy)
 
 
 def _say(line: str) -> None:

@@ -22,6 +22,7 @@ from rnnlab.data import SequenceData, load_sequences
 from rnnlab.data.sets import dataset_at_hand
 from rnnlab.errors import UserError
 from rnnlab.export.formats import Format
+from rnnlab.export.plain import PlainClassifier
 from rnnlab.runs.run import Run
 
 ATOL, RTOL = 1e-5, 1.3e-6  # torch.testing.assert_close's float32 tolerance
@@ -40,6 +41,7 @@ class CheckResult:
     differing: int  # samples whose prediction differs
     accuracy: float | None  # the exported file's, where there are labels
     eval_accuracy: float | None  # rnnlab eval's, on the same samples
+    plain_accuracy: float | None = None  # a zoneout model's weights in PyTorch's own layers (another model)
 
     @property
     def same(self) -> bool:
@@ -119,10 +121,11 @@ def check_export(run: Run, fmt: Format, path: Path, data_dir: str | None = None,
     beyond = int((~(diff <= ATOL + RTOL * want.double().abs())).sum())  # NaN compares false: it is beyond too
     nonfinite = int((~got.isfinite()).sum())  # argmax takes NaN as the largest: never the same model
     differing = int((got.argmax(1) != want.argmax(1)).sum())
-    accuracy = eval_accuracy = None
+    accuracy = eval_accuracy = plain_accuracy = None
     if data is not None:
         accuracy = float((got.argmax(1) == data.test[1]).double().mean())
         eval_accuracy = run.evaluate("test", batch_size, data=data).accuracy  # what `rnnlab eval` prints
+        plain_accuracy = _plain_accuracy(run, x, data.test[1], batch_size)
     return CheckResult(
         fmt.runtime,
         where,
@@ -134,4 +137,16 @@ def check_export(run: Run, fmt: Format, path: Path, data_dir: str | None = None,
         differing,
         accuracy,
         eval_accuracy,
+        plain_accuracy,
     )
+
+
+def _plain_accuracy(run: Run, x: Tensor, y: Tensor, batch_size: int) -> float | None:
+    """For a zoneout model, what its file's weights score in PyTorch's own layers (no zoneout rule): the number
+    that shows plain PyTorch computes another model from them; None for any other model (there it is the same)."""
+    if "zoneout" not in run.config.model.regularisers:
+        return None
+    plain = PlainClassifier(run.model.cpu().float().eval()).eval()  # the export's layers, not its rule
+    with torch.no_grad():
+        right = sum(int((plain(x[a:b].float()).argmax(1) == y[a:b]).sum()) for a, b in sizes(len(x), batch_size))
+    return right / len(x)

@@ -21,7 +21,7 @@ from rnnlab.runs.checkpoint import config_of, load_checkpoint
 from rnnlab.runs.folder import RunFolder
 from rnnlab.runs.run import Run
 from rnnlab.runs.safetensors_file import SUFFIX as SAFETENSORS
-from rnnlab.text import human_bytes
+from rnnlab.text import human_bytes, pct
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,21 @@ def run_it(fmt: Format, out: Path, run: Run) -> str:
     return fmt.how.format(path=out)
 
 
-def zoneout_note(run: Run) -> str | None:
+def zoneout_note(run: Run, plain: float | None = None, rnnlab: float | None = None) -> str | None:
     """The one line a zoneout model's export adds: its weights load into nn.LSTM / nn.GRU / nn.RNN layers, but those
-    layers compute another model (zoneout's evaluation keeps a share of each previous state, which they do not)."""
+    layers compute another model (zoneout's evaluation keeps a share of each previous state, which they do not);
+    ``plain`` and ``rnnlab``: the two accuracies on the test set, where --check had it."""
     if "zoneout" not in run.config.model.regularisers:
         return None
+    measured = (
+        "with another accuracy"
+        if plain is None or rnnlab is None
+        else f"{pct(plain)} on the test set against rnnlab's {pct(rnnlab)}"
+    )
     return (
         "note: zoneout's evaluation rule (each step keeps a share of the previous state) is not PyTorch's own "
         f"{run.config.model.cell.upper()} layer: loaded into plain PyTorch layers these weights compute a different "
-        "model, with another accuracy; run it with rnnlab"
+        f"model ({measured}); run it with rnnlab"
     )
 
 
