@@ -266,13 +266,19 @@ def test_help_imports_neither_torch_nor_the_web_server() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_a_real_server_on_a_free_port_answers_and_stops_on_ctrl_c_in_one_line(run_dir: Path, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "rnnlab", "playground", str(run_dir), "--port", "0", "--host", "0.0.0.0", "--open"]
     opened = tmp_path / "opened.txt"  # --open: the browser Python's webbrowser starts ($BROWSER) is handed the URL
     browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
     env = {**os.environ, "COLUMNS": "300", "BROWSER": browser}
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen(  # Ctrl-C heard as in a terminal, even where the suite's own SIGINT is ignored
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_sigint_default
+    )
     try:
         assert server.stdout is not None
         assert select.select([server.stdout], [], [], 120)[0], "no URL on stdout in 120 s"  # a hung start fails

@@ -82,9 +82,12 @@ def test_without_the_wait_the_programs_race_and_the_numbers_are_wrong(cell, monk
     _persistent(monkeypatch)
     _plant(monkeypatch, arrive_only)
     model, x, ref = _case(cell)
-    with programs_as_threads(timeout=300, seed=7, yields=0.5):
-        got = engine_results(model, "triton", x, torch.float64)
-    assert not _matches(got, ref)
+    for seed in (7, 8, 9):  # a race shows only where the threads interleave: on a loaded machine one draw may not
+        with programs_as_threads(timeout=300, seed=seed, yields=0.5):
+            got = engine_results(model, "triton", x, torch.float64)
+        if not _matches(got, ref):
+            return
+    raise AssertionError(f"{cell}: three launches without the wait all matched float64; the control shows nothing")
 
 
 def test_a_missing_arrival_hangs_where_the_spin_is_unbounded(monkeypatch) -> None:
