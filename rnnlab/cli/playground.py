@@ -69,7 +69,8 @@ def _say(what: str, open_browser: bool) -> Callable[[str], None]:
     (webbrowser.open's False: no display, no browser installed)."""
 
     def say(url: str) -> None:
-        console.print(f"rnnlab playground: {url}  {what}  (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+        console.print(f"rnnlab playground: {url}  (Ctrl-C stops it)", highlight=False, soft_wrap=True)  # one piece
+        console.print(f"serving {what}", highlight=False)  # wrapped between words at the terminal's width
         if open_browser and not webbrowser.open(url):
             error_line(f"--open: no web browser could be opened here; open {url} in one yourself", "warning")
 
