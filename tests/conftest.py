@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +82,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("engine") == "triton":
             item.add_marker(pytest.mark.slow)
+
+
+@contextlib.contextmanager
+def serving(playground: Any) -> Iterator[str]:
+    """A playground on a real uvicorn server in a thread of this process, on a free port: its URL, until the block
+    ends (waits up to 20 s for it to start)."""
+    from rnnlab.playground.serve import bind, make_server, url_of
+
+    sock = bind("127.0.0.1", 0)
+    server = make_server(playground)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if server.started:
+            break
+        time.sleep(0.02)
+    try:
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

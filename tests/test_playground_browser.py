@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +21,8 @@ import pytest
 
 from rnnlab.look.loaded import load
 from rnnlab.playground.answer import Playground, Samples
-from rnnlab.playground.serve import bind, make_server, url_of
 from rnnlab.train.loop import fit
+from tests.conftest import serving
 from tests.test_playground import TINY
 
 pytestmark = pytest.mark.slow
@@ -64,18 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         fit(TINY, Path(run))
     loaded = load(run)
     playground = Playground(loaded, Samples(loaded.preprocessing.dataset, loaded.config.data.data_dir))
-    sock = bind("127.0.0.1", 0)
-    uvicorn_server = make_server(playground)
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(1000):  # up to 20 s
-        if uvicorn_server.started:
-            break
-        time.sleep(0.02)
-    yield url_of(sock)
-    uvicorn_server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(playground) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,9 @@ from rnnlab.look.loaded import load
 from rnnlab.playground.answer import Playground, Samples
 from rnnlab.playground.guard import PICTURE_FORMATS, allowed_hosts
 from rnnlab.playground.request import Refused, read_request
-from rnnlab.playground.serve import MAX_CONNECTIONS, bind, guarded_app, make_server, url_of
+from rnnlab.playground.serve import MAX_CONNECTIONS, guarded_app, make_server
 from rnnlab.train.loop import fit
+from tests.conftest import serving
 
 TINY = RunConfig(  # the smallest model that serves: one epoch of digits, seconds
     ModelConfig(input_size=8, hidden=(8,), layers=1, dropout=0.0),
@@ -140,18 +141,8 @@ def test_the_hosts_a_bound_address_answers_to() -> None:
 
 @pytest.fixture
 def live(playground: Playground) -> Iterator[str]:
-    sock = bind("127.0.0.1", 0)
-    server = make_server(playground)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        time.sleep(0.01)
-    yield url_of(sock)
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(playground) as url:
+        yield url
 
 
 def test_a_slow_parse_does_not_stop_the_server_answering(live: str, monkeypatch: pytest.MonkeyPatch) -> None:
